@@ -1,0 +1,92 @@
+"""The one reason-code enum: every finding and every error carries one of these.
+
+Codes are part of the product's contract (provenance-document.md, lineage-manifest.md):
+users filter on them, tools parse them. Add codes; never rename or reuse one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """An `error` rejects a batch; a `warning` is recorded and shown but does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class ReasonCode(StrEnum):
+    """Why a batch, a row or a record was judged as it was."""
+
+    # provenance gate (provenance-document.md)
+    SCHEMA = "schema"
+    DATASET_UNKNOWN = "dataset.unknown"
+    FOUR_EYES = "four_eyes"
+    PROVIDER_IDENTITY = "provider.identity"
+    ACQUISITION_UNDOCUMENTED = "acquisition.undocumented"
+    ACQUISITION_CHAIN = "acquisition.chain"
+    LEGAL_GROUND_CONSENT = "legal_ground.consent"
+    LEGAL_GROUND_OPT_OUT = "legal_ground.opt_out"
+    SPECIAL_CARE_CONSENT = "special_care.consent"
+    PURPOSE_UNREGISTERED = "purpose.unregistered"
+    PURPOSE_NOT_PERMITTED = "purpose.not_permitted"
+    PURPOSE_BEYOND_CONSENT = "purpose.beyond_consent"
+    NOTICE_MISSING = "notice.missing"
+    DATA_ITEMS_UNDECLARED = "data_items.undeclared"
+    CONTRACTOR_UNAPPROVED = "contractor.unapproved"
+    CONTRACTOR_REVIEW_STALE = "contractor.review_stale"
+    EVIDENCE_MISSING = "evidence.missing"
+    EVIDENCE_HASH_MISMATCH = "evidence.hash_mismatch"
+    EVIDENCE_UNSAFE_PATH = "evidence.unsafe_path"
+    RETENTION_INVALID = "retention.invalid"
+    DATES_INCONSISTENT = "dates.inconsistent"
+    ATTESTATION_RED_FLAG = "attestation.red_flag"
+    GDPR_MISSING = "gdpr.missing"
+    GROUND_REVIEW = "ground.review"
+
+    # intake (architecture.md, issue: intake)
+    PARSE_SCHEMA = "parse.schema"
+    PARSE_ENCODING = "parse.encoding"
+    PARSE_VALUE = "parse.value"
+    ACCURACY_THRESHOLD = "accuracy.threshold"
+
+    @property
+    def severity(self) -> Severity:
+        """The severity a finding with this code has (a code never changes severity)."""
+        return _WARNINGS.get(self, Severity.ERROR)
+
+    @property
+    def article(self) -> str | None:
+        """The article the check serves, as written in the spec table (APPI unless named)."""
+        return _ARTICLES.get(self)
+
+
+_WARNINGS: dict[ReasonCode, Severity] = {
+    ReasonCode.CONTRACTOR_REVIEW_STALE: Severity.WARNING,
+    ReasonCode.GROUND_REVIEW: Severity.WARNING,
+}
+
+_ARTICLES: dict[ReasonCode, str] = {
+    ReasonCode.FOUR_EYES: "24",
+    ReasonCode.PROVIDER_IDENTITY: "30(1)(i)",
+    ReasonCode.ACQUISITION_UNDOCUMENTED: "30(1)(ii), 20",
+    ReasonCode.ACQUISITION_CHAIN: "27(2), 30",
+    ReasonCode.LEGAL_GROUND_CONSENT: "20, 27",
+    ReasonCode.LEGAL_GROUND_OPT_OUT: "27(2)",
+    ReasonCode.SPECIAL_CARE_CONSENT: "20(2)",
+    ReasonCode.PURPOSE_UNREGISTERED: "17",
+    ReasonCode.PURPOSE_NOT_PERMITTED: "18",
+    ReasonCode.PURPOSE_BEYOND_CONSENT: "18",
+    ReasonCode.NOTICE_MISSING: "21",
+    ReasonCode.DATA_ITEMS_UNDECLARED: "17, 30(3)",
+    ReasonCode.CONTRACTOR_UNAPPROVED: "25",
+    ReasonCode.CONTRACTOR_REVIEW_STALE: "25",
+    ReasonCode.EVIDENCE_MISSING: "30",
+    ReasonCode.EVIDENCE_HASH_MISMATCH: "30",
+    ReasonCode.RETENTION_INVALID: "22",
+    ReasonCode.ATTESTATION_RED_FLAG: "20",
+    ReasonCode.GDPR_MISSING: "GDPR 14",
+    ReasonCode.GROUND_REVIEW: "27(5)",
+    ReasonCode.ACCURACY_THRESHOLD: "22",
+}

@@ -1,0 +1,99 @@
+"""Strict, safe reading of YAML and JSON documents written by people.
+
+PyYAML's defaults are wrong for documents about people and companies: YAML 1.1 turns
+`NO` (Norway) into False, silently keeps the last of two equal keys, and expands
+aliases without bound. This loader accepts only `true`/`false` as booleans, rejects
+duplicate keys and aliases, and keeps unquoted dates as dates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node
+
+
+class DocumentSyntaxError(ValueError):
+    """The text is not a well-formed YAML or JSON mapping; the message says where."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans, no aliases and no duplicate keys."""
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a provenance document", event.start_mark
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _use_yaml12_booleans(loader: type[yaml.SafeLoader]) -> None:
+    resolvers = {
+        first: [(tag, regexp) for tag, regexp in entries if tag != "tag:yaml.org,2002:bool"]
+        for first, entries in loader.yaml_implicit_resolvers.items()
+    }
+    loader.yaml_implicit_resolvers = resolvers
+    loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+
+
+_use_yaml12_booleans(_StrictLoader)
+
+
+def parse_mapping(text: str, *, json_only: bool = False) -> dict[str, Any]:
+    """Parse a YAML (or JSON) document that must be a mapping at the top level."""
+    try:
+        if json_only:
+            data = json.loads(text, object_pairs_hook=_reject_duplicate_json_keys)
+        else:
+            data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except json.JSONDecodeError as exc:
+        raise DocumentSyntaxError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise DocumentSyntaxError(f"not valid YAML: {exc.problem or exc.context}{where}") from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise DocumentSyntaxError(f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        found = "an empty document" if data is None else f"a {type(data).__name__}"
+        raise DocumentSyntaxError(f"expected a mapping of fields at the top level, found {found}")
+    return data
+
+
+def _reject_duplicate_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DocumentSyntaxError(f"not valid JSON: duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """SafeDumper that never writes anchors/aliases, which the strict loader refuses."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML that `parse_mapping` reads back: UTF-8 text kept as is, keys in their order."""
+    return yaml.dump(data, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
