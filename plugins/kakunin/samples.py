@@ -57,7 +57,7 @@ class Sample:
     encoding: str
 
 
-Mutation = Callable[[dict[str, Any], Path], None]
+Mutation = Callable[[dict[str, Any], Path], object]
 
 
 def write_rows(path: Path, *, rows: int, seed: int, encoding: str = "utf-8", beyond_jis: bool = False) -> None:
@@ -66,7 +66,7 @@ def write_rows(path: Path, *, rows: int, seed: int, encoding: str = "utf-8", bey
 
     fake = Faker("ja_JP")
     fake.seed_instance(seed)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - sample data, not security
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
@@ -79,7 +79,9 @@ def write_rows(path: Path, *, rows: int, seed: int, encoding: str = "utf-8", bey
             address = f"{address} ㈱サンプルビル①"
         consented = datetime.combine(date(2024, 4, 1) + timedelta(days=rng.randrange(900)), time(), JST)
         consented += timedelta(seconds=rng.randrange(86400))
-        last_purchase = "" if rng.random() < 0.2 else (date(2024, 1, 1) + timedelta(days=rng.randrange(1000))).isoformat()
+        last_purchase = (
+            "" if rng.random() < 0.2 else (date(2024, 1, 1) + timedelta(days=rng.randrange(1000))).isoformat()
+        )
         writer.writerow(
             [
                 f"C{1000000 + seed * 10000 + n:07d}",
@@ -232,7 +234,12 @@ def _opt_out(doc: dict[str, Any], batch: Path) -> None:
     content = b"%PDF-1.4\n% Kakunin sample evidence: PPC filing\n%%EOF\n"
     (batch / "evidence/ppc-filing.pdf").write_bytes(content)
     doc["evidence"].append(
-        {"id": "ppc-filing", "kind": "ppc_filing", "file": "evidence/ppc-filing.pdf", "sha256": hashlib.sha256(content).hexdigest()}
+        {
+            "id": "ppc-filing",
+            "kind": "ppc_filing",
+            "file": "evidence/ppc-filing.pdf",
+            "sha256": hashlib.sha256(content).hexdigest(),
+        }
     )
     doc["opt_out"] = {"published_on": add_months(doc["received_on"], -30), "evidence": ["ppc-filing"]}
 
@@ -254,7 +261,9 @@ def mutations(received_on: date) -> dict[ReasonCode, Mutation]:
         r.FOUR_EYES: _set("approved_by", "E1024"),
         r.PROVIDER_IDENTITY: _set("provider.corporate_number", "3010001000005"),
         r.ACQUISITION_UNDOCUMENTED: _set("acquisition.evidence", []),
-        r.ACQUISITION_CHAIN: _all(_set("acquisition.source", "another_business"), _set("acquisition.method", "purchase")),
+        r.ACQUISITION_CHAIN: _all(
+            _set("acquisition.source", "another_business"), _set("acquisition.method", "purchase")
+        ),
         r.LEGAL_GROUND_CONSENT: _set("consent.evidence", ["contract-2026"]),
         r.LEGAL_GROUND_OPT_OUT: _opt_out,
         r.SPECIAL_CARE_CONSENT: _all(_set("special_care", True), _set("legal_ground", "entrustment")),

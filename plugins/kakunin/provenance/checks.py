@@ -25,8 +25,8 @@ from kakunin.provenance.model import (
     EvidenceKind,
     LegalGround,
     NoticeMethod,
-    ProviderKind,
     ProvenanceDocument,
+    ProviderKind,
 )
 
 
@@ -74,10 +74,14 @@ def check_dataset(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Findin
 
 def check_four_eyes(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Finding]:
     if _blank(doc.approved_by):
-        yield Finding.of(R.FOUR_EYES, "approved_by", "approved_by is missing: a second employee must approve (二者確認)")
+        yield Finding.of(
+            R.FOUR_EYES, "approved_by", "approved_by is missing: a second employee must approve (二者確認)"
+        )
     elif doc.approved_by.strip().casefold() == doc.submitted_by.strip().casefold():  # type: ignore[union-attr]
         yield Finding.of(
-            R.FOUR_EYES, "approved_by", "approved_by is the submitter; a second, different employee must approve (二者確認)"
+            R.FOUR_EYES,
+            "approved_by",
+            "approved_by is the submitter; a second, different employee must approve (二者確認)",
         )
 
 
@@ -154,7 +158,9 @@ def check_consent_ground(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator
     if doc.legal_ground is not LegalGround.CONSENT:
         return
     if doc.consent is None:
-        yield Finding.of(R.LEGAL_GROUND_CONSENT, "consent", "legal ground is consent (本人の同意) but there is no consent block")
+        yield Finding.of(
+            R.LEGAL_GROUND_CONSENT, "consent", "legal ground is consent (本人の同意) but there is no consent block"
+        )
     elif EvidenceKind.CONSENT_RECORD not in _evidence_kinds(doc, doc.consent.evidence):
         yield Finding.of(
             R.LEGAL_GROUND_CONSENT, "consent.evidence", "consent needs evidence of kind consent_record (同意の記録)"
@@ -172,7 +178,9 @@ def check_opt_out_ground(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator
     else:
         if _blank(opt_out.ppc_filing_id):
             yield Finding.of(
-                R.LEGAL_GROUND_OPT_OUT, "opt_out.ppc_filing_id", "the provider's PPC filing id (個人情報保護委員会への届出) is missing"
+                R.LEGAL_GROUND_OPT_OUT,
+                "opt_out.ppc_filing_id",
+                "the provider's PPC filing id (個人情報保護委員会への届出) is missing",
             )
         if opt_out.published_on is None:
             yield Finding.of(R.LEGAL_GROUND_OPT_OUT, "opt_out.published_on", "the filing's publication date is missing")
@@ -180,7 +188,9 @@ def check_opt_out_ground(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator
             yield Finding.of(R.LEGAL_GROUND_OPT_OUT, "opt_out.evidence", "opt-out needs evidence of kind ppc_filing")
     if doc.special_care:
         yield Finding.of(
-            R.LEGAL_GROUND_OPT_OUT, "special_care", "special-care data (要配慮個人情報) can never be provided by opt-out"
+            R.LEGAL_GROUND_OPT_OUT,
+            "special_care",
+            "special-care data (要配慮個人情報) can never be provided by opt-out",
         )
 
 
@@ -199,8 +209,7 @@ def check_purposes(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Findi
         path = f"purposes[{i}]"
         if purpose not in ctx.registered_purposes:
             yield Finding.of(R.PURPOSE_UNREGISTERED, path, f"purpose {purpose!r} is not in expectations/purposes.yaml")
-            continue
-        if ctx.contract is not None and purpose not in ctx.contract.allowed_purposes:
+        elif ctx.contract is not None and purpose not in ctx.contract.allowed_purposes:
             yield Finding.of(
                 R.PURPOSE_NOT_PERMITTED,
                 path,
@@ -209,17 +218,23 @@ def check_purposes(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Findi
             )
         if consent is not None and purpose not in consent.purposes:
             yield Finding.of(
-                R.PURPOSE_BEYOND_CONSENT, path, f"purpose {purpose!r} is not among the purposes the subjects consented to"
+                R.PURPOSE_BEYOND_CONSENT,
+                path,
+                f"purpose {purpose!r} is not among the purposes the subjects consented to",
             )
 
 
 def check_notice(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Finding]:
     notice = doc.notice
     if notice is None:
-        yield Finding.of(R.NOTICE_MISSING, "notice", "no notice: how were the purposes notified or published (通知・公表)?")
+        yield Finding.of(
+            R.NOTICE_MISSING, "notice", "no notice: how were the purposes notified or published (通知・公表)?"
+        )
         return
     if notice.method is NoticeMethod.PUBLISHED and _blank(notice.url):
-        yield Finding.of(R.NOTICE_MISSING, "notice.url", "a published notice (公表) needs the url where it is published")
+        yield Finding.of(
+            R.NOTICE_MISSING, "notice.url", "a published notice (公表) needs the url where it is published"
+        )
     for purpose in doc.purposes:
         if purpose not in notice.purposes:
             yield Finding.of(R.NOTICE_MISSING, "notice.purposes", f"purpose {purpose!r} was not notified or published")
@@ -294,11 +309,15 @@ def check_evidence(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Findi
     defined = doc.evidence_by_id()
     for path, evidence_id in _evidence_references(doc):
         if evidence_id not in defined:
-            yield Finding.of(R.EVIDENCE_MISSING, path, f"evidence {evidence_id!r} is cited but not listed under evidence")
+            yield Finding.of(
+                R.EVIDENCE_MISSING, path, f"evidence {evidence_id!r} is cited but not listed under evidence"
+            )
     for i, entry in enumerate(doc.evidence):
         state = ctx.evidence_states.get(entry.id, EvidenceFileState.MISSING)
         if state is EvidenceFileState.MISSING:
-            yield Finding.of(R.EVIDENCE_MISSING, f"evidence[{i}].file", f"file {entry.file!r} is not in the batch folder")
+            yield Finding.of(
+                R.EVIDENCE_MISSING, f"evidence[{i}].file", f"file {entry.file!r} is not in the batch folder"
+            )
         elif state is EvidenceFileState.UNSAFE:
             yield Finding.of(
                 R.EVIDENCE_UNSAFE_PATH,
@@ -376,7 +395,9 @@ def check_dates(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Finding]
             yield Finding.of(R.DATES_INCONSISTENT, path, f"ends on {period.to}, before it starts on {period.start}")
         if period.to > doc.received_on:
             yield Finding.of(
-                R.DATES_INCONSISTENT, f"{path}.to", f"ends on {period.to}, after the data was received on {doc.received_on}"
+                R.DATES_INCONSISTENT,
+                f"{path}.to",
+                f"ends on {period.to}, after the data was received on {doc.received_on}",
             )
 
 
@@ -409,7 +430,8 @@ def check_ground_review(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[
         yield Finding.of(
             R.GROUND_REVIEW,
             "legal_ground",
-            f"{doc.legal_ground.value} is not third-party provision (第三者提供に該当しない); an auditor should confirm it",
+            f"{doc.legal_ground.value} is not third-party provision (第三者提供に該当しない); "
+            "an auditor should confirm it",
             article=article,
         )
 

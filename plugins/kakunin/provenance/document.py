@@ -61,7 +61,9 @@ def locate_document(path: Path) -> tuple[Path, Path | None]:
 def read_document(doc_path: Path | None) -> ParsedDocument:
     """Read and shape-check a document; never raises for bad content, only for unreadable files."""
     if doc_path is None:
-        return _schema_only(None, None, "", f"no provenance document in the batch folder ({' or '.join(DOCUMENT_NAMES)})")
+        return _schema_only(
+            None, None, "", f"no provenance document in the batch folder ({' or '.join(DOCUMENT_NAMES)})"
+        )
     try:
         with doc_path.open("rb") as handle:
             raw = handle.read(MAX_DOCUMENT_BYTES + 1)
@@ -71,7 +73,10 @@ def read_document(doc_path: Path | None) -> ParsedDocument:
     if len(raw) > MAX_DOCUMENT_BYTES:
         size = doc_path.stat().st_size
         return _schema_only(
-            doc_path, None, "", f"the document is {size:,} bytes; a provenance document is at most {MAX_DOCUMENT_BYTES:,}"
+            doc_path,
+            None,
+            "",
+            f"the document is {size:,} bytes; a provenance document is at most {MAX_DOCUMENT_BYTES:,}",
         )
     if b"\x00" in raw:
         return _schema_only(doc_path, sha256, "", "the document is a binary file, not YAML or JSON text")
@@ -99,7 +104,9 @@ def validate_mapping(data: dict[str, Any], *, path: Path | None = None, sha256: 
     document_id = raw_id if isinstance(raw_id, str) and re.fullmatch(DOCUMENT_ID_PATTERN, raw_id) else None
     if data.get("kind") != KIND:
         found = data.get("kind")
-        message = f"kind must be {KIND!r}; found {found!r}" if found is not None else f"kind is missing; expected {KIND!r}"
+        message = (
+            f"kind must be {KIND!r}; found {found!r}" if found is not None else f"kind is missing; expected {KIND!r}"
+        )
         return ParsedDocument(path, sha256, None, [_schema("kind", message)], document_id)
     try:
         return ParsedDocument(path, sha256, ProvenanceDocument.model_validate(data), [], document_id)
@@ -161,7 +168,11 @@ def _describe(err: Any) -> str:
         return str(_MESSAGES[err["type"]])
     message = str(err["msg"])
     value = err.get("input")
-    if err["type"] in {"enum", "literal_error", "string_pattern_mismatch"} and isinstance(value, str) and len(value) <= 64:
+    if (
+        err["type"] in {"enum", "literal_error", "string_pattern_mismatch"}
+        and isinstance(value, str)
+        and len(value) <= 64
+    ):
         return f"{message}; found {value!r}"
     return message
 

@@ -1,0 +1,210 @@
+"""Submitting a batch into the landing zone, and listing every batch with its state.
+
+A submission is run through the provenance gate first. An accepted batch has its
+document, data file and evidence copied to `landing/<dataset>/<batch_id>/`, and
+`_submission.json` written last: a batch without it is incomplete and never picked up.
+A rejected batch is not copied; its findings go to `quarantine/<dataset>/<batch_id>/
+rejection.json`, so the rejection is on record and the employee's files stay where they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from kakunin.codes import ReasonCode
+from kakunin.contracts import Registry
+from kakunin.errors import InputError
+from kakunin.provenance.document import judge, locate_document, read_document
+from kakunin.provenance.evidence import resolve_inside, sha256_of
+from kakunin.provenance.findings import Finding, Verdict, decide
+from kakunin.storage import ObjectStore
+
+BATCH_ID_PATTERN = r"^\d{8}T\d{12}Z-[0-9a-f]{8}$"
+DATA_FILES = ("data.csv", "data.parquet")
+SUBMISSION_FILE = "_submission.json"
+REJECTION_FILE = "rejection.json"
+UNKNOWN_DATASET = "_unknown"
+
+BatchState = Literal["pending", "rejected", "published", "quarantined"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoredFile(_Record):
+    """A file as copied into the store, with the hash it had."""
+
+    path: str
+    sha256: str
+    bytes: int
+
+
+class Submission(_Record):
+    """`_submission.json`: what was accepted into landing, when, and with which warnings."""
+
+    batch_id: str
+    dataset: str
+    document_id: str
+    document_sha256: str
+    document_file: str
+    data_file: str
+    submitted_at: datetime
+    files: list[StoredFile]
+    findings: list[Finding]
+
+
+class Rejection(_Record):
+    """`rejection.json`: why a batch was refused, at which stage."""
+
+    batch_id: str
+    dataset: str
+    document_id: str | None
+    document_sha256: str | None
+    stage: Literal["provenance", "parse", "accuracy"]
+    rejected_at: datetime
+    findings: list[Finding]
+
+
+class BatchSummary(_Record):
+    """One line of `kakunin batches`."""
+
+    batch_id: str
+    dataset: str
+    document_id: str | None
+    state: BatchState
+    reason_codes: list[str]
+
+
+class SubmitResult(_Record):
+    """The verdict of a submission and where it went."""
+
+    verdict: Verdict
+    batch_id: str
+    landed: bool
+    files_not_copied: list[str]
+
+
+def new_batch_id(now: datetime) -> str:
+    """Sortable by submission time, opaque, and carrying nothing about the data."""
+    return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(4)}"
+
+
+def is_batch_id(value: str) -> bool:
+    return re.fullmatch(BATCH_ID_PATTERN, value) is not None
+
+
+def find_data_file(batch_dir: Path) -> Path:
+    """The batch's one data file; `InputError` when there is none, two, or a link."""
+    found = [batch_dir / name for name in DATA_FILES if (batch_dir / name).exists() or (batch_dir / name).is_symlink()]
+    if not found:
+        raise InputError(f"{batch_dir}: no data file; a batch holds {' or '.join(DATA_FILES)}")
+    if len(found) > 1:
+        raise InputError(f"{batch_dir}: both data.csv and data.parquet; a batch holds exactly one data file")
+    if found[0].is_symlink() or not found[0].is_file():
+        raise InputError(f"{found[0]}: the data file must be a regular file, not a link or a folder")
+    return found[0]
+
+
+def submit_batch(
+    batch_dir: Path, *, store: ObjectStore, registry: Registry, today: date, now: datetime
+) -> SubmitResult:
+    """Check a batch folder and land it if accepted; record the rejection otherwise."""
+    if not batch_dir.is_dir():
+        raise InputError(f"{batch_dir}: not a batch folder")
+    folder, doc_path = locate_document(batch_dir)
+    data_file = find_data_file(folder)
+    parsed = read_document(doc_path)
+    verdict = judge(parsed, batch_dir=folder, registry=registry, today=today)
+    if verdict.document_id is not None:
+        verdict = _refuse_reused_document_id(verdict, list_batches(store))
+    batch_id = new_batch_id(now)
+    if not verdict.accepted or parsed.document is None or doc_path is None:
+        dataset = verdict.dataset if verdict.dataset and registry.contract(verdict.dataset) else UNKNOWN_DATASET
+        rejection = Rejection(
+            batch_id=batch_id,
+            dataset=dataset,
+            document_id=verdict.document_id,
+            document_sha256=verdict.document_sha256,
+            stage="provenance",
+            rejected_at=now,
+            findings=verdict.findings,
+        )
+        store.put_bytes(f"quarantine/{dataset}/{batch_id}/{REJECTION_FILE}", _json(rejection))
+        return SubmitResult(verdict=verdict, batch_id=batch_id, landed=False, files_not_copied=[])
+    document = parsed.document
+    wanted = [doc_path, data_file] + [p for e in document.evidence if (p := resolve_inside(folder, e.file))]
+    prefix = f"landing/{document.dataset}/{batch_id}"
+    stored: list[StoredFile] = []
+    for path in wanted:
+        relative = path.relative_to(folder).as_posix()
+        store.put_file(f"{prefix}/{relative}", path)
+        stored.append(StoredFile(path=relative, sha256=sha256_of(path), bytes=path.stat().st_size))
+    submission = Submission(
+        batch_id=batch_id,
+        dataset=document.dataset,
+        document_id=document.document_id,
+        document_sha256=verdict.document_sha256 or "",
+        document_file=doc_path.name,
+        data_file=data_file.name,
+        submitted_at=now,
+        files=stored,
+        findings=verdict.findings,
+    )
+    store.put_bytes(f"{prefix}/{SUBMISSION_FILE}", _json(submission))
+    copied = {path.resolve() for path in wanted}
+    not_copied = sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.resolve() not in copied
+    )
+    return SubmitResult(verdict=verdict, batch_id=batch_id, landed=True, files_not_copied=not_copied)
+
+
+def _refuse_reused_document_id(verdict: Verdict, batches: list[BatchSummary]) -> Verdict:
+    earlier = next((b for b in batches if b.document_id == verdict.document_id), None)
+    if earlier is None:
+        return verdict
+    reuse = Finding.of(
+        ReasonCode.SCHEMA,
+        "document_id",
+        f"document_id {verdict.document_id} was already used by batch {earlier.batch_id} ({earlier.state}); "
+        "a corrected or new document needs a new document_id",
+    )
+    findings = [*verdict.findings, reuse]
+    return verdict.model_copy(update={"findings": findings, "decision": decide(findings)})
+
+
+def list_batches(store: ObjectStore) -> list[BatchSummary]:
+    """Every batch in the store, oldest first, with its state and reason codes."""
+    summaries: dict[str, BatchSummary] = {}
+    for key in store.list_keys("landing/"):
+        if key.endswith(f"/{SUBMISSION_FILE}"):
+            submission = Submission.model_validate_json(store.get_bytes(key))
+            summaries[submission.batch_id] = BatchSummary(
+                batch_id=submission.batch_id,
+                dataset=submission.dataset,
+                document_id=submission.document_id,
+                state="pending",
+                reason_codes=list(dict.fromkeys(f.code.value for f in submission.findings)),
+            )
+    for key in store.list_keys("quarantine/"):
+        if key.endswith(f"/{REJECTION_FILE}"):
+            rejection = Rejection.model_validate_json(store.get_bytes(key))
+            summaries[rejection.batch_id] = BatchSummary(
+                batch_id=rejection.batch_id,
+                dataset=rejection.dataset,
+                document_id=rejection.document_id,
+                state="rejected",
+                reason_codes=list(dict.fromkeys(f.code.value for f in rejection.findings)),
+            )
+    return [summaries[k] for k in sorted(summaries)]
+
+
+def _json(record: BaseModel) -> bytes:
+    return (json.dumps(record.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()

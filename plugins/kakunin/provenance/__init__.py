@@ -1,0 +1,7 @@
+"""The provenance gate: is this batch's lawful acquisition documented (provenance-document.md)?"""
+
+from kakunin.provenance.document import check_path
+from kakunin.provenance.findings import Finding, Verdict
+from kakunin.provenance.model import ProvenanceDocument
+
+__all__ = ["Finding", "ProvenanceDocument", "Verdict", "check_path"]

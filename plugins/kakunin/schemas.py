@@ -1,0 +1,64 @@
+"""JSON Schemas of Kakunin's documents, generated from the models into `lineage/`.
+
+`python -m kakunin.schemas` rewrites them; `--check` exits 1 when a file is stale, which
+a test also asserts, so the published formats never drift from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from kakunin.batches import Rejection, Submission
+from kakunin.contracts import DatasetContract, PurposeRegister
+from kakunin.provenance.findings import Verdict
+from kakunin.provenance.model import ProvenanceDocument
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "provenance-document.v1.schema.json": ProvenanceDocument,
+    "provenance-verdict.schema.json": Verdict,
+    "dataset-contract.schema.json": DatasetContract,
+    "purposes.schema.json": PurposeRegister,
+    "submission.schema.json": Submission,
+    "rejection.schema.json": Rejection,
+}
+
+
+def lineage_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "lineage"
+
+
+def render(model: type[BaseModel]) -> str:
+    schema = model.model_json_schema(by_alias=True)
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def stale_files(directory: Path) -> list[str]:
+    """Names of schema files that are missing or differ from what the models generate."""
+    return [
+        name
+        for name, model in SCHEMAS.items()
+        if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != render(model)
+    ]
+
+
+def main(argv: list[str]) -> int:
+    directory = lineage_dir()
+    if "--check" in argv:
+        stale = stale_files(directory)
+        for name in stale:
+            print(f"stale: lineage/{name} (run `make schemas`)", file=sys.stderr)
+        return 1 if stale else 0
+    directory.mkdir(exist_ok=True)
+    for name, model in SCHEMAS.items():
+        (directory / name).write_text(render(model), encoding="utf-8")
+        print(f"wrote lineage/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,61 @@
+"""The object-store interface every zone (landing, curated, lineage, ...) is reached through.
+
+Implementations: `LocalStore` (a folder, the default) and, in production, S3. Keys are
+POSIX-style relative paths (`landing/<dataset>/<batch_id>/data.csv`); `check_key`
+refuses anything that could escape the store, so a key built from user input cannot
+reach outside it. Writes of a whole object are atomic: a reader sees the old object,
+the new one, or none, never a part.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from kakunin.errors import StorageError
+
+_KEY_PART = re.compile(r"^[A-Za-z0-9._=@+-][A-Za-z0-9._=@+ -]*$")
+
+
+def check_key(key: str) -> str:
+    """Return `key` if it is a safe relative key; raise `StorageError` otherwise."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in {"", ".", ".."} or not _KEY_PART.match(p) for p in parts):
+        raise StorageError(f"unsafe or malformed store key {key!r}")
+    return key
+
+
+class ObjectStore(Protocol):
+    """What intake, retention and lineage need from a store; nothing more."""
+
+    def describe(self) -> str:
+        """Where the store is, for messages (`/srv/kakunin`, `s3://bucket/prefix`)."""
+        ...
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write (or replace) an object atomically."""
+        ...
+
+    def put_bytes_if_absent(self, key: str, data: bytes) -> bool:
+        """Write an object only if none exists at `key`; False when one did."""
+        ...
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Copy a local file into the store atomically."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes:
+        """The whole object; `StorageNotFound` if absent."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every key under `prefix` (a folder-like prefix ending in `/`), in key order."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove an object (every version, where the store keeps versions)."""
+        ...

@@ -1,0 +1,108 @@
+"""A folder on the local disk as an object store: the default, and a real backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from kakunin.errors import StorageError, StorageNotFound
+from kakunin.storage.base import check_key
+
+
+class LocalStore:
+    """Objects are files under `root`; atomic writes go through a temporary file and a rename."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def path_of(self, key: str) -> Path:
+        """The file behind `key` (for readers such as pyarrow that want a path)."""
+        return self.root / check_key(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self.path_of(key)
+        self._write_atomically(target, lambda handle: handle.write(data))
+
+    def put_bytes_if_absent(self, key: str, data: bytes) -> bool:
+        target = self.path_of(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._temp_with(target, data)
+            try:
+                os.link(tmp, target)  # fails if the target exists: the atomic "create only"
+            except FileExistsError:
+                return False
+            finally:
+                Path(tmp).unlink()
+        except OSError as exc:
+            raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
+        return True
+
+    def put_file(self, key: str, source: Path) -> None:
+        target = self.path_of(key)
+        try:
+            with source.open("rb") as src:
+                self._write_atomically(target, lambda handle: shutil.copyfileobj(src, handle, 1 << 20))
+        except OSError as exc:
+            raise StorageError(f"cannot copy {source.name} to {key}: {exc.strerror}") from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self.path_of(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageNotFound(f"{key} is not in the store") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {key}: {exc.strerror}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        base = self.root / check_key(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if name.startswith(".tmp-"):
+                    continue
+                yield Path(dirpath, name).relative_to(self.root).as_posix()
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path_of(key).unlink()
+        except FileNotFoundError as exc:
+            raise StorageNotFound(f"{key} is not in the store") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot delete {key}: {exc.strerror}") from exc
+
+    def _temp_with(self, target: Path, data: bytes) -> str:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return tmp
+
+    def _write_atomically(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    write(handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                Path(tmp).replace(target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(f"cannot write {target.relative_to(self.root)}: {exc.strerror}") from exc

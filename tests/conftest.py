@@ -1,0 +1,104 @@
+"""Shared fixtures: a fixed 'today', the repository's registry, batch folders and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kakunin.contracts import Registry, default_expectations_root
+from kakunin.samples import write_batch
+
+TODAY = date(2026, 11, 26)
+RECEIVED_ON = date(2026, 11, 20)
+REPO = Path(__file__).resolve().parents[1]
+DELETE = object()
+
+
+def edit(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set (or, with DELETE, remove) `a.b.0.c` in a document dict."""
+    *parents, last = dotted.split(".")
+    target: Any = doc
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    key: Any = int(last) if last.isdigit() else last
+    if value is DELETE:
+        del target[key]
+    elif isinstance(target, list) and key == len(target):
+        target.append(value)
+    else:
+        target[key] = value
+
+
+def edits(**changes: Any) -> Callable[[dict[str, Any], Path], None]:
+    """A batch mutation from keyword edits: `edits(approved_by="E1024")`; `__` stands for `.`."""
+
+    def mutate(doc: dict[str, Any], batch: Path) -> None:
+        for dotted, value in changes.items():
+            edit(doc, dotted.replace("__", "."), value)
+
+    return mutate
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return Registry(default_expectations_root())
+
+
+@pytest.fixture
+def make_batch(tmp_path: Path) -> Callable[..., Path]:
+    """Write a good batch (optionally mutated) under tmp_path and return its folder."""
+    counter = iter(range(1, 10_000))
+
+    def make(mutation: Callable[[dict[str, Any], Path], object] | None = None, **options: Any) -> Path:
+        n = next(counter)
+        return write_batch(
+            tmp_path / f"batch{n}",
+            document_id=options.pop("document_id", f"PRV-2026-{n:06d}"),
+            received_on=RECEIVED_ON,
+            rows=options.pop("rows", 5),
+            seed=n,
+            mutation=mutation,
+            **options,
+        )
+
+    return make
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def kakunin(tmp_path: Path) -> Callable[..., Run]:
+    """Run the real `kakunin` command in a subprocess with its own store under tmp_path."""
+    home = tmp_path / "home"
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Run:
+        full_env = {**os.environ, "KAKUNIN_HOME": str(home), **(env or {})}
+        done = subprocess.run(
+            [sys.executable, "-m", "kakunin.cli", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=120,
+            check=False,
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    run.home = home  # type: ignore[attr-defined]
+    return run

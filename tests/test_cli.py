@@ -1,0 +1,154 @@
+"""The `kakunin` command as people run it: exit codes, JSON, submit into landing, batches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DELETE, REPO, edits
+
+MakeBatch = Callable[..., Path]
+Kakunin = Callable[..., Any]
+AS_OF = ("--as-of", "2026-11-26")
+
+
+def test_check_accepted_exits_0(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    run = kakunin("provenance", "check", str(make_batch()), *AS_OF)
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith("PRV-2026-000001: accepted")
+
+
+def test_check_rejected_exits_1_and_lists_every_finding(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    batch = make_batch(edits(approved_by=DELETE, notice__url=DELETE))
+    run = kakunin("provenance", "check", str(batch), *AS_OF)
+    assert run.code == 1
+    assert "four_eyes" in run.stdout
+    assert "notice.missing" in run.stdout
+    assert "[APPI 24]" in run.stdout
+    assert "二者確認" in run.stdout
+
+
+def test_check_json_has_the_spec_shape(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    run = kakunin("provenance", "check", str(make_batch(edits(approved_by="E1024"))), "--json", *AS_OF)
+    assert run.code == 1
+    payload = run.json()
+    assert payload["document_id"] == "PRV-2026-000001"
+    assert payload["decision"] == "rejected"
+    assert payload["findings"] == [
+        {
+            "code": "four_eyes",
+            "severity": "error",
+            "path": "approved_by",
+            "message": payload["findings"][0]["message"],
+            "article": "24",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(("provenance", "check", "/definitely/not/here"), id="missing-path"),
+        pytest.param(("provenance", "check"), id="no-argument"),
+        pytest.param(("provenance", "check", ".", "--as-of", "yesterday"), id="bad-date"),
+        pytest.param(("provenance", "submit", "/definitely/not/here"), id="submit-missing"),
+        pytest.param(("no-such-verb",), id="unknown-verb"),
+    ],
+)
+def test_cannot_run_exits_2_without_a_traceback(kakunin: Kakunin, args: tuple[str, ...]) -> None:
+    run = kakunin(*args)
+    assert run.code == 2
+    assert "Traceback" not in run.stderr + run.stdout
+    assert run.stderr.strip()
+
+
+def test_a_broken_contract_names_file_and_field(make_batch: MakeBatch, kakunin: Kakunin, tmp_path: Path) -> None:
+    expectations = tmp_path / "expectations"
+    (expectations / "jp_customer_leads").mkdir(parents=True)
+    (expectations / "purposes.yaml").write_bytes((REPO / "expectations/purposes.yaml").read_bytes())
+    contract = (REPO / "expectations/jp_customer_leads/contract.yaml").read_text(encoding="utf-8")
+    broken = contract.replace("max_failed_row_ratio: 0.01", "max_failed_row_ratio: lots")
+    (expectations / "jp_customer_leads/contract.yaml").write_text(broken, encoding="utf-8")
+    run = kakunin("provenance", "check", str(make_batch()), env={"KAKUNIN_EXPECTATIONS": str(expectations)})
+    assert run.code == 2
+    assert "contract.yaml: max_failed_row_ratio:" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_submit_lands_an_accepted_batch_and_prints_its_id(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    batch = make_batch()
+    (batch / "notes-from-provider.txt").write_text("not cited anywhere", encoding="utf-8")
+    run = kakunin("provenance", "submit", str(batch), *AS_OF)
+    assert run.code == 0, run.stdout + run.stderr
+    batch_id = run.stdout.split("landed as batch ")[1].split()[0]
+    landed = kakunin.home / "landing" / "jp_customer_leads" / batch_id  # type: ignore[attr-defined]
+    copied = sorted(p.relative_to(landed).as_posix() for p in landed.rglob("*") if p.is_file())
+    assert copied == [
+        "_submission.json",
+        "data.csv",
+        "evidence/consent-screens.pdf",
+        "evidence/contract-2026.pdf",
+        "evidence/dpa-sub.pdf",
+        "evidence/dpa.pdf",
+        "evidence/privacy-notice.pdf",
+        "provenance.yaml",
+    ]
+    assert (landed / "data.csv").read_bytes() == (batch / "data.csv").read_bytes()
+    submission = json.loads((landed / "_submission.json").read_text(encoding="utf-8"))
+    assert submission["document_id"] == "PRV-2026-000001"
+    assert "not copied" in run.stdout
+    assert "notes-from-provider.txt" in run.stdout
+    assert (batch / "data.csv").exists(), "submitting must not move the employee's files"
+
+
+def test_submit_does_not_land_a_rejected_batch(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    run = kakunin("provenance", "submit", str(make_batch(edits(attestations__no_payment_card_data=False))), *AS_OF)
+    assert run.code == 1
+    assert "attestation.red_flag" in run.stdout
+    assert not (kakunin.home / "landing").exists()  # type: ignore[attr-defined]
+    rejections = list((kakunin.home / "quarantine").rglob("rejection.json"))  # type: ignore[attr-defined]
+    assert len(rejections) == 1
+    assert "data.csv" not in {p.name for p in rejections[0].parent.iterdir()}
+
+
+def test_submit_without_a_data_file_cannot_run(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    batch = make_batch()
+    (batch / "data.csv").unlink()
+    run = kakunin("provenance", "submit", str(batch), *AS_OF)
+    assert run.code == 2
+    assert "no data file" in run.stderr
+
+
+def test_a_document_id_cannot_be_used_twice(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    assert kakunin("provenance", "submit", str(make_batch(document_id="PRV-2026-123456")), *AS_OF).code == 0
+    again = kakunin("provenance", "submit", str(make_batch(document_id="PRV-2026-123456")), *AS_OF)
+    assert again.code == 1
+    assert "already used by batch" in again.stdout
+
+
+def test_batches_lists_every_submission_with_state_and_codes(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    assert kakunin("batches").stdout.strip() == "no batches yet"
+    kakunin("provenance", "submit", str(make_batch()), *AS_OF)
+    kakunin("provenance", "submit", str(make_batch(edits(retention__period="P9Y"))), *AS_OF)
+    kakunin("provenance", "submit", str(make_batch(edits(legal_ground="entrustment"))), *AS_OF)
+    run = kakunin("batches", "--json")
+    assert run.code == 0
+    listed = [(b["document_id"], b["state"], b["reason_codes"]) for b in run.json()]
+    assert listed == [
+        ("PRV-2026-000001", "pending", []),
+        ("PRV-2026-000002", "rejected", ["retention.invalid"]),
+        ("PRV-2026-000003", "pending", ["ground.review"]),
+    ]
+    assert "retention.invalid" in kakunin("batches").stdout
+
+
+def test_demo_prints_the_decision_table(kakunin: Kakunin) -> None:
+    run = kakunin("demo", "--rows", "3")
+    assert run.code == 0, run.stderr
+    assert "Provenance gate decisions (27 sample batches)" in run.stdout
+    assert "5 landed, 22 rejected" in run.stdout
+    assert " NO" not in run.stdout

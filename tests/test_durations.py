@@ -1,0 +1,48 @@
+"""ISO 8601 retention periods, applied on the calendar."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kakunin.durations import DurationError, IsoDuration, add_months, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        pytest.param("P1M", date(2026, 1, 31), date(2026, 2, 28), id="month-end-clamps"),
+        pytest.param("P1M", date(2028, 1, 31), date(2028, 2, 29), id="leap-february"),
+        pytest.param("P1Y", date(2028, 2, 29), date(2029, 2, 28), id="leap-day-plus-a-year"),
+        pytest.param("P4Y", date(2028, 2, 29), date(2032, 2, 29), id="leap-day-plus-four-years"),
+        pytest.param("P2Y6M", date(2026, 8, 31), date(2029, 2, 28), id="years-and-months"),
+        pytest.param("P30D", date(2026, 2, 1), date(2026, 3, 3), id="days"),
+        pytest.param("P1W", date(2026, 12, 28), date(2027, 1, 4), id="week-over-new-year"),
+        pytest.param("P3Y", date(2026, 11, 20), date(2029, 11, 20), id="plain-years"),
+    ],
+)
+def test_adding_a_period(text: str, start: date, end: date) -> None:
+    assert parse_duration(text).add_to(start) == end
+
+
+@pytest.mark.parametrize("text", ["", "P", "3Y", "P1.5Y", "PT12H", "-P1Y", "P1Y2X", "p1y"])
+def test_invalid_periods_are_refused(text: str) -> None:
+    with pytest.raises(DurationError):
+        parse_duration(text)
+
+
+@given(st.integers(0, 50), st.integers(0, 24), st.integers(0, 400), st.dates(date(1950, 1, 1), date(2100, 1, 1)))
+def test_a_period_never_ends_before_it_starts_and_round_trips(years: int, months: int, days: int, start: date) -> None:
+    duration = IsoDuration(years=years, months=months, days=days)
+    assert duration.add_to(start) >= start
+    assert parse_duration(str(duration)) == duration
+
+
+@given(st.dates(date(1950, 1, 1), date(2100, 1, 1)), st.integers(-600, 600))
+def test_moving_by_months_lands_in_the_right_month_and_never_overflows(day: date, months: int) -> None:
+    moved = add_months(day, months)
+    assert (moved.year * 12 + moved.month) - (day.year * 12 + day.month) == months
+    assert moved.day == day.day or moved.day < day.day  # clamped only at a month's end
