@@ -5,6 +5,7 @@ UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
+SRC := $(wildcard plugins dags tests)
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -34,13 +35,13 @@ test: install lint
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff format --check plugins dags tests
-	$(BIN)/ruff check plugins dags tests
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format plugins dags tests
-	$(BIN)/ruff check --fix plugins dags tests
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
 
 ## schemas: regenerate the JSON Schemas under lineage/ from the models
 schemas: install

@@ -88,7 +88,7 @@ def kakunin(tmp_path: Path) -> Callable[..., Run]:
     """Run the real `kakunin` command in a subprocess with its own store under tmp_path."""
     home = tmp_path / "home"
 
-    def run(*args: str, env: dict[str, str] | None = None) -> Run:
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
         full_env = {**os.environ, "KAKUNIN_HOME": str(home), **(env or {})}
         done = subprocess.run(
             [sys.executable, "-m", "kakunin.cli", *args],
@@ -96,6 +96,7 @@ def kakunin(tmp_path: Path) -> Callable[..., Run]:
             text=True,
             env=full_env,
             timeout=120,
+            cwd=cwd,
             check=False,
         )
         return Run(done.returncode, done.stdout, done.stderr)

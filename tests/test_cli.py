@@ -105,6 +105,13 @@ def test_submit_lands_an_accepted_batch_and_prints_its_id(make_batch: MakeBatch,
     assert (batch / "data.csv").exists(), "submitting must not move the employee's files"
 
 
+def test_submit_accepts_a_relative_batch_path(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    batch = make_batch()
+    run = kakunin("provenance", "submit", batch.name, *AS_OF, cwd=batch.parent)
+    assert run.code == 0, run.stdout + run.stderr
+    assert "landed as batch" in run.stdout
+
+
 def test_submit_does_not_land_a_rejected_batch(make_batch: MakeBatch, kakunin: Kakunin) -> None:
     run = kakunin("provenance", "submit", str(make_batch(edits(attestations__no_payment_card_data=False))), *AS_OF)
     assert run.code == 1

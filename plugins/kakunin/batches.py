@@ -119,7 +119,7 @@ def submit_batch(
     """Check a batch folder and land it if accepted; record the rejection otherwise."""
     if not batch_dir.is_dir():
         raise InputError(f"{batch_dir}: not a batch folder")
-    folder, doc_path = locate_document(batch_dir)
+    folder, doc_path = locate_document(batch_dir.resolve())
     data_file = find_data_file(folder)
     parsed = read_document(doc_path)
     verdict = judge(parsed, batch_dir=folder, registry=registry, today=today)
