@@ -86,8 +86,27 @@ def test_hashes_may_be_written_in_upper_case(make_batch: MakeBatch, registry: Re
     assert findings_of(make_batch(upper), registry) == set()
 
 
-def test_a_malformed_hash_is_a_schema_error(make_batch: MakeBatch, registry: Registry) -> None:
+@pytest.mark.parametrize("value", ["<64 hex>", "", "0" * 64])
+def test_a_hash_that_is_not_the_files_is_a_mismatch(make_batch: MakeBatch, registry: Registry, value: str) -> None:
     def placeholder(doc: dict[str, Any], batch: Path) -> None:
-        doc["evidence"][0]["sha256"] = "<64 hex>"
+        doc["evidence"][0]["sha256"] = value
 
-    assert findings_of(make_batch(placeholder), registry) == {("schema", "evidence[0].sha256")}
+    assert findings_of(make_batch(placeholder), registry) == {("evidence.hash_mismatch", "evidence[0].sha256")}
+
+
+def test_blocks_the_ground_does_not_call_for_are_not_relied_on(make_batch: MakeBatch, registry: Registry) -> None:
+    """The spec's example carries opt_out and gdpr blocks citing evidence it does not list."""
+
+    def like_the_spec_example(doc: dict[str, Any], batch: Path) -> None:
+        doc["opt_out"] = {"ppc_filing_id": "OPT-2023-004512", "published_on": "2023-05-01", "evidence": ["ppc-filing"]}
+        doc["gdpr"] = {"lawful_basis": "consent", "art14_notice": {"provided_on": "2026-11-20", "evidence": ["letter"]}}
+
+    assert findings_of(make_batch(like_the_spec_example), registry) == set()
+
+
+def test_an_undefined_citation_in_a_block_that_applies_is_missing(make_batch: MakeBatch, registry: Registry) -> None:
+    def eu(doc: dict[str, Any], batch: Path) -> None:
+        doc["eu_origin"] = True
+        doc["gdpr"] = {"lawful_basis": "consent", "art14_notice": {"provided_on": "2026-11-20", "evidence": ["letter"]}}
+
+    assert findings_of(make_batch(eu), registry) == {("evidence.missing", "gdpr.art14_notice.evidence[0]")}

@@ -291,17 +291,22 @@ def check_contractors(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Fi
 
 
 def _evidence_references(doc: ProvenanceDocument) -> Iterator[tuple[str, str]]:
-    """(path, id) for every place the document cites an evidence id."""
+    """(path, id) for every place the document cites an evidence id, in the blocks that apply.
+
+    A `consent`, `opt_out` or `gdpr` block that the legal ground or origin does not call
+    for is not relied on (the spec's own example carries all three), so its citations
+    are not held against the document.
+    """
     yield from ((f"acquisition.evidence[{j}]", e) for j, e in enumerate(doc.acquisition.evidence))
     for i, holder in enumerate(doc.acquisition.upstream):
         yield from ((f"acquisition.upstream[{i}].evidence[{j}]", e) for j, e in enumerate(holder.evidence))
-    if doc.consent is not None:
+    if doc.consent is not None and doc.legal_ground is LegalGround.CONSENT:
         yield from ((f"consent.evidence[{j}]", e) for j, e in enumerate(doc.consent.evidence))
-    if doc.opt_out is not None:
+    if doc.opt_out is not None and doc.legal_ground is LegalGround.OPT_OUT:
         yield from ((f"opt_out.evidence[{j}]", e) for j, e in enumerate(doc.opt_out.evidence))
     for path, contractor in _walk_contractors(doc.contractors, "contractors"):
         yield from ((f"{path}.evidence[{j}]", e) for j, e in enumerate(contractor.evidence))
-    if doc.gdpr is not None and doc.gdpr.art14_notice is not None:
+    if doc.eu_origin and doc.gdpr is not None and doc.gdpr.art14_notice is not None:
         yield from ((f"gdpr.art14_notice.evidence[{j}]", e) for j, e in enumerate(doc.gdpr.art14_notice.evidence))
 
 

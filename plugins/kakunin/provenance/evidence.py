@@ -55,6 +55,6 @@ def inspect_evidence(batch_dir: Path, entries: list[Evidence]) -> dict[str, Evid
             except OSError:
                 states[entry.id] = EvidenceFileState.MISSING
                 continue
-            same = digest == entry.sha256.lower()
+            same = digest == entry.sha256.strip().lower()
             states[entry.id] = EvidenceFileState.OK if same else EvidenceFileState.HASH_MISMATCH
     return states

@@ -45,6 +45,10 @@ def _number_as_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
 DocDate = Annotated[date, BeforeValidator(_strict_iso_date)]
 EvidenceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 EvidenceIds = Annotated[list[EvidenceId], BeforeValidator(_none_as_empty)]
@@ -137,7 +141,9 @@ class Provider(_Doc):
         BeforeValidator(_number_as_text),
         Field(description="法人番号: 13 digits, the first a check digit."),
     ] = None
-    country: Annotated[str | None, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")] = None
+    country: Annotated[
+        str | None, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")
+    ] = None
 
 
 class UpstreamHolder(_Doc):
@@ -232,7 +238,13 @@ class Evidence(_Doc):
     id: EvidenceId
     kind: EvidenceKind
     file: Annotated[str, Field(min_length=1, max_length=1024, description="Relative to the batch folder.")]
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+    sha256: Annotated[
+        str,
+        Field(
+            max_length=128,
+            description="Hex SHA-256 of the file. Any other value is reported as evidence.hash_mismatch.",
+        ),
+    ]
 
 
 class Attestations(_Doc):
