@@ -20,14 +20,18 @@ class DocumentSyntaxError(ValueError):
     """The text is not a well-formed YAML or JSON mapping; the message says where."""
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that Kakunin refuses on purpose (aliases, duplicate keys)."""
+
+
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans, no aliases and no duplicate keys."""
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in a provenance document", event.start_mark
+            raise _Refused(
+                None, None, "YAML aliases (*name) are not allowed; write the value out in full", event.start_mark
             )
         return super().compose_node(parent, index)
 
@@ -36,7 +40,7 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise _Refused(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -67,7 +71,9 @@ def parse_mapping(text: str, *, json_only: bool = False) -> dict[str, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DocumentSyntaxError(f"not valid YAML: {exc.problem or exc.context}{where}") from exc
+        refused = isinstance(exc, _Refused)
+        prefix = "refused" if refused else "not valid YAML"
+        raise DocumentSyntaxError(f"{prefix}: {exc.problem or exc.context}{where}") from exc
     except (yaml.YAMLError, RecursionError) as exc:
         raise DocumentSyntaxError(f"not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

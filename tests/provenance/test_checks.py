@@ -123,7 +123,7 @@ CASES = [
         edits(purposes=["telemarketing"]),
         {"purpose.unregistered", "purpose.beyond_consent", "notice.missing"},
         set(),
-        id="unregistered-purpose-also-beyond-consent-and-notice",
+        id="unregistered-purpose-is-not-also-not-permitted",
     ),
     pytest.param(
         edits(
