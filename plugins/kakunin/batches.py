@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
 from kakunin.errors import InputError
+from kakunin.lineage.formats import ManifestHeader
 from kakunin.provenance.document import judge, locate_document, read_document
 from kakunin.provenance.evidence import resolve_inside, sha256_of
 from kakunin.provenance.findings import Finding, Verdict, decide
@@ -81,6 +82,10 @@ class BatchSummary(_Record):
     document_id: str | None
     state: BatchState
     reason_codes: list[str]
+    stage: str | None = None
+    received: int | None = None
+    published: int | None = None
+    quarantined: int | None = None
 
 
 class SubmitResult(_Record):
@@ -202,6 +207,22 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 document_id=rejection.document_id,
                 state="rejected",
                 reason_codes=list(dict.fromkeys(f.code.value for f in rejection.findings)),
+                stage=rejection.stage,
+                published=0,
+            )
+    for key in store.list_keys("lineage/manifests/"):
+        if key.endswith("/manifest.json"):
+            header = ManifestHeader.model_validate_json(store.get_bytes(key))
+            failed_rules = [r.rule.split(":")[0] for r in header.gx.rules if not r.success]
+            summaries[header.batch_id] = BatchSummary(
+                batch_id=header.batch_id,
+                dataset=header.dataset,
+                document_id=header.provenance_document_id,
+                state="published",
+                reason_codes=list(dict.fromkeys(failed_rules)),
+                received=header.counts.received,
+                published=header.counts.published,
+                quarantined=header.counts.quarantined,
             )
     return [summaries[k] for k in sorted(summaries)]
 

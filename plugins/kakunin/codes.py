@@ -46,6 +46,7 @@ class ReasonCode(StrEnum):
     GROUND_REVIEW = "ground.review"
 
     # intake (architecture.md, issue: intake)
+    LANDING_TAMPERED = "landing.tampered"
     PARSE_SCHEMA = "parse.schema"
     PARSE_ENCODING = "parse.encoding"
     PARSE_VALUE = "parse.value"

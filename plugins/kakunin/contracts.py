@@ -77,6 +77,13 @@ class Column(_Strict):
     nullable: bool = True
     personal: Annotated[bool, Field(description="Holds personal information (APPI Art. 2(1)).")] = False
     category: Annotated[str | None, Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$")] = None
+    timezone: Annotated[
+        str,
+        Field(
+            pattern=r"^(UTC|[+-](0\d|1[0-4]):[0-5]\d)$",
+            description="For timestamp columns: the offset values are published in (the instant is kept).",
+        ),
+    ] = "UTC"
 
     @model_validator(mode="after")
     def _personal_columns_have_a_category(self) -> Column:

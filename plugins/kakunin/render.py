@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -55,8 +56,52 @@ def submit_text(result: SubmitResult) -> str:
     return text
 
 
+def intake_text(results: Sequence[Any]) -> str:
+    if not results:
+        return "no pending batches\n"
+    rows = [
+        (
+            r.batch,
+            r.decision,
+            "-" if r.received is None else str(r.received),
+            "-" if r.published is None else str(r.published),
+            "-" if r.quarantined is None else str(r.quarantined),
+            ", ".join(r.codes) or "-",
+        )
+        for r in results
+    ]
+    return table(("batch", "decision", "received", "published", "quarantined", "reason codes"), rows)
+
+
+def verify_text(report: Any) -> str:
+    verdict = "intact" if report.intact else f"NOT intact: {len(report.problems)} problem(s)"
+    head = (
+        f"{verdict} — {report.manifests} manifest(s), {report.records} record(s), "
+        f"{report.curated_files} curated file(s), {report.audit_entries} audit entr"
+        f"{'y' if report.audit_entries == 1 else 'ies'}\n"
+    )
+    return head + "".join(f"  ✗ {p.check:<9} {p.where}: {p.message}\n" for p in report.problems)
+
+
 def batches_text(batches: Sequence[BatchSummary]) -> str:
     if not batches:
         return "no batches yet\n"
-    rows = [(b.batch_id, b.dataset, b.document_id or "-", b.state, ", ".join(b.reason_codes) or "-") for b in batches]
-    return table(("batch", "dataset", "document", "state", "reason codes"), rows)
+
+    def count(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    rows = [
+        (
+            b.batch_id,
+            b.dataset,
+            b.document_id or "-",
+            b.state + (f" ({b.stage})" if b.stage else ""),
+            count(b.received),
+            count(b.published),
+            count(b.quarantined),
+            ", ".join(b.reason_codes) or "-",
+        )
+        for b in batches
+    ]
+    headers = ("batch", "dataset", "document", "state", "received", "published", "quarantined", "reason codes")
+    return table(headers, rows)

@@ -55,9 +55,11 @@ class Sample:
     path: Path
     expected: ReasonCode | None
     encoding: str
+    at_intake: bool = False
 
 
 Mutation = Callable[[dict[str, Any], Path], object]
+DataMutation = Callable[[Path], object]
 
 
 def write_rows(path: Path, *, rows: int, seed: int, encoding: str = "utf-8", beyond_jis: bool = False) -> None:
@@ -88,7 +90,7 @@ def write_rows(path: Path, *, rows: int, seed: int, encoding: str = "utf-8", bey
                 f"{last} {first}",
                 f"{last_kana}　{first_kana}",
                 fake.email(),
-                fake.phone_number(),
+                _phone(rng),
                 fake.postcode(),
                 address,
                 fake.date_of_birth(minimum_age=18, maximum_age=90).isoformat(),
@@ -97,6 +99,15 @@ def write_rows(path: Path, *, rows: int, seed: int, encoding: str = "utf-8", bey
             ]
         )
     path.write_bytes(buffer.getvalue().encode(encoding))
+
+
+_PHONE_SHAPES = ("0M0-DDDD-DDDD", "0M0DDDDDDDD", "03-DDDD-DDDD", "06-DDDD-DDDD", "045-DDD-DDDD", "0120-DDD-DDD")
+
+
+def _phone(rng: random.Random) -> str:
+    """A Japanese number in one of the usual shapes (Faker's ja_JP also makes impossible ones)."""
+    shape = rng.choice(_PHONE_SHAPES)
+    return "".join(rng.choice("789") if ch == "M" else rng.choice("0123456789") if ch == "D" else ch for ch in shape)
 
 
 def _write_evidence(batch: Path, ids: list[str]) -> list[dict[str, Any]]:
@@ -298,6 +309,7 @@ def write_batch(
     encoding: str = "utf-8",
     beyond_jis: bool = False,
     mutation: Mutation | None = None,
+    data_mutation: DataMutation | None = None,
     as_json: bool = False,
 ) -> Path:
     """Write one batch folder (document, data.csv, evidence) and return it."""
@@ -305,6 +317,8 @@ def write_batch(
         shutil.rmtree(batch)
     batch.mkdir(parents=True)
     write_rows(batch / "data.csv", rows=rows, seed=seed, encoding=encoding, beyond_jis=beyond_jis)
+    if data_mutation is not None:
+        data_mutation(batch / "data.csv")
     doc = good_document(document_id=document_id, received_on=received_on)
     doc["evidence"] = _write_evidence(batch, list(EVIDENCE_FILES))
     if mutation is not None:
@@ -323,22 +337,86 @@ def write_samples(root: Path, *, today: date, rows: int = 40) -> list[Sample]:
     year = received_on.year
     samples: list[Sample] = []
 
-    def add(name: str, expected: ReasonCode | None, encoding: str = "utf-8", **options: Any) -> None:
+    def add(
+        name: str, expected: ReasonCode | None, encoding: str = "utf-8", *, at_intake: bool = False, **options: Any
+    ) -> None:
         number = len(samples) + 1
         path = write_batch(
             root / f"{number:02d}_{name}",
             document_id=f"PRV-{year}-{900000 + number:06d}",
             received_on=received_on,
-            rows=rows,
+            rows=options.pop("rows", rows),
             seed=number,
             encoding=encoding,
             **options,
         )
-        samples.append(Sample(name=f"{number:02d}_{name}", path=path, expected=expected, encoding=encoding))
+        sample = Sample(
+            name=f"{number:02d}_{name}", path=path, expected=expected, encoding=encoding, at_intake=at_intake
+        )
+        samples.append(sample)
 
     add("good_utf8", None)
     add("good_cp932", None, "cp932", beyond_jis=True)
     add("good_json", None, as_json=True)
     for code, mutation in mutations(received_on).items():
         add(code.value.replace(".", "_"), code, mutation=mutation)
+    add("few_bad_rows", None, at_intake=True, rows=max(rows, 600), data_mutation=spoil_a_few_rows)
+    add("too_many_bad_rows", ReasonCode.ACCURACY_THRESHOLD, at_intake=True, data_mutation=_spoil_phones)
+    add("missing_column", ReasonCode.PARSE_SCHEMA, at_intake=True, data_mutation=_drop_column("phone"))
+    add("mixed_encoding", ReasonCode.PARSE_ENCODING, at_intake=True, rows=max(rows, 10), data_mutation=_mix_in_cp932)
     return samples
+
+
+def _edit_rows(path: Path, edit: Callable[[list[list[str]]], object]) -> None:
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    edit(rows)
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def spoil_a_few_rows(path: Path) -> None:
+    """Five failing data rows (of 600 or more): one for each kind of accuracy or parse failure.
+
+    Row 10: postal code without its hyphen; row 20: birth date 1980-13-45 (parse.value);
+    rows 30 and 31: the same customer number (both fail uniqueness); row 40: name_kana in hiragana.
+    """
+
+    def edit(rows: list[list[str]]) -> None:
+        column = {name: i for i, name in enumerate(rows[0])}
+        rows[10][column["postal_code"]] = rows[10][column["postal_code"]].replace("-", "")
+        rows[20][column["birth_date"]] = "1980-13-45"
+        rows[31][column["customer_no"]] = rows[30][column["customer_no"]]
+        rows[40][column["name_kana"]] = "たなか　はなこ"
+
+    _edit_rows(path, edit)
+
+
+def _spoil_phones(path: Path) -> None:
+    def edit(rows: list[list[str]]) -> None:
+        column = rows[0].index("phone")
+        for row in rows[1:6]:
+            row[column] = "12345"
+
+    _edit_rows(path, edit)
+
+
+def _drop_column(name: str) -> DataMutation:
+    def mutate(path: Path) -> None:
+        def edit(rows: list[list[str]]) -> None:
+            index = rows[0].index(name)
+            for row in rows:
+                del row[index]
+
+        _edit_rows(path, edit)
+
+    return mutate
+
+
+def _mix_in_cp932(path: Path) -> None:
+    """A UTF-8 file with three lines saved in cp932, as happens when files are concatenated."""
+    lines = path.read_bytes().split(b"\r\n")
+    for i in (5, 6, 7):
+        lines[i] = lines[i].decode("utf-8").encode("cp932")
+    path.write_bytes(b"\r\n".join(lines))

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
+from kakunin.lineage.formats import MANIFEST_SCHEMA, AuditEntry, ChainLink, Commit, ManifestHeader, Receipt
 from kakunin.provenance.findings import Verdict
 from kakunin.provenance.model import ProvenanceDocument
 
@@ -24,7 +25,23 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "purposes.schema.json": PurposeRegister,
     "submission.schema.json": Submission,
     "rejection.schema.json": Rejection,
+    "manifest-header.schema.json": ManifestHeader,
+    "manifest-chain-link.schema.json": ChainLink,
+    "receipt.schema.json": Receipt,
+    "audit-entry.schema.json": AuditEntry,
+    "curated-commit.schema.json": Commit,
 }
+PARQUET_COLUMNS = "manifest-parquet.columns.json"
+
+
+def render_parquet_columns() -> str:
+    """manifest.parquet's columns and Arrow types, for readers without Kakunin."""
+    columns = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in MANIFEST_SCHEMA]
+    return json.dumps({"file": "manifest.parquet", "columns": columns}, indent=2) + "\n"
+
+
+def _rendered() -> dict[str, str]:
+    return {**{name: render(model) for name, model in SCHEMAS.items()}, PARQUET_COLUMNS: render_parquet_columns()}
 
 
 def lineage_dir() -> Path:
@@ -41,8 +58,8 @@ def stale_files(directory: Path) -> list[str]:
     """Names of schema files that are missing or differ from what the models generate."""
     return [
         name
-        for name, model in SCHEMAS.items()
-        if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != render(model)
+        for name, text in _rendered().items()
+        if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != text
     ]
 
 
@@ -54,8 +71,8 @@ def main(argv: list[str]) -> int:
             print(f"stale: lineage/{name} (run `make schemas`)", file=sys.stderr)
         return 1 if stale else 0
     directory.mkdir(exist_ok=True)
-    for name, model in SCHEMAS.items():
-        (directory / name).write_text(render(model), encoding="utf-8")
+    for name, text in _rendered().items():
+        (directory / name).write_text(text, encoding="utf-8")
         print(f"wrote lineage/{name}")
     return 0
 

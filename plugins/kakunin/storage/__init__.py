@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kakunin.storage.base import ObjectStore, check_key
 from kakunin.storage.local import LocalStore
 
-__all__ = ["LocalStore", "ObjectStore", "check_key", "open_store"]
+__all__ = ["LocalStore", "ObjectStore", "check_key", "delete_prefix", "local_folder", "open_store"]
 
 
 def open_store(home: str | None = None) -> ObjectStore:
     """The store named by `home`, else `KAKUNIN_HOME`, else `./var`."""
     return LocalStore(Path(home or os.environ.get("KAKUNIN_HOME") or "var"))
+
+
+def delete_prefix(store: ObjectStore, prefix: str) -> int:
+    """Delete every object under `prefix`; returns how many. Empty local folders go too."""
+    keys = list(store.list_keys(prefix))
+    for key in keys:
+        store.delete(key)
+    if isinstance(store, LocalStore):
+        folder = store.root / check_key(prefix.rstrip("/"))
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+    return len(keys)
+
+
+@contextmanager
+def local_folder(store: ObjectStore, prefix: str) -> Iterator[Path]:
+    """The objects under `prefix` as a local folder (the real one for a local store, a copy otherwise)."""
+    if isinstance(store, LocalStore):
+        yield store.root / check_key(prefix.rstrip("/"))
+        return
+    with tempfile.TemporaryDirectory(prefix="kakunin-") as tmp:
+        for key in store.list_keys(prefix):
+            target = Path(tmp, key[len(prefix) :].lstrip("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(store.get_bytes(key))
+        yield Path(tmp)

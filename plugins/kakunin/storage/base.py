@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
@@ -58,4 +59,16 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove an object (every version, where the store keeps versions)."""
+        ...
+
+    def rename(self, source: str, target: str) -> None:
+        """Move an object to a new key (replacing any object there)."""
+        ...
+
+    def reading(self, key: str) -> AbstractContextManager[Path]:
+        """A local file with the object's content, for readers such as pyarrow that want a path."""
+        ...
+
+    def writing(self, key: str) -> AbstractContextManager[Path]:
+        """A local path to write; on a clean exit it becomes the object at `key`, atomically."""
         ...

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,6 +83,35 @@ class LocalStore:
             raise StorageNotFound(f"{key} is not in the store") from exc
         except OSError as exc:
             raise StorageError(f"cannot delete {key}: {exc.strerror}") from exc
+
+    def rename(self, source: str, target: str) -> None:
+        destination = self.path_of(target)
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            self.path_of(source).replace(destination)
+        except FileNotFoundError as exc:
+            raise StorageNotFound(f"{source} is not in the store") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot move {source} to {target}: {exc.strerror}") from exc
+
+    @contextmanager
+    def reading(self, key: str) -> Iterator[Path]:
+        path = self.path_of(key)
+        if not path.is_file():
+            raise StorageNotFound(f"{key} is not in the store")
+        yield path
+
+    @contextmanager
+    def writing(self, key: str) -> Iterator[Path]:
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            Path(tmp).replace(target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def _temp_with(self, target: Path, data: bytes) -> str:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)

@@ -1,0 +1,106 @@
+"""kakunin_intake: every landed batch through the provenance gate, parsing, accuracy, record ids, publish and lineage.
+
+Wiring only: each task is one call into `kakunin.intake.steps` with a batch reference
+(`<dataset>/<batch_id>`); data never passes through XCom. Batches are mapped, one task
+group per batch, so they run in parallel. A batch rejected at any step is quarantined
+by that step, and its later tasks are skipped.
+
+The HMAC key comes from the environment (`KAKUNIN_HMAC_KEY`) or the Airflow Variable
+`kakunin_hmac_key`; the store from `KAKUNIN_HOME` / `KAKUNIN_STORAGE`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Variable, dag, get_current_context, task, task_group
+from airflow.sdk.exceptions import AirflowSkipException
+
+log = logging.getLogger(__name__)
+
+
+def _intake_context() -> Any:
+    from kakunin import clock
+    from kakunin.contracts import Registry, default_expectations_root
+    from kakunin.intake.steps import IntakeContext
+    from kakunin.keys import ENV_VAR, hmac_key_from_env, parse_hmac_key
+    from kakunin.storage import open_store
+
+    configured = os.environ.get(ENV_VAR) or Variable.get("kakunin_hmac_key", default=None)
+    run_id = str(get_current_context()["run_id"])
+    return IntakeContext(
+        store=open_store(),
+        registry=Registry(default_expectations_root()),
+        today=clock.today(),
+        now=clock.now_utc,
+        hmac_key=parse_hmac_key(configured) if configured else hmac_key_from_env(),
+        actor=f"airflow:kakunin_intake/{run_id}",
+        dag_run_id=run_id,
+    )
+
+
+def _run_step(name: str, batch: str) -> str:
+    from kakunin.intake.steps import STEPS, BatchRef
+
+    step = dict(STEPS)[name]
+    outcome = step(BatchRef.parse(batch), _intake_context())
+    log.info("%s %s: %s %s", name, batch, outcome.status, outcome.detail)
+    if outcome.status == "skipped (rejected earlier)":
+        raise AirflowSkipException(f"batch {batch} was rejected earlier; nothing to {name}")
+    return batch
+
+
+@dag(
+    dag_id="kakunin_intake",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    tags=["kakunin", "appi", "intake"],
+    doc_md=__doc__,
+)
+def kakunin_intake() -> None:
+    @task
+    def find_pending_batches() -> list[str]:
+        from kakunin.intake.steps import find_pending
+        from kakunin.storage import open_store
+
+        return [str(ref) for ref in find_pending(open_store())]
+
+    @task_group(group_id="batch")
+    def one_batch(batch: str) -> None:
+        @task
+        def gate(batch: str) -> str:
+            return _run_step("gate", batch)
+
+        @task
+        def parse(batch: str) -> str:
+            return _run_step("parse", batch)
+
+        @task
+        def accuracy(batch: str) -> str:
+            return _run_step("accuracy", batch)
+
+        @task
+        def assign(batch: str) -> str:
+            return _run_step("assign", batch)
+
+        @task
+        def publish(batch: str) -> str:
+            return _run_step("publish", batch)
+
+        @task
+        def lineage(batch: str) -> str:
+            return _run_step("lineage", batch)
+
+        lineage(publish(assign(accuracy(parse(gate(batch))))))
+
+    one_batch.expand(batch=find_pending_batches())
+
+
+kakunin_intake()

@@ -1,0 +1,309 @@
+"""Accuracy (APPI Art. 22): run a dataset's Great Expectations suite over a batch, chunk by chunk.
+
+GX validates one pandas chunk at a time, so memory follows the chunk size. Row-level
+rules are answered per chunk; whole-table rules (uniqueness) are answered by merging
+the key column across all chunks, since a duplicate can sit in two chunks. The result
+is, per failing row, the rules it failed, and one merged validation result from which
+GX Data Docs are built (counts only: no values, so the docs hold no personal data).
+
+GX is imported on first use and once per process (it costs seconds and ~270 MB).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from kakunin.intake.conform import PARSE_FAILURES, SOURCE_ROW
+
+WHOLE_TABLE_RULES = {"expect_column_values_to_be_unique"}
+FAILURES_SCHEMA = pa.schema([pa.field(SOURCE_ROW, pa.int64()), pa.field("failed", pa.list_(pa.string()))])
+_SENSITIVE_RESULT_KEYS = (
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "partial_unexpected_index_list",
+    "unexpected_list",
+    "unexpected_index_list",
+    "unexpected_index_query",
+    "unexpected_rows",
+)
+
+
+class RuleOutcome(BaseModel):
+    """One expectation's result over the whole batch."""
+
+    rule: str
+    type: str
+    column: str | None
+    evaluated: int
+    unexpected: int
+    success: bool
+
+
+class AccuracySummary(BaseModel):
+    """What the accuracy step decided, for the manifest header and the task log."""
+
+    suite: str
+    validation_run_id: str
+    rows: int
+    failed_rows: int
+    parse_failed_rows: int
+    failed_ratio: float
+    max_failed_row_ratio: float
+    rejected: bool
+    rules: list[RuleOutcome]
+    data_docs: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An expectation of the suite, named `type:column` in failure lists."""
+
+    name: str
+    type: str
+    column: str | None
+    whole_table: bool
+
+
+def rule_name(config: dict[str, Any]) -> str:
+    column = config.get("kwargs", {}).get("column")
+    return f"{config['type']}:{column}" if column else str(config["type"])
+
+
+@functools.cache
+def _gx_context() -> Any:
+    """One ephemeral GX context per process, with progress bars off and our expectations registered."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    import kakunin.intake.expectations  # noqa: F401 - registers the custom expectation classes
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+class SuiteRunner:
+    """A suite loaded from its JSON file, ready to validate pandas chunks."""
+
+    def __init__(self, suite_path: Path, *, parameters: dict[str, Any]) -> None:
+        import great_expectations as gx
+        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+        context = _gx_context()
+        spec = json.loads(suite_path.read_text(encoding="utf-8"))
+        self.name: str = spec["name"]
+        self.rules = [
+            Rule(rule_name(e), e["type"], e.get("kwargs", {}).get("column"), e["type"] in WHOLE_TABLE_RULES)
+            for e in spec["expectations"]
+        ]
+        expectations = [
+            ExpectationConfiguration(type=e["type"], kwargs=e.get("kwargs", {}), meta=e.get("meta", {})).to_domain_obj()
+            for e in spec["expectations"]
+        ]
+        self.suite = gx.ExpectationSuite(name=self.name, expectations=expectations, meta=spec.get("meta", {}))
+        self.parameters = parameters
+        source_name = f"kakunin-{id(self)}"
+        source = context.data_sources.add_or_update_pandas(source_name)
+        self._definition = source.add_dataframe_asset("chunk").add_batch_definition_whole_dataframe("whole")
+        self._template: Any = None
+
+    @property
+    def columns(self) -> list[str]:
+        return sorted({r.column for r in self.rules if r.column})
+
+    def validate(self, frame: Any) -> dict[str, list[int]]:
+        """Per row-level rule, the positions (0-based, in `frame`) that failed it."""
+        batch = self._definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(
+            self.suite, expectation_parameters=self.parameters, result_format={"result_format": "COMPLETE"}
+        )
+        if self._template is None:
+            self._template = result
+        failed: dict[str, list[int]] = {}
+        for rule, outcome in zip(self.rules, result.results, strict=True):
+            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+                message = outcome.exception_info.get("exception_message")
+                raise RuntimeError(f"GX could not evaluate {rule.name}: {message}")
+            if not rule.whole_table:
+                failed[rule.name] = list(outcome.result.get("unexpected_index_list") or [])
+        return failed
+
+    def merged_result(self, outcomes: list[RuleOutcome], run_name: str) -> Any:
+        """One validation result for the whole batch, with counts only, for Data Docs."""
+        if self._template is None:
+            return None
+        merged = copy.deepcopy(self._template)
+        for outcome, result in zip(outcomes, merged.results, strict=True):
+            for key in _SENSITIVE_RESULT_KEYS:
+                result.result.pop(key, None)
+            result.result["element_count"] = outcome.evaluated
+            result.result["unexpected_count"] = outcome.unexpected
+            result.result["unexpected_percent"] = (
+                100.0 * outcome.unexpected / outcome.evaluated if outcome.evaluated else 0.0
+            )
+            result.success = outcome.success
+        merged.success = all(o.success for o in outcomes)
+        evaluated = len(outcomes)
+        successful = sum(o.success for o in outcomes)
+        merged.statistics.update(
+            evaluated_expectations=evaluated,
+            successful_expectations=successful,
+            unsuccessful_expectations=evaluated - successful,
+            success_percent=100.0 * successful / evaluated if evaluated else 100.0,
+        )
+        merged.meta["batch_parameters"] = {}
+        merged.meta["run_id"] = run_name
+        return merged
+
+
+def iter_chunks(conformed: Path, *, columns: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    parquet = pq.ParquetFile(conformed)
+    yield from parquet.iter_batches(batch_size=chunk_rows, columns=[*columns, SOURCE_ROW, PARSE_FAILURES])
+
+
+def evaluate(
+    conformed: Path,
+    *,
+    suite_path: Path,
+    received_on: date,
+    max_failed_row_ratio: float,
+    run_name: str,
+    chunk_rows: int = 500_000,
+) -> tuple[pa.Table, AccuracySummary, SuiteRunner]:
+    """Failing rows (source row, rules failed) and the summary; the batch is rejected above the ratio."""
+    runner = SuiteRunner(suite_path, parameters={"received_on": received_on})
+    pairs_rows: list[pa.Array] = []
+    pairs_rules: list[pa.Array] = []
+    unexpected = {rule.name: 0 for rule in runner.rules}
+    evaluated = 0
+    keys: dict[str, list[pa.Array]] = {r.column: [] for r in runner.rules if r.whole_table and r.column}
+    key_rows: list[pa.Array] = []
+    for chunk in iter_chunks(conformed, columns=runner.columns, chunk_rows=chunk_rows):
+        rows = chunk.column(SOURCE_ROW)
+        evaluated += chunk.num_rows
+        parse_failures = chunk.column(PARSE_FAILURES)
+        flat = pc.list_flatten(parse_failures)
+        if len(flat):
+            parents = pc.list_parent_indices(parse_failures)
+            pairs_rows.append(pc.take(rows, parents))
+            pairs_rules.append(pc.binary_join_element_wise("parse.value", flat, ":"))
+        frame = chunk.select(runner.columns).to_pandas()
+        for name, positions in runner.validate(frame).items():
+            if positions:
+                unexpected[name] += len(positions)
+                pairs_rows.append(pc.take(rows, pa.array(positions, pa.int64())))
+                pairs_rules.append(pa.array([name] * len(positions), pa.string()))
+        for column, arrays in keys.items():
+            arrays.append(chunk.column(column))
+        key_rows.append(rows)
+    for rule in runner.rules:
+        if rule.whole_table and rule.column:
+            duplicated_rows = _duplicated_rows(keys[rule.column], key_rows)
+            unexpected[rule.name] = len(duplicated_rows)
+            if len(duplicated_rows):
+                pairs_rows.append(duplicated_rows)
+                pairs_rules.append(pa.array([rule.name] * len(duplicated_rows), pa.string()))
+    failures = _group_failures(pairs_rows, pairs_rules)
+    parse_failed = sum(
+        1 for lists in failures.column("failed").to_pylist() if any(r.startswith("parse.value:") for r in lists)
+    )
+    ratio = failures.num_rows / evaluated if evaluated else 0.0
+    outcomes = [
+        RuleOutcome(
+            rule=r.name,
+            type=r.type,
+            column=r.column,
+            evaluated=evaluated,
+            unexpected=unexpected[r.name],
+            success=unexpected[r.name] == 0,
+        )
+        for r in runner.rules
+    ]
+    summary = AccuracySummary(
+        suite=runner.name,
+        validation_run_id=run_name,
+        rows=evaluated,
+        failed_rows=failures.num_rows,
+        parse_failed_rows=parse_failed,
+        failed_ratio=ratio,
+        max_failed_row_ratio=max_failed_row_ratio,
+        rejected=ratio > max_failed_row_ratio,
+        rules=outcomes,
+    )
+    return failures, summary, runner
+
+
+def _duplicated_rows(keys: list[pa.Array], rows: list[pa.Array]) -> pa.Array:
+    """Source rows of every occurrence of a key that occurs more than once (nulls are not keys)."""
+    if not keys:
+        return pa.array([], pa.int64())
+    all_keys = pa.chunked_array(keys).combine_chunks()
+    counts = pc.value_counts(pc.drop_null(all_keys))
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return pa.array([], pa.int64())
+    mask = pc.is_in(all_keys, value_set=repeated).fill_null(False)
+    return pc.filter(pa.chunked_array(rows).combine_chunks(), mask)
+
+
+def _group_failures(rows: list[pa.Array], rules: list[pa.Array]) -> pa.Table:
+    if not rows:
+        return FAILURES_SCHEMA.empty_table()
+    pairs = pa.table({SOURCE_ROW: pa.chunked_array(rows), "rule": pa.chunked_array(rules)})
+    grouped = pairs.group_by(SOURCE_ROW, use_threads=False).aggregate([("rule", "distinct")])
+    grouped = grouped.rename_columns([SOURCE_ROW, "failed"]).sort_by(SOURCE_ROW)
+    return grouped.cast(FAILURES_SCHEMA)
+
+
+def build_data_docs(runner: SuiteRunner, summary: AccuracySummary, *, batch_id: str) -> Path | None:
+    """Render GX Data Docs for the merged result into a temporary folder and return it."""
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    merged = runner.merged_result(summary.rules, summary.validation_run_id)
+    if merged is None:
+        return None
+    context = _gx_context()
+    site = Path(tempfile.mkdtemp(prefix="kakunin-docs-"))
+    site_name = f"kakunin-{site.name}"
+    context.add_data_docs_site(
+        site_name=site_name,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=runner.name),
+        run_id=RunIdentifier(run_name=summary.validation_run_id),
+        batch_identifier=batch_id,
+    )
+    try:
+        context.validation_results_store.set(key, merged)
+        context.build_data_docs(site_names=[site_name], resource_identifiers=[key])
+    finally:
+        context.delete_data_docs_site(site_name)
+    return site
+
+
+def remove_tree(path: Path | None) -> None:
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)

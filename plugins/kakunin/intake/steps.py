@@ -1,0 +1,585 @@
+"""The six intake steps for one batch: gate, parse, accuracy, assign, publish, lineage.
+
+Each step is a function of (batch, context) that reads what the previous step left
+under `work/<dataset>/<batch_id>/` and leaves its own output there, so the steps can run
+as separate Airflow tasks (tasks pass batch references, never data) or one after the
+other from the CLI. Every step is idempotent: a step whose output exists does nothing,
+so a retried task or a re-run repairs a batch that stopped midway, and publishing the
+same batch twice writes the same files under the same names.
+
+A batch rejected at any step is moved whole to `quarantine/<dataset>/<batch_id>/` with
+`rejection.json`, and the later steps skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from kakunin import audit
+from kakunin.batches import REJECTION_FILE, SUBMISSION_FILE, Rejection, Submission, is_batch_id
+from kakunin.codes import ReasonCode
+from kakunin.contracts import IDENTIFIER, DatasetContract, Registry
+from kakunin.durations import parse_duration
+from kakunin.errors import ConfigError, InputError
+from kakunin.intake.conform import PARSE_FAILURES, SOURCE_ROW, ParseError, conform_chunk, conformed_schema, read_chunks
+from kakunin.intake.encoding import detect_encoding
+from kakunin.lineage.formats import commit_key, manifest_prefix
+from kakunin.provenance.document import judge, read_document
+from kakunin.provenance.evidence import sha256_of
+from kakunin.provenance.findings import Finding
+from kakunin.provenance.model import ProvenanceDocument
+from kakunin.storage import ObjectStore, delete_prefix, local_folder
+
+log = logging.getLogger(__name__)
+
+RECORD_ID = "record_id"
+RETENTION_UNTIL = "retention_until"
+RETENTION_FALLBACK = "_retention_fallback"
+RECORD_DIGEST = "_record_digest"
+SUBJECT_DIGEST = "_subject_digest"
+WORK_COMPRESSION = "snappy"
+CURATED_COMPRESSION = "zstd"
+
+Status = Literal["done", "already done", "rejected", "skipped (rejected earlier)"]
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """A batch, named `<dataset>/<batch_id>` where a string must carry it (DAG task arguments)."""
+
+    dataset: str
+    batch_id: str
+
+    @classmethod
+    def parse(cls, text: str) -> BatchRef:
+        dataset, _, batch_id = text.partition("/")
+        if not re.fullmatch(IDENTIFIER, dataset) or not is_batch_id(batch_id):
+            raise InputError(f"{text!r} is not a batch reference (<dataset>/<batch_id>)")
+        return cls(dataset, batch_id)
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/{self.batch_id}"
+
+    def landing(self, name: str = "") -> str:
+        return f"landing/{self.dataset}/{self.batch_id}/{name}".rstrip("/")
+
+    def work(self, name: str = "") -> str:
+        return f"work/{self.dataset}/{self.batch_id}/{name}".rstrip("/")
+
+    def quarantine(self, name: str = "") -> str:
+        return f"quarantine/{self.dataset}/{self.batch_id}/{name}".rstrip("/")
+
+
+@dataclass
+class IntakeContext:
+    """What the steps need from outside: the store, contracts, the clock and the key."""
+
+    store: ObjectStore
+    registry: Registry
+    today: date
+    now: Callable[[], datetime]
+    hmac_key: bytes | None = None
+    actor: str | None = None
+    dag_run_id: str | None = None
+    chunk_rows: int = 500_000
+    block_bytes: int = 16 << 20
+    code_version: str = "dev"
+    fail_after: set[str] = field(default_factory=set)  # test hook: raise after these steps' work
+
+
+class StepOutcome(BaseModel):
+    batch: str
+    step: str
+    status: Status
+    detail: str = ""
+
+
+class GateRecord(BaseModel):
+    document: dict[str, Any]
+    document_sha256: str
+    document_file: str
+    data_file: str
+    findings: list[Finding]
+    provenance_prefix: str
+
+
+class ParseRecord(BaseModel):
+    encoding: str
+    rows: int
+    source_sha256: str
+    parse_failed_rows: int
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by the `fail_after` test hook to simulate a crash between steps."""
+
+
+def find_pending(store: ObjectStore) -> list[BatchRef]:
+    """Every batch in landing that was submitted completely, oldest first."""
+    refs = []
+    for key in store.list_keys("landing/"):
+        parts = key.split("/")
+        if len(parts) == 4 and parts[3] == SUBMISSION_FILE:
+            refs.append(BatchRef(parts[1], parts[2]))
+    return sorted(refs, key=lambda r: r.batch_id)
+
+
+def is_rejected(ref: BatchRef, store: ObjectStore) -> bool:
+    return store.exists(ref.quarantine(REJECTION_FILE))
+
+
+def _json_bytes(model: BaseModel) -> bytes:
+    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def _load(store: ObjectStore, key: str, model: type[Any]) -> Any:
+    return model.model_validate_json(store.get_bytes(key))
+
+
+def _contract(ctx: IntakeContext, ref: BatchRef) -> DatasetContract:
+    contract = ctx.registry.contract(ref.dataset)
+    if contract is None:
+        raise ConfigError(f"dataset {ref.dataset} has no contract in {ctx.registry.root}")
+    return contract
+
+
+def _maybe_fail(ctx: IntakeContext, step: str) -> None:
+    if step in ctx.fail_after:
+        raise InjectedFailure(f"injected failure after {step}")
+
+
+def reject(
+    ref: BatchRef,
+    ctx: IntakeContext,
+    *,
+    stage: Literal["provenance", "parse", "accuracy"],
+    findings: list[Finding],
+    document_id: str | None,
+    document_sha256: str | None,
+    failed_rows: pa.Table | None = None,
+) -> None:
+    """Move the whole batch to quarantine with its findings; nothing of it is published."""
+    store = ctx.store
+    for key in list(store.list_keys(ref.landing() + "/")):
+        store.rename(key, ref.quarantine(key[len(ref.landing()) + 1 :]))
+    if failed_rows is not None and failed_rows.num_rows:
+        with store.writing(ref.quarantine("failed_rows.parquet")) as path:
+            pq.write_table(failed_rows, path, compression=CURATED_COMPRESSION)
+    rejection = Rejection(
+        batch_id=ref.batch_id,
+        dataset=ref.dataset,
+        document_id=document_id,
+        document_sha256=document_sha256,
+        stage=stage,
+        rejected_at=ctx.now(),
+        findings=findings,
+    )
+    store.put_bytes(ref.quarantine(REJECTION_FILE), _json_bytes(rejection))
+    audit.record(
+        store,
+        "reject",
+        at=ctx.now(),
+        actor=ctx.actor,
+        dataset=ref.dataset,
+        batch_id=ref.batch_id,
+        document_id=document_id,
+        codes=sorted({f.code.value for f in findings}),
+        detail={"stage": stage},
+    )
+    delete_prefix(store, ref.work() + "/")
+    log.info("batch %s rejected at %s: %s", ref, stage, ", ".join(sorted({f.code.value for f in findings})))
+
+
+def _skip(ref: BatchRef, ctx: IntakeContext, step: str, done_key: str) -> StepOutcome | None:
+    if is_rejected(ref, ctx.store):
+        return StepOutcome(batch=str(ref), step=step, status="skipped (rejected earlier)")
+    if ctx.store.exists(done_key):
+        return StepOutcome(batch=str(ref), step=step, status="already done")
+    return None
+
+
+# 1 ── provenance gate ─────────────────────────────────────────────────────────────
+
+
+def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
+    """Re-check the landed batch: files unchanged since submission, document still acceptable."""
+    if (skipped := _skip(ref, ctx, "gate", ref.work("gate.json"))) is not None:
+        return skipped
+    store = ctx.store
+    submission: Submission = _load(store, ref.landing(SUBMISSION_FILE), Submission)
+    with local_folder(store, ref.landing()) as folder:
+        tampered = [
+            Finding.of(
+                ReasonCode.LANDING_TAMPERED,
+                stored.path,
+                f"{stored.path} changed or disappeared in landing after it was submitted",
+            )
+            for stored in submission.files
+            if not (folder / stored.path).is_file() or sha256_of(folder / stored.path) != stored.sha256
+        ]
+        parsed = read_document(folder / submission.document_file)
+        verdict = judge(parsed, batch_dir=folder, registry=ctx.registry, today=ctx.today)
+    findings = tampered + verdict.findings
+    if tampered or not verdict.accepted or parsed.document is None:
+        reject(
+            ref,
+            ctx,
+            stage="provenance",
+            findings=findings,
+            document_id=submission.document_id,
+            document_sha256=submission.document_sha256,
+        )
+        return StepOutcome(batch=str(ref), step="gate", status="rejected", detail=", ".join(verdict.error_codes))
+    document = parsed.document
+    prefix = f"provenance/{document.document_id}"
+    store.put_bytes(f"{prefix}/{submission.document_file}", store.get_bytes(ref.landing(submission.document_file)))
+    index = []
+    for entry in document.evidence:
+        stored = next(f for f in submission.files if f.path == entry.file)
+        store.put_bytes(f"{prefix}/evidence/{stored.sha256}", store.get_bytes(ref.landing(entry.file)))
+        index.append({"id": entry.id, "kind": entry.kind.value, "file": entry.file, "sha256": stored.sha256})
+    store.put_bytes(f"{prefix}/evidence.json", (json.dumps(index, ensure_ascii=False, indent=2) + "\n").encode())
+    record = GateRecord(
+        document=document.model_dump(mode="json", by_alias=True),
+        document_sha256=submission.document_sha256,
+        document_file=submission.document_file,
+        data_file=submission.data_file,
+        findings=verdict.findings,
+        provenance_prefix=prefix,
+    )
+    audit.record(
+        store,
+        "accept",
+        at=ctx.now(),
+        actor=ctx.actor,
+        dataset=ref.dataset,
+        batch_id=ref.batch_id,
+        document_id=document.document_id,
+        codes=[c.value for c in verdict.warning_codes],
+        detail={"stage": "provenance"},
+    )
+    store.put_bytes(ref.work("gate.json"), _json_bytes(record))
+    _maybe_fail(ctx, "gate")
+    return StepOutcome(batch=str(ref), step="gate", status="done", detail="accepted")
+
+
+def _gate_record(ref: BatchRef, ctx: IntakeContext) -> tuple[GateRecord, ProvenanceDocument]:
+    record: GateRecord = _load(ctx.store, ref.work("gate.json"), GateRecord)
+    return record, ProvenanceDocument.model_validate(record.document)
+
+
+# 2 ── parse and conform ───────────────────────────────────────────────────────────
+
+
+def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
+    """Decode strictly in the contract's first matching encoding and type every column, in chunks."""
+    if (skipped := _skip(ref, ctx, "parse", ref.work("parse.json"))) is not None:
+        return skipped
+    store = ctx.store
+    record, document = _gate_record(ref, ctx)
+    contract = _contract(ctx, ref)
+
+    def fail(code: ReasonCode, message: str) -> StepOutcome:
+        reject(
+            ref,
+            ctx,
+            stage="parse",
+            findings=[Finding.of(code, record.data_file, message)],
+            document_id=document.document_id,
+            document_sha256=record.document_sha256,
+        )
+        return StepOutcome(batch=str(ref), step="parse", status="rejected", detail=code.value)
+
+    if record.data_file != f"data.{contract.format.type}":
+        return fail(ReasonCode.PARSE_SCHEMA, f"dataset {contract.dataset} takes data.{contract.format.type}")
+    with store.reading(ref.landing(record.data_file)) as source:
+        detection = detect_encoding(source, contract.encodings)
+        if detection.encoding is None:
+            return fail(ReasonCode.PARSE_ENCODING, detection.reason)
+        encoding = detection.encoding
+        source_sha256 = sha256_of(source)
+        rows = parse_failed = 0
+        try:
+            with (
+                store.writing(ref.work("conformed.parquet")) as out,
+                pq.ParquetWriter(out, conformed_schema(contract), compression=WORK_COMPRESSION) as writer,
+            ):
+                for chunk in read_chunks(source, contract, encoding, block_bytes=ctx.block_bytes):
+                    conformed = conform_chunk(chunk, contract, first_row=rows + 1)
+                    parse_failed += (
+                        conformed.num_rows
+                        - pc.sum(pc.equal(pc.list_value_length(conformed.column(PARSE_FAILURES)), 0)).as_py()
+                    )
+                    rows += conformed.num_rows
+                    writer.write_batch(conformed)
+        except ParseError as exc:
+            return fail(exc.code, exc.message)
+    if rows == 0:
+        return fail(ReasonCode.PARSE_SCHEMA, "the file has a header but no rows")
+    parsed = ParseRecord(encoding=encoding, rows=rows, source_sha256=source_sha256, parse_failed_rows=parse_failed)
+    store.put_bytes(ref.work("parse.json"), _json_bytes(parsed))
+    _maybe_fail(ctx, "parse")
+    return StepOutcome(batch=str(ref), step="parse", status="done", detail=f"{rows} rows in {encoding}")
+
+
+# 3 ── accuracy ────────────────────────────────────────────────────────────────────
+
+
+def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
+    """Run the dataset's GX suite; reject the batch whole above `max_failed_row_ratio`."""
+    if (skipped := _skip(ref, ctx, "accuracy", ref.work("accuracy.json"))) is not None:
+        return skipped
+    from kakunin.intake import accuracy as checks
+
+    store = ctx.store
+    record, document = _gate_record(ref, ctx)
+    contract = _contract(ctx, ref)
+    if contract.suite is None:
+        raise ConfigError(f"dataset {contract.dataset} names no accuracy suite in its contract")
+    suite_path = ctx.registry.root / contract.dataset / contract.suite
+    with store.reading(ref.work("conformed.parquet")) as conformed:
+        failures, summary, runner = checks.evaluate(
+            conformed,
+            suite_path=suite_path,
+            received_on=document.received_on,
+            max_failed_row_ratio=contract.max_failed_row_ratio,
+            run_name=ref.batch_id,
+            chunk_rows=ctx.chunk_rows,
+        )
+        docs = checks.build_data_docs(runner, summary, batch_id=ref.batch_id)
+        if docs is not None:
+            docs_prefix = f"reports/gx/{ref.dataset}/{ref.batch_id}"
+            for path in sorted(p for p in docs.rglob("*") if p.is_file()):
+                store.put_file(f"{docs_prefix}/{path.relative_to(docs).as_posix()}", path)
+            checks.remove_tree(docs)
+            summary = summary.model_copy(update={"data_docs": f"{docs_prefix}/index.html"})
+        if summary.rejected:
+            failed = _failed_rows(conformed, failures, ctx.chunk_rows)
+            message = (
+                f"{summary.failed_rows} of {summary.rows} rows ({summary.failed_ratio:.2%}) failed the accuracy "
+                f"suite; the contract allows at most {contract.max_failed_row_ratio:.2%} (正確性の確保)"
+            )
+            reject(
+                ref,
+                ctx,
+                stage="accuracy",
+                findings=[Finding.of(ReasonCode.ACCURACY_THRESHOLD, record.data_file, message)],
+                document_id=document.document_id,
+                document_sha256=record.document_sha256,
+                failed_rows=failed,
+            )
+            return StepOutcome(batch=str(ref), step="accuracy", status="rejected", detail=message)
+    with store.writing(ref.work("failures.parquet")) as path:
+        pq.write_table(failures, path, compression=WORK_COMPRESSION)
+    store.put_bytes(ref.work("accuracy.json"), _json_bytes(summary))
+    _maybe_fail(ctx, "accuracy")
+    detail = f"{summary.failed_rows} of {summary.rows} rows failed ({summary.failed_ratio:.2%})"
+    return StepOutcome(batch=str(ref), step="accuracy", status="done", detail=detail)
+
+
+def _failed_rows(conformed: Path, failures: pa.Table, chunk_rows: int) -> pa.Table:
+    """The failing rows with their values, source row and the rules they failed."""
+    if failures.num_rows == 0:
+        return failures
+    parts = []
+    wanted = failures.column(SOURCE_ROW)
+    for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=chunk_rows):
+        mask = pc.is_in(chunk.column(SOURCE_ROW), value_set=wanted)
+        if pc.any(mask).as_py():
+            parts.append(pa.Table.from_batches([chunk.filter(mask)]).drop_columns([PARSE_FAILURES]))
+    return with_failures(pa.concat_tables(parts), failures)
+
+
+def with_failures(rows: pa.Table, failures: pa.Table) -> pa.Table:
+    """`rows` with a `failed` column: the rules each row failed (Acero cannot join list columns)."""
+    positions = pc.index_in(rows.column(SOURCE_ROW), value_set=failures.column(SOURCE_ROW))
+    return rows.append_column("failed", pc.take(failures.column("failed"), positions)).sort_by(SOURCE_ROW)
+
+
+# 4 ── record ids, retention, digests ──────────────────────────────────────────────
+
+
+def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
+    """Give each passing row a UUIDv7, its retention date and keyed digests; quarantine failing rows."""
+    if (skipped := _skip(ref, ctx, "assign", ref.work("assigned.parquet"))) is not None:
+        return skipped
+    from kakunin.intake.records import retention_until, uuid7_strings
+    from kakunin.lineage.digests import Hmac, canonical_records, normalised_subject_keys
+
+    if ctx.hmac_key is None:
+        raise ConfigError("assigning records needs the HMAC key (KAKUNIN_HMAC_KEY)")
+    store = ctx.store
+    _, document = _gate_record(ref, ctx)
+    contract = _contract(ctx, ref)
+    period = parse_duration(document.retention.period)
+    clock_column = (
+        document.retention.clock.removeprefix("column:") if document.retention.clock != "received_on" else None
+    )
+    hmac = Hmac(ctx.hmac_key)
+    with store.reading(ref.work("failures.parquet")) as path:
+        failures = pq.read_table(path)
+    failed_rows = failures.column(SOURCE_ROW)
+    unix_ms = int(ctx.now().timestamp() * 1000)
+    published = quarantined = fallbacks = 0
+    with ExitStack() as stack, store.reading(ref.work("conformed.parquet")) as conformed:
+        out_path = stack.enter_context(store.writing(ref.work("assigned.parquet")))
+        writer: pq.ParquetWriter | None = None
+        q_writer: pq.ParquetWriter | None = None
+        for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=ctx.chunk_rows):
+            table = pa.Table.from_batches([chunk]).drop_columns([PARSE_FAILURES])
+            failing = pc.is_in(table.column(SOURCE_ROW), value_set=failed_rows)
+            passing = table.filter(pc.invert(failing))
+            if passing.num_rows:
+                until, fallback = retention_until(
+                    passing.column(clock_column).combine_chunks() if clock_column else None,
+                    rows=passing.num_rows,
+                    received_on=document.received_on,
+                    period=period,
+                )
+                passing = (
+                    passing.append_column(RECORD_ID, uuid7_strings(passing.num_rows, unix_ms=unix_ms))
+                    .append_column(RETENTION_UNTIL, until)
+                    .append_column(RETENTION_FALLBACK, fallback)
+                    .append_column(RECORD_DIGEST, hmac.hexdigests(canonical_records(passing, contract)))
+                    .append_column(
+                        SUBJECT_DIGEST, hmac.hexdigests(normalised_subject_keys(passing, contract.subject_key))
+                    )
+                )
+                if writer is None:
+                    writer = stack.enter_context(
+                        pq.ParquetWriter(out_path, passing.schema, compression=WORK_COMPRESSION)
+                    )
+                writer.write_table(passing)
+                published += passing.num_rows
+                fallbacks += pc.sum(fallback).as_py() or 0
+            rejected_rows = table.filter(failing)
+            if rejected_rows.num_rows:
+                with_rules = with_failures(rejected_rows, failures)
+                if q_writer is None:
+                    q_path = stack.enter_context(store.writing(ref.quarantine("failed_rows.parquet")))
+                    q_writer = stack.enter_context(
+                        pq.ParquetWriter(q_path, with_rules.schema, compression=CURATED_COMPRESSION)
+                    )
+                q_writer.write_table(with_rules)
+                quarantined += rejected_rows.num_rows
+        if writer is None:
+            schema = conformed_schema(contract).remove(conformed_schema(contract).get_field_index(PARSE_FAILURES))
+            empty = schema.empty_table()
+            stack.enter_context(pq.ParquetWriter(out_path, empty.schema)).write_table(empty)
+    store.put_bytes(
+        ref.work("assign.json"),
+        json.dumps({"published": published, "quarantined": quarantined, "retention_fallbacks": fallbacks}).encode(),
+    )
+    _maybe_fail(ctx, "assign")
+    return StepOutcome(
+        batch=str(ref), step="assign", status="done", detail=f"{published} to publish, {quarantined} quarantined"
+    )
+
+
+# 5 ── publish ─────────────────────────────────────────────────────────────────────
+
+
+def curated_key(ref: BatchRef, month: str, *, pending: bool = False) -> str:
+    name = f"_pending-{ref.batch_id}.parquet" if pending else f"part-{ref.batch_id}.parquet"
+    return f"curated/{ref.dataset}/expiry={month}/{name}"
+
+
+def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
+    """Write curated Parquet by expiry month, then commit: hidden files first, renamed, then the commit record."""
+    if (skipped := _skip(ref, ctx, "publish", commit_key(ref.dataset, ref.batch_id))) is not None:
+        return skipped
+    from kakunin.lineage.formats import Commit, StoredObject
+
+    store = ctx.store
+    contract = _contract(ctx, ref)
+    columns = [RECORD_ID, *(c.name for c in contract.columns), RETENTION_UNTIL]
+    counts: dict[str, int] = {}
+    with store.reading(ref.work("assigned.parquet")) as assigned, ExitStack() as stack:
+        writers: dict[str, pq.ParquetWriter] = {}
+        for chunk in pq.ParquetFile(assigned).iter_batches(batch_size=ctx.chunk_rows, columns=columns):
+            months = pc.strftime(pc.cast(chunk.column(RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
+            for month in pc.unique(months).to_pylist():
+                part = chunk.filter(pc.equal(months, month))
+                if month not in writers:
+                    path = stack.enter_context(store.writing(curated_key(ref, month, pending=True)))
+                    writers[month] = stack.enter_context(
+                        pq.ParquetWriter(path, part.schema, compression=CURATED_COMPRESSION)
+                    )
+                writers[month].write_batch(part)
+                counts[month] = counts.get(month, 0) + part.num_rows
+    files = []
+    for month in sorted(counts):
+        final = curated_key(ref, month)
+        store.rename(curated_key(ref, month, pending=True), final)
+        with store.reading(final) as path:
+            files.append(StoredObject(key=final, sha256=sha256_of(path), rows=counts[month]))
+    _maybe_fail(ctx, "publish-files")
+    commit = Commit(dataset=ref.dataset, batch_id=ref.batch_id, committed_at=ctx.now(), files=files)
+    store.put_bytes(commit_key(ref.dataset, ref.batch_id), _json_bytes(commit))
+    _maybe_fail(ctx, "publish")
+    total = sum(counts.values())
+    return StepOutcome(batch=str(ref), step="publish", status="done", detail=f"{total} records in {len(files)} file(s)")
+
+
+# 6 ── lineage ─────────────────────────────────────────────────────────────────────
+
+
+def lineage(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
+    """Write the manifest, the receipt record and the chain link; then clear landing and work."""
+    from kakunin.lineage.write import write_lineage
+
+    store = ctx.store
+    header_key = f"{manifest_prefix(ref.dataset, ref.batch_id)}/manifest.json"
+    if is_rejected(ref, store):
+        return StepOutcome(batch=str(ref), step="lineage", status="skipped (rejected earlier)")
+    if _is_linked(store, header_key):
+        delete_prefix(store, ref.landing() + "/")
+        delete_prefix(store, ref.work() + "/")
+        return StepOutcome(batch=str(ref), step="lineage", status="already done")
+    header = write_lineage(ref, ctx)
+    _maybe_fail(ctx, "lineage-written")
+    delete_prefix(store, ref.landing() + "/")
+    delete_prefix(store, ref.work() + "/")
+    detail = (
+        f"manifest #{header.sequence}: {header.counts.published} published, {header.counts.quarantined} quarantined"
+    )
+    return StepOutcome(batch=str(ref), step="lineage", status="done", detail=detail)
+
+
+def _is_linked(store: ObjectStore, header_key: str) -> bool:
+    """Whether the header exists and the chain link at its sequence pins exactly it."""
+    from kakunin.lineage.chain import entry_key, sha256_hex
+    from kakunin.lineage.formats import MANIFEST_CHAIN, ChainLink, ManifestHeader
+
+    if not store.exists(header_key):
+        return False
+    data = store.get_bytes(header_key)
+    header = ManifestHeader.model_validate_json(data)
+    link_key = entry_key(MANIFEST_CHAIN, header.sequence)
+    if not store.exists(link_key):
+        return False
+    link = ChainLink.model_validate_json(store.get_bytes(link_key))
+    return link.header_key == header_key and link.header_sha256 == sha256_hex(data)
+
+
+STEPS: tuple[tuple[str, Callable[[BatchRef, IntakeContext], StepOutcome]], ...] = (
+    ("gate", gate),
+    ("parse", parse),
+    ("accuracy", accuracy),
+    ("assign", assign),
+    ("publish", publish),
+    ("lineage", lineage),
+)

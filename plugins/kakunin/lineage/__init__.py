@@ -1,0 +1,1 @@
+"""Lineage: manifests, receipt records, the hash chains, and the auditor's trace and verify."""

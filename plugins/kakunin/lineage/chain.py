@@ -1,0 +1,61 @@
+"""An append-only hash chain of JSON entries under a store prefix (`<prefix>/<sequence>.json`).
+
+Each entry names its sequence and the SHA-256 of the previous entry's bytes. A new
+entry is written create-only, so two writers racing for the same sequence cannot both
+win: the loser rebuilds on the new head and tries again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+
+from kakunin.errors import StorageError
+from kakunin.storage import ObjectStore
+
+_ATTEMPTS = 50
+
+
+def entry_key(prefix: str, sequence: int) -> str:
+    return f"{prefix}/{sequence:012d}.json"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(payload: object) -> bytes:
+    return (json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+class Chain:
+    """The chain under `prefix` in `store`."""
+
+    def __init__(self, store: ObjectStore, prefix: str) -> None:
+        self.store = store
+        self.prefix = prefix
+
+    def keys(self) -> list[str]:
+        return [k for k in self.store.list_keys(self.prefix + "/") if k.endswith(".json")]
+
+    def entries(self) -> Iterator[tuple[str, bytes]]:
+        for key in self.keys():
+            yield key, self.store.get_bytes(key)
+
+    def head(self) -> tuple[int, str | None]:
+        """(last sequence, SHA-256 of the last entry), or (0, None) for an empty chain."""
+        keys = self.keys()
+        if not keys:
+            return 0, None
+        last = keys[-1]
+        return int(last.rsplit("/", 1)[1].removesuffix(".json")), sha256_hex(self.store.get_bytes(last))
+
+    def append(self, build: Callable[[int, str | None], bytes]) -> tuple[int, bytes]:
+        """Add the entry `build(sequence, previous_sha256)` at the end; returns (sequence, bytes)."""
+        for _ in range(_ATTEMPTS):
+            sequence, previous = self.head()
+            data = build(sequence + 1, previous)
+            if self.store.put_bytes_if_absent(entry_key(self.prefix, sequence + 1), data):
+                return sequence + 1, data
+        raise StorageError(f"could not append to {self.prefix} after {_ATTEMPTS} attempts (too many writers?)")

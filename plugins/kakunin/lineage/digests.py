@@ -1,0 +1,88 @@
+"""The keyed digests of the lineage format: what `record_digest` and `subject_digest` are taken over.
+
+`record_digest` = HMAC-SHA256(key, canonical record); `subject_digest` =
+HMAC-SHA256(key, normalised subject key). Both are defined here, next to the formats,
+so that trace and an auditor's own check use the definition, not the writer's code.
+The canonical form is built by Arrow string kernels; only the HMAC is a Python loop,
+over precomputed inner and outer SHA-256 states (about 0.9 s per million rows here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kakunin.contracts import ColumnType, DatasetContract
+
+FIELD_SEPARATOR = "\x1e"
+NAME_SEPARATOR = "\x1f"
+NULL_MARK = "\x00"
+VALUE_MARK = "\x01"
+
+
+def canonical_records(table: pa.Table | pa.RecordBatch, contract: DatasetContract) -> pa.Array:
+    """The canonical byte form of each record that `record_digest` is taken over (see lineage/README.md).
+
+    Fields in contract order, each `name US marker value`, joined by RS; the marker is
+    NUL for an empty value and SOH before a present one. Dates are ISO, timestamps are
+    microseconds since the Unix epoch (UTC), other values Arrow's text form.
+    """
+    fields = []
+    for column in contract.columns:
+        values = table.column(column.name)
+        if column.type is ColumnType.TIMESTAMP:
+            text = pc.cast(pc.cast(values, pa.int64()), pa.string())
+        else:
+            text = pc.cast(values, pa.string())
+        marked = pc.if_else(
+            pc.is_null(text), pa.scalar(NULL_MARK), pc.binary_join_element_wise(pa.scalar(VALUE_MARK), text, "")
+        )
+        fields.append(pc.binary_join_element_wise(pa.scalar(column.name), marked, NAME_SEPARATOR))
+    return pc.binary_join_element_wise(*fields, FIELD_SEPARATOR)
+
+
+def normalised_subject_keys(table: pa.Table | pa.RecordBatch, columns: list[str]) -> pa.Array:
+    """Subject keys as a person would type them: NFKC, trimmed, lower-cased; parts joined by US."""
+    parts = [
+        pc.fill_null(pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(table.column(c), "NFKC"))), "")
+        for c in columns
+    ]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, NAME_SEPARATOR)
+
+
+def normalise_subject_key(values: list[str]) -> str:
+    """The same normalisation for one key typed at the command line (erasure, disclosure)."""
+    return NAME_SEPARATOR.join(unicodedata.normalize("NFKC", v).strip().lower() for v in values)
+
+
+class Hmac:
+    """HMAC-SHA256 with the key's padded states computed once, so each message costs two compressions."""
+
+    def __init__(self, key: bytes) -> None:
+        block = key if len(key) <= 64 else hashlib.sha256(key).digest()
+        block = block.ljust(64, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def hexdigest(self, message: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+    def hexdigests(self, messages: pa.Array) -> pa.Array:
+        """One hex digest per (UTF-8) string in `messages`."""
+        inner_base, outer_base = self._inner, self._outer
+        out: list[str] = []
+        append = out.append
+        for text in messages.cast(pa.binary()).to_pylist():
+            inner = inner_base.copy()
+            inner.update(text)
+            outer = outer_base.copy()
+            outer.update(inner.digest())
+            append(outer.hexdigest())
+        return pa.array(out, pa.string())

@@ -1,0 +1,182 @@
+"""The lineage formats (lineage-manifest.md): what intake writes and what auditors verify.
+
+These models and the Parquet schema are the contract between the writers (intake,
+retention) and the readers (verify, trace, an auditor's DuckDB). Verification imports
+this module and the store only, never the code that wrote the records.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+MANIFEST_KIND = "kakunin.manifest/v1"
+RECEIPT_KIND = "kakunin.receipt/v1"
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("source_file_sha256", pa.string(), nullable=False),
+        pa.field("source_row", pa.int64(), nullable=False),
+        pa.field("provenance_document_id", pa.string(), nullable=False),
+        pa.field("provenance_sha256", pa.string(), nullable=False),
+        pa.field("purposes", pa.list_(pa.string()), nullable=False),
+        pa.field("legal_ground", pa.string(), nullable=False),
+        pa.field("received_on", pa.date32(), nullable=False),
+        pa.field("retention_until", pa.date32(), nullable=False),
+        pa.field("record_digest", pa.string(), nullable=False),
+        pa.field("subject_digest", pa.string(), nullable=False),
+        pa.field("curated_file", pa.string(), nullable=False),
+        pa.field("validation_run_id", pa.string(), nullable=False),
+        pa.field("retention_clock", pa.string(), nullable=False),
+    ]
+)
+
+
+def manifest_prefix(dataset: str, batch_id: str) -> str:
+    return f"lineage/manifests/{dataset}/{batch_id}"
+
+
+def receipt_key(dataset: str, batch_id: str) -> str:
+    return f"lineage/receipts/{dataset}/{batch_id}.json"
+
+
+def commit_key(dataset: str, batch_id: str) -> str:
+    return f"curated/{dataset}/_commits/{batch_id}.json"
+
+
+MANIFEST_CHAIN = "lineage/chain"
+AUDIT_CHAIN = "audit/log"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoredObject(_Record):
+    """An object in the store with the hash it had when written."""
+
+    key: str
+    sha256: str
+    rows: int | None = None
+
+
+class Counts(_Record):
+    received: int
+    published: int
+    quarantined: int
+
+
+class RuleResult(_Record):
+    rule: str
+    unexpected: int
+    success: bool
+
+
+class GxSummary(_Record):
+    """The accuracy suite's result over the whole batch (counts only)."""
+
+    suite: str
+    validation_run_id: str
+    success: bool
+    evaluated_expectations: int
+    successful_expectations: int
+    rules: list[RuleResult]
+    data_docs: str | None = None
+
+
+class ManifestHeader(_Record):
+    """manifest.json: the header of one published batch, a link in the manifest chain."""
+
+    kind: Literal["kakunin.manifest/v1"] = "kakunin.manifest/v1"
+    manifest_id: str
+    sequence: int
+    dataset: str
+    batch_id: str
+    created_at: datetime
+    dag_run_id: str | None
+    code_version: str
+    counts: Counts
+    retention_clock_fallbacks: int
+    manifest_parquet_sha256: str
+    curated_files: list[StoredObject]
+    provenance_document_id: str
+    provenance_document: StoredObject
+    source_file_sha256: str
+    receipt: StoredObject
+    receipt_keep_until: date
+    gx: GxSummary
+    previous: str | None
+
+
+class ChainLink(_Record):
+    """lineage/chain/<sequence>.json: orders the manifest headers and pins each one's hash."""
+
+    sequence: int
+    previous: str | None
+    header_key: str
+    header_sha256: str
+
+
+class Commit(_Record):
+    """curated/<dataset>/_commits/<batch_id>.json: the batch's files are part of the table from here on."""
+
+    dataset: str
+    batch_id: str
+    committed_at: datetime
+    files: list[StoredObject]
+
+
+class ReceiptProvider(_Record):
+    kind: str
+    legal_name: str | None
+    address: str | None
+    representative: str | None
+    corporate_number: str | None
+
+
+class Receipt(_Record):
+    """The recipient's confirmation record (APPI Art. 30(3)), kept until `keep_until`."""
+
+    kind: Literal["kakunin.receipt/v1"] = "kakunin.receipt/v1"
+    dataset: str
+    batch_id: str
+    created_at: datetime
+    keep_until: date
+    keep_rule: str
+    received_on: date
+    provenance_document_id: str
+    provenance_document_sha256: str
+    provider: ReceiptProvider
+    acquisition_source: str
+    acquisition_method: str
+    acquisition_description: str | None
+    legal_ground: str
+    consent_mechanism: str | None
+    ppc_filing_id: str | None
+    data_items: list[dict[str, str]]
+    purposes: list[str]
+    subject_key_columns: list[str]
+    manifest_key: str
+    records: int
+
+
+class AuditEntry(_Record):
+    """One entry of the operation log: who did what, when, to which batch or records."""
+
+    sequence: int
+    at: datetime
+    actor: str
+    action: str
+    dataset: str | None = None
+    batch_id: str | None = None
+    document_id: str | None = None
+    record_ids: list[str] = []
+    codes: list[str] = []
+    detail: dict[str, str | int | float | bool | None] = {}
+    previous: str | None

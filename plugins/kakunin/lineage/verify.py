@@ -1,0 +1,222 @@
+"""`kakunin lineage verify`: is the lineage intact? Depends only on the formats and the store.
+
+It checks, and reports every failure with where it is:
+- the manifest chain and the audit chain: contiguous sequences, each link naming the hash
+  of the one before, each link pinning its header's hash;
+- every file a header names (manifest.parquet, curated files, receipt, provenance
+  document) still has the SHA-256 the header recorded;
+- every record id in a manifest is in the curated store, or named by a closed purge
+  certificate; no curated record lacks a manifest row;
+- no receipt record is gone before its `keep_until`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ValidationError
+
+from kakunin.lineage.chain import Chain
+from kakunin.lineage.formats import AUDIT_CHAIN, MANIFEST_CHAIN, AuditEntry, ChainLink, Commit, ManifestHeader
+from kakunin.storage import ObjectStore
+
+
+class Problem(BaseModel):
+    """One thing that is not as the lineage says it should be."""
+
+    check: str
+    where: str
+    message: str
+
+
+class VerifyReport(BaseModel):
+    intact: bool
+    manifests: int
+    audit_entries: int
+    records: int
+    curated_files: int
+    problems: list[Problem]
+
+
+@dataclass
+class _State:
+    today: date
+    problems: list[Problem] = field(default_factory=list)
+    manifest_ids: list[pa.Array] = field(default_factory=list)
+    expected_files: dict[str, str] = field(default_factory=dict)
+
+    def fail(self, check: str, where: str, message: str) -> None:
+        self.problems.append(Problem(check=check, where=where, message=message))
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha(store: ObjectStore, key: str) -> str | None:
+    if not store.exists(key):
+        return None
+    with store.reading(key) as path, path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _sequence_of(key: str) -> int:
+    return int(key.rsplit("/", 1)[1].removesuffix(".json"))
+
+
+def _walk_chain(store: ObjectStore, prefix: str, state: _State) -> Iterator[tuple[str, bytes, dict[str, object]]]:
+    """Yield (key, bytes, parsed) for each entry, recording breaks in order or linkage."""
+    previous_sha: str | None = None
+    expected = 1
+    for key, data in Chain(store, prefix).entries():
+        sequence = _sequence_of(key)
+        if sequence != expected:
+            state.fail("chain", key, f"expected entry {expected} next, found {sequence}: an entry is missing")
+            expected = sequence
+        try:
+            parsed = json.loads(data)
+        except json.JSONDecodeError:
+            state.fail("chain", key, "entry is not valid JSON")
+            previous_sha, expected = _sha(data), expected + 1
+            continue
+        if parsed.get("sequence") != sequence:
+            state.fail("chain", key, f"entry says it is number {parsed.get('sequence')}, but is stored as {sequence}")
+        if parsed.get("previous") != previous_sha:
+            state.fail("chain", key, "does not name the hash of the entry before it: changed, removed or reordered")
+        previous_sha, expected = _sha(data), expected + 1
+        yield key, data, parsed
+
+
+def _verify_manifests(store: ObjectStore, state: _State) -> int:
+    count = 0
+    previous_header_sha: str | None = None
+    for key, _, parsed in _walk_chain(store, MANIFEST_CHAIN, state):
+        count += 1
+        try:
+            link = ChainLink.model_validate(parsed)
+        except ValidationError:
+            state.fail("chain", key, "not a manifest chain link")
+            continue
+        if not store.exists(link.header_key):
+            state.fail("manifest", link.header_key, "manifest header is missing")
+            previous_header_sha = link.header_sha256
+            continue
+        data = store.get_bytes(link.header_key)
+        if _sha(data) != link.header_sha256:
+            state.fail("manifest", link.header_key, "header changed since it was linked (SHA-256 differs)")
+        try:
+            header = ManifestHeader.model_validate_json(data)
+        except ValidationError:
+            state.fail("manifest", link.header_key, "header is not a valid kakunin.manifest/v1 document")
+            previous_header_sha = link.header_sha256
+            continue
+        if header.previous != previous_header_sha:
+            state.fail("manifest", link.header_key, "header does not name the previous header's hash")
+        if header.sequence != link.sequence:
+            state.fail("manifest", link.header_key, f"header says sequence {header.sequence}, link {link.sequence}")
+        previous_header_sha = link.header_sha256
+        _verify_header_files(store, header, link.header_key, state)
+    return count
+
+
+def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str, state: _State) -> None:
+    manifest_key = where.removesuffix("manifest.json") + "manifest.parquet"
+    actual = _file_sha(store, manifest_key)
+    if actual is None:
+        state.fail("manifest", manifest_key, "manifest.parquet is missing")
+    elif actual != header.manifest_parquet_sha256:
+        state.fail("manifest", manifest_key, "manifest.parquet changed (SHA-256 differs from its header)")
+    else:
+        with store.reading(manifest_key) as path:
+            state.manifest_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+    actual = _file_sha(store, header.provenance_document.key)
+    if actual != header.provenance_document.sha256:
+        problem = "missing" if actual is None else "changed (SHA-256 differs from the header)"
+        state.fail("file", header.provenance_document.key, f"provenance document {problem}")
+    actual = _file_sha(store, header.receipt.key)
+    if actual is None and header.receipt_keep_until >= state.today:
+        state.fail(
+            "receipt", header.receipt.key, f"receipt record removed before its keep_until {header.receipt_keep_until}"
+        )
+    elif actual is not None and actual != header.receipt.sha256:
+        state.fail("receipt", header.receipt.key, "receipt record changed (SHA-256 differs from the header)")
+    for stored in header.curated_files:
+        state.expected_files[stored.key] = stored.sha256
+
+
+def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
+    """Curated files match their headers; records and manifest rows match both ways."""
+    committed: dict[str, str] = {}
+    for key in store.list_keys("curated/"):
+        if "/_commits/" in key:
+            commit = Commit.model_validate_json(store.get_bytes(key))
+            committed.update({f.key: f.sha256 for f in commit.files})
+    curated_ids: list[pa.Array] = []
+    files = 0
+    for key in store.list_keys("curated/"):
+        name = key.rsplit("/", 1)[1]
+        if not name.endswith(".parquet") or name.startswith(("_", ".")):
+            continue
+        files += 1
+        if key not in state.expected_files:
+            state.fail("curated", key, "curated file that no manifest names")
+        actual = _file_sha(store, key)
+        if key in state.expected_files and actual != state.expected_files[key]:
+            state.fail("curated", key, "changed since it was published (SHA-256 differs from its manifest header)")
+        with store.reading(key) as path:
+            curated_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+    for key in state.expected_files:
+        if not store.exists(key):
+            state.fail("curated", key, "a published file is missing and no closed purge certificate names it")
+    in_manifests = pa.chunked_array(state.manifest_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    in_curated = pa.chunked_array(curated_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    missing = pc.filter(in_manifests, pc.invert(pc.is_in(in_manifests, value_set=in_curated)))
+    if len(missing):
+        state.fail(
+            "records",
+            "curated/",
+            f"{len(missing)} record(s) in manifests are not in the curated store and no closed purge certificate "
+            f"names them (first: {missing[0].as_py()})",
+        )
+    orphans = pc.filter(in_curated, pc.invert(pc.is_in(in_curated, value_set=in_manifests)))
+    if len(orphans):
+        state.fail(
+            "records",
+            "curated/",
+            f"{len(orphans)} curated record(s) have no manifest row (first: {orphans[0].as_py()})",
+        )
+    return len(in_manifests), files
+
+
+def _verify_audit(store: ObjectStore, state: _State) -> int:
+    count = 0
+    for key, _, parsed in _walk_chain(store, AUDIT_CHAIN, state):
+        count += 1
+        try:
+            AuditEntry.model_validate(parsed)
+        except ValidationError:
+            state.fail("audit", key, "not a valid audit entry")
+    return count
+
+
+def verify(store: ObjectStore, *, today: date) -> VerifyReport:
+    """Check every chain, file and record; the report lists every problem found."""
+    state = _State(today=today)
+    manifests = _verify_manifests(store, state)
+    records, files = _verify_curated(store, state)
+    audit_entries = _verify_audit(store, state)
+    return VerifyReport(
+        intact=not state.problems,
+        manifests=manifests,
+        audit_entries=audit_entries,
+        records=records,
+        curated_files=files,
+        problems=state.problems,
+    )
