@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO_HOME := var/demo
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False
+DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key)
 
 .PHONY: install run test lint format schemas clean
 
@@ -24,10 +27,22 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked --python $(PYTHON)
 	touch $@
 
-## run: seed the sample batches into a fresh store and submit each through the provenance gate
+## run: a fresh store and Airflow home; sample batches submitted; kakunin_intake run by Airflow; the outcome
 run: install
-	rm -rf $(DEMO_HOME)
-	KAKUNIN_HOME=$(DEMO_HOME) $(BIN)/kakunin demo
+	rm -rf $(DEMO_HOME) .airflow
+	mkdir -p $(DEMO_HOME) .airflow
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_HOME)/.hmac-key
+	$(DEMO_ENV) $(BIN)/kakunin demo seed
+	@echo "airflow db migrate (SQLite in .airflow/) ..."
+	@$(AIRFLOW_ENV) $(BIN)/airflow db migrate > .airflow/db-migrate.log 2>&1 || (tail -20 .airflow/db-migrate.log; exit 1)
+	@echo "airflow dags test kakunin_intake ..."
+	@$(DEMO_ENV) $(AIRFLOW_ENV) $(BIN)/airflow dags test kakunin_intake > .airflow/dags-test.log 2>&1 \
+		|| (tail -40 .airflow/dags-test.log; exit 1)
+	@grep -q "DagRun Finished: dag_id=kakunin_intake.*state=success" .airflow/dags-test.log \
+		|| (echo "kakunin_intake did not succeed; see .airflow/dags-test.log"; tail -40 .airflow/dags-test.log; exit 1)
+	@echo "kakunin_intake: success (task log: .airflow/dags-test.log)"
+	@echo
+	$(DEMO_ENV) $(BIN)/kakunin demo report
 
 ## test: lint, type-check, schema freshness, then the test suite
 test: install lint

@@ -159,3 +159,40 @@ def test_demo_prints_the_decision_table(kakunin: Kakunin) -> None:
     assert "Provenance gate decisions (31 sample batches)" in run.stdout
     assert "9 landed, 22 rejected" in run.stdout
     assert " NO" not in run.stdout
+
+
+HMAC = {"KAKUNIN_HMAC_KEY": "cd" * 32}
+
+
+def test_intake_without_a_key_stops_with_a_clear_message(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    run = kakunin("intake", "run", env={"KAKUNIN_HMAC_KEY": ""})
+    assert run.code == 2
+    assert "KAKUNIN_HMAC_KEY is not set" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert kakunin("batches", "--json").json()[0]["state"] == "pending", "nothing is lost"
+
+
+def test_intake_trace_and_verify_from_the_command_line(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    run = kakunin("intake", "run", "--json", *AS_OF, env=HMAC)
+    assert run.code == 0, run.stderr
+    (result,) = run.json()
+    assert (result["decision"], result["published"]) == ("published", 5)
+    listed = kakunin("batches", "--json").json()
+    assert [(b["state"], b["published"]) for b in listed] == [("published", 5)]
+    manifest = next((kakunin.home / "lineage/manifests").rglob("manifest.parquet"))  # type: ignore[attr-defined]
+    import pyarrow.parquet as pq
+
+    record_id = pq.read_table(manifest).column("record_id")[0].as_py()
+    story = kakunin("lineage", "trace", record_id, "--json", env=HMAC)
+    assert story.code == 0, story.stderr
+    assert story.json()["digest_check"].startswith("matches")
+    assert kakunin("lineage", "trace", "019abef0-2300-7f64-94c4-bd404e68c655").code == 2
+    verified = kakunin("lineage", "verify")
+    assert verified.code == 0
+    assert verified.stdout.startswith("intact")
+    manifest.write_bytes(manifest.read_bytes()[:-10])
+    broken = kakunin("lineage", "verify", "--json")
+    assert broken.code == 1
+    assert broken.json()["intact"] is False

@@ -213,7 +213,8 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
     for key in store.list_keys("lineage/manifests/"):
         if key.endswith("/manifest.json"):
             header = ManifestHeader.model_validate_json(store.get_bytes(key))
-            failed_rules = [r.rule.split(":")[0] for r in header.gx.rules if not r.success]
+            failed_rules = ["parse.value"] if header.counts.parse_failed else []
+            failed_rules += [short_rule_name(r.rule) for r in header.gx.rules if not r.success]
             summaries[header.batch_id] = BatchSummary(
                 batch_id=header.batch_id,
                 dataset=header.dataset,
@@ -225,6 +226,13 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 quarantined=header.counts.quarantined,
             )
     return [summaries[k] for k in sorted(summaries)]
+
+
+def short_rule_name(rule: str) -> str:
+    """`expect_column_values_to_be_unique:customer_no` → `be_unique(customer_no)`, for tables."""
+    name, _, column = rule.partition(":")
+    name = name.removeprefix("expect_column_values_to_").removeprefix("expect_")
+    return f"{name}({column})" if column else name
 
 
 def _json(record: BaseModel) -> bytes:

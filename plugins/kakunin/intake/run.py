@@ -6,7 +6,7 @@ import json
 
 from pydantic import BaseModel
 
-from kakunin.batches import REJECTION_FILE, Rejection
+from kakunin.batches import REJECTION_FILE, Rejection, short_rule_name
 from kakunin.intake.steps import STEPS, BatchRef, IntakeContext, StepOutcome, find_pending
 from kakunin.lineage.formats import ManifestHeader, manifest_prefix
 
@@ -46,7 +46,8 @@ def summarise(ref: BatchRef, ctx: IntakeContext, outcomes: list[StepOutcome]) ->
     header = ManifestHeader.model_validate_json(
         store.get_bytes(f"{manifest_prefix(ref.dataset, ref.batch_id)}/manifest.json")
     )
-    warnings = sorted({r.rule.split(":")[0] for r in header.gx.rules if not r.success})
+    warnings = ["parse.value"] if header.counts.parse_failed else []
+    warnings += [short_rule_name(r.rule) for r in header.gx.rules if not r.success]
     return BatchResult(
         batch=str(ref),
         decision="published",

@@ -175,6 +175,7 @@ def reject(
     store = ctx.store
     for key in list(store.list_keys(ref.landing() + "/")):
         store.rename(key, ref.quarantine(key[len(ref.landing()) + 1 :]))
+    delete_prefix(store, ref.landing() + "/")
     if failed_rows is not None and failed_rows.num_rows:
         with store.writing(ref.quarantine("failed_rows.parquet")) as path:
             pq.write_table(failed_rows, path, compression=CURATED_COMPRESSION)

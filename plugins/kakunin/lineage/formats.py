@@ -70,6 +70,7 @@ class Counts(_Record):
     received: int
     published: int
     quarantined: int
+    parse_failed: int = 0
 
 
 class RuleResult(_Record):

@@ -163,6 +163,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
                 received=parsed.rows,
                 published=assigned_counts["published"],
                 quarantined=assigned_counts["quarantined"],
+                parse_failed=parsed.parse_failed_rows,
             ),
             retention_clock_fallbacks=assigned_counts["retention_fallbacks"],
             manifest_parquet_sha256=manifest_sha,

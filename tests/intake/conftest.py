@@ -1,0 +1,65 @@
+"""A store with submitted sample batches and an intake context over it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from kakunin.batches import submit_batch
+from kakunin.contracts import Registry
+from kakunin.intake.steps import BatchRef, IntakeContext, find_pending
+from kakunin.samples import spoil_a_few_rows, write_batch
+from kakunin.storage import LocalStore
+from tests.conftest import RECEIVED_ON, TODAY
+
+KEY = bytes(range(32))
+
+
+def make_context(store: LocalStore, registry: Registry, **options: object) -> IntakeContext:
+    return IntakeContext(
+        store=store,
+        registry=registry,
+        today=TODAY,
+        now=lambda: datetime.now(UTC),
+        hmac_key=KEY,
+        actor="test",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "store")
+
+
+@pytest.fixture
+def submit(tmp_path: Path, store: LocalStore, registry: Registry) -> Callable[..., BatchRef]:
+    """Write a sample batch, submit it, and return its reference."""
+    counter = iter(range(1, 1000))
+
+    def make(**options: object) -> BatchRef:
+        n = next(counter)
+        folder = write_batch(
+            tmp_path / "batches" / f"b{n}",
+            document_id=f"PRV-2026-{700000 + n:06d}",
+            received_on=RECEIVED_ON,
+            rows=int(options.pop("rows", 30)),  # type: ignore[call-overload]
+            seed=100 + n,
+            **options,  # type: ignore[arg-type]
+        )
+        result = submit_batch(folder, store=store, registry=registry, today=TODAY, now=datetime.now(UTC))
+        assert result.landed, result.verdict.findings
+        (ref,) = [r for r in find_pending(store) if r.batch_id == result.batch_id]
+        return ref
+
+    return make
+
+
+def few_bad_rows() -> dict[str, object]:
+    return {"rows": 600, "data_mutation": spoil_a_few_rows}
+
+
+__all__ = ["KEY", "date", "few_bad_rows", "make_context"]

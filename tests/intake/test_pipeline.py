@@ -1,0 +1,196 @@
+"""Intake end to end on the local store, through the same steps the DAG runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from kakunin.contracts import Registry
+from kakunin.intake.run import run_batch
+from kakunin.intake.steps import STEPS, BatchRef, InjectedFailure, IntakeContext, publish
+from kakunin.lineage.verify import verify
+from kakunin.storage import LocalStore
+from tests.conftest import TODAY
+from tests.intake.conftest import few_bad_rows, make_context
+
+Submit = Callable[..., BatchRef]
+
+
+def curated_table(store: LocalStore):  # type: ignore[no-untyped-def]
+    files = sorted((store.root / "curated").rglob("part-*.parquet"))
+    return pq.read_table(files) if files else None
+
+
+def all_bytes(store: LocalStore, zone: str) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((store.root / zone).rglob("*")) if p.is_file())
+
+
+def test_good_batches_are_published_with_lineage(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    utf8 = submit()
+    cp932 = submit(encoding="cp932", beyond_jis=True)
+    ctx = make_context(store, registry)
+    results = [run_batch(ref, ctx) for ref in (utf8, cp932)]
+    assert [(r.decision, r.received, r.published, r.quarantined) for r in results] == [("published", 30, 30, 0)] * 2
+    curated = curated_table(store)
+    assert curated.num_rows == 60
+    source = (Path(store.root).parent / "batches" / "b2" / "data.csv").read_bytes().decode("cp932")
+    for character in "①髙㈱":
+        assert character in source
+        assert any(
+            character in (v or "")
+            for v in curated.column("address").to_pylist() + curated.column("name_kanji").to_pylist()
+        )
+    assert not list((store.root / "landing").rglob("*.csv")), "landing is cleared once lineage is written"
+    assert not (store.root / "work").exists() or not list((store.root / "work").rglob("*.parquet"))
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
+    assert (report.manifests, report.records) == (2, 60)
+
+
+def test_a_few_bad_rows_are_quarantined_and_the_rest_published(
+    store: LocalStore, registry: Registry, submit: Submit
+) -> None:
+    ref = submit(**few_bad_rows())
+    result = run_batch(ref, make_context(store, registry))
+    assert (result.decision, result.received, result.published, result.quarantined) == ("published", 600, 595, 5)
+    failed = pq.read_table(store.root / ref.quarantine("failed_rows.parquet")).to_pylist()
+    assert [(r["_source_row"], r["failed"]) for r in failed] == [
+        (10, ["expect_column_values_to_be_jp_postal_code:postal_code"]),
+        (20, ["parse.value:birth_date"]),
+        (30, ["expect_column_values_to_be_unique:customer_no"]),
+        (31, ["expect_column_values_to_be_unique:customer_no"]),
+        (40, ["expect_column_values_to_be_full_width_katakana:name_kana"]),
+    ]
+    manifest = pq.read_table(next((store.root / "lineage/manifests").rglob("manifest.parquet")))
+    assert sorted(set(range(1, 601)) - set(manifest.column("source_row").to_pylist())) == [10, 20, 30, 31, 40]
+    docs = store.root / "reports/gx" / ref.dataset / ref.batch_id / "index.html"
+    assert docs.is_file()
+    spoiled_value = failed[0]["postal_code"]
+    assert spoiled_value.encode() not in all_bytes(store, "reports"), "Data Docs must not show values"
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "stage"),
+    [
+        pytest.param(
+            {"data_mutation": lambda p: p.write_bytes(p.read_bytes().replace(b",phone", b",tel", 1))},
+            "parse.schema",
+            "parse",
+            id="renamed-column",
+        ),
+        pytest.param(
+            {"data_mutation": lambda p: p.write_bytes(p.read_bytes() + "C9999999,山田".encode("cp932"))},
+            "parse.encoding",
+            "parse",
+            id="mixed-encoding",
+        ),
+        pytest.param(
+            {"data_mutation": lambda p: p.write_bytes(p.read_bytes().replace(b"@", b"#"))},
+            "accuracy.threshold",
+            "accuracy",
+            id="bad-emails",
+        ),
+        pytest.param(
+            {"data_mutation": lambda p: p.write_bytes(p.read_bytes().split(b"\r\n")[0] + b"\r\n")},
+            "parse.schema",
+            "parse",
+            id="header-only",
+        ),
+    ],
+)
+def test_a_batch_that_cannot_be_taken_goes_to_quarantine_whole(
+    store: LocalStore, registry: Registry, submit: Submit, options: dict[str, object], code: str, stage: str
+) -> None:
+    ref = submit(**options)
+    result = run_batch(ref, make_context(store, registry))
+    assert result.decision == f"rejected ({stage})"
+    assert result.codes == [code]
+    kept = {p.name for p in (store.root / ref.quarantine()).iterdir()}
+    assert {"data.csv", "provenance.yaml", "rejection.json", "evidence"} <= kept
+    assert not (store.root / ref.landing()).exists()
+    assert curated_table(store) is None
+    rejection = json.loads((store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8"))
+    assert rejection["stage"] == stage
+
+
+def _run_steps(ref: BatchRef, ctx: IntakeContext) -> None:
+    for _, step in STEPS:
+        step(ref, ctx)
+
+
+def test_a_retried_publish_adds_nothing(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    ref = submit()
+    ctx = make_context(store, registry, fail_after={"publish-files"})
+    with pytest.raises(InjectedFailure):
+        _run_steps(ref, ctx)
+    files_before = sorted(p.name for p in (store.root / "curated").rglob("*.parquet"))
+    ctx.fail_after.clear()
+    assert publish(ref, ctx).status == "done"
+    assert publish(ref, ctx).status == "already done"
+    assert sorted(p.name for p in (store.root / "curated").rglob("*.parquet")) == files_before
+    run_batch(ref, ctx)
+    curated = curated_table(store)
+    assert curated.num_rows == 30
+    assert pc.count_distinct(curated.column("record_id")).as_py() == 30
+    assert verify(store, today=TODAY).intact
+
+
+def test_a_crash_between_publish_and_lineage_is_repaired_by_a_rerun(
+    store: LocalStore, registry: Registry, submit: Submit
+) -> None:
+    ref = submit()
+    ctx = make_context(store, registry, fail_after={"publish"})
+    with pytest.raises(InjectedFailure):
+        run_batch(ref, ctx)
+    broken = verify(store, today=TODAY)
+    assert not broken.intact
+    assert any("no manifest" in p.message for p in broken.problems)
+    ctx.fail_after.clear()
+    result = run_batch(ref, ctx)
+    assert (result.decision, result.published) == ("published", 30)
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
+    assert report.records == 30
+
+
+def test_a_crash_after_lineage_before_cleanup_does_not_link_twice(
+    store: LocalStore, registry: Registry, submit: Submit
+) -> None:
+    ref = submit()
+    ctx = make_context(store, registry, fail_after={"lineage-written"})
+    with pytest.raises(InjectedFailure):
+        run_batch(ref, ctx)
+    ctx.fail_after.clear()
+    run_batch(ref, ctx)
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
+    assert report.manifests == 1
+
+
+def test_no_personal_data_in_lineage_or_audit(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    ref = submit()
+    run_batch(ref, make_context(store, registry))
+    curated = curated_table(store)
+    lineage = all_bytes(store, "lineage") + all_bytes(store, "audit")
+    for column in ("customer_no", "name_kanji", "email", "phone", "address"):
+        for value in curated.column(column).to_pylist()[:10]:
+            assert value.encode() not in lineage, f"{column} value found in lineage/audit"
+
+
+def test_the_receipt_record_is_written_and_kept_three_years(
+    store: LocalStore, registry: Registry, submit: Submit
+) -> None:
+    ref = submit()
+    run_batch(ref, make_context(store, registry))
+    receipt = json.loads((store.root / f"lineage/receipts/{ref.dataset}/{ref.batch_id}.json").read_text("utf-8"))
+    assert receipt["provider"]["legal_name"] == "株式会社サンプルデータ"
+    assert receipt["acquisition_method"] == "web_form"
+    assert receipt["subject_key_columns"] == ["customer_no"]
+    created = receipt["created_at"][:10]
+    assert receipt["keep_until"] == f"{int(created[:4]) + 3}{created[4:]}"
+    assert receipt["records"] == 30
