@@ -14,7 +14,8 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key)
 
-.PHONY: install run test lint format schemas clean
+.PHONY: install run test lint format schemas bench clean
+N ?= 1000000
 
 ## install: bootstrap uv (pinned) and sync .venv from uv.lock, nothing else
 install: $(VENV)/.synced
@@ -57,6 +58,10 @@ lint: install
 format: install
 	$(BIN)/ruff format $(SRC)
 	$(BIN)/ruff check --fix $(SRC)
+
+## bench: intake against a floor measured in the same run (N rows, default 1,000,000); JSON in var/bench/
+bench: install
+	$(BIN)/python -m kakunin.bench --rows $(N) --out var/bench
 
 ## schemas: regenerate the JSON Schemas under lineage/ from the models
 schemas: install

@@ -94,3 +94,13 @@ def test_the_suite_file_uses_the_custom_expectations(registry: Any) -> None:
         "expect_column_values_to_be_email_address",
         "expect_column_values_to_be_unique",
     } <= types
+
+
+def test_the_gx_fingerprint_hook_still_exists() -> None:
+    """accuracy replaces GX's per-value batch hash; if GX moves it, this fails instead of slowing down."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    from kakunin.intake.accuracy import _cheap_fingerprint, _gx_context
+
+    _gx_context()
+    assert pandas_execution_engine.hash_pandas_dataframe is _cheap_fingerprint

@@ -60,3 +60,20 @@ def test_a_subject_key_typed_in_full_width_finds_the_same_digest() -> None:
     stored = normalised_subject_keys(table, ["customer_no"]).to_pylist()
     assert stored == ["c0000001", "c0000001"]
     assert normalise_subject_key(["Ｃ００００００１"]) == "c0000001"
+
+
+def test_canonical_records_are_unambiguous(registry) -> None:  # type: ignore[no-untyped-def]
+    from kakunin.lineage.digests import canonical_records
+
+    contract = registry.contract("jp_customer_leads")
+    base = {c.name: None for c in contract.columns}
+    tricky = ["a\x1fb", "a", "\x00", None, "\\x00", "\\", "a\\x1fb"]
+    rows = [{**base, "customer_no": "C0000001", "name_kanji": value} for value in tricky]
+    rows.append({**base, "customer_no": "C0000001\x1f", "name_kanji": None})
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in base]))
+    table = table.set_column(7, "birth_date", pa.nulls(len(rows), pa.date32()))
+    table = table.set_column(8, "consented_at", pa.nulls(len(rows), pa.timestamp("us", tz="+09:00")))
+    table = table.set_column(9, "last_purchase_on", pa.nulls(len(rows), pa.date32()))
+    texts = canonical_records(table, contract).to_pylist()
+    assert len(set(texts)) == len(texts)
+    assert texts[1].split("\x1f")[:2] == ["C0000001", "a"]

@@ -153,9 +153,12 @@ def _cast_matching(values: pa.Array, pattern: str, target: pa.DataType) -> pa.Ar
 def _parse_dates(values: pa.Array) -> pa.Array:
     """Strict ISO dates: `1980-02-30` and `1980-13-45` fail (Arrow's strptime would roll them over)."""
     shaped = pc.if_else(pc.match_substring_regex(values, _DATE).fill_null(False), values, pa.scalar(None, pa.string()))
-    parsed = pc.strptime(shaped, format="%Y-%m-%d", unit="s", error_is_null=True)
-    round_trip = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), shaped).fill_null(False)
-    return pc.cast(pc.if_else(round_trip, parsed, pa.scalar(None, parsed.type)), pa.date32())
+    try:
+        return pc.cast(shaped, pa.date32())  # fast path: Arrow refuses the whole array on one bad day
+    except pa.ArrowInvalid:
+        parsed = pc.strptime(shaped, format="%Y-%m-%d", unit="s", error_is_null=True)
+        round_trip = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), shaped).fill_null(False)
+        return pc.cast(pc.if_else(round_trip, parsed, pa.scalar(None, parsed.type)), pa.date32())
 
 
 def _parse_timestamps(values: pa.Array, timezone: str) -> pa.Array:

@@ -47,9 +47,19 @@ log = logging.getLogger(__name__)
 
 RECORD_ID = "record_id"
 RETENTION_UNTIL = "retention_until"
-RETENTION_FALLBACK = "_retention_fallback"
-RECORD_DIGEST = "_record_digest"
-SUBJECT_DIGEST = "_subject_digest"
+RETENTION_FALLBACK = "retention_fallback"
+RECORD_DIGEST = "record_digest"
+SUBJECT_DIGEST = "subject_digest"
+LINEAGE_COLUMNS = pa.schema(
+    [
+        pa.field(RECORD_ID, pa.string()),
+        pa.field(SOURCE_ROW, pa.int64()),
+        pa.field(RETENTION_UNTIL, pa.date32()),
+        pa.field(RETENTION_FALLBACK, pa.bool_()),
+        pa.field(RECORD_DIGEST, pa.string()),
+        pa.field(SUBJECT_DIGEST, pa.string()),
+    ]
+)
 WORK_COMPRESSION = "snappy"
 CURATED_COMPRESSION = "zstd"
 
@@ -94,7 +104,7 @@ class IntakeContext:
     hmac_key: bytes | None = None
     actor: str | None = None
     dag_run_id: str | None = None
-    chunk_rows: int = 500_000
+    chunk_rows: int = 250_000
     block_bytes: int = 16 << 20
     code_version: str = "dev"
     fail_after: set[str] = field(default_factory=set)  # test hook: raise after these steps' work
@@ -414,8 +424,13 @@ def with_failures(rows: pa.Table, failures: pa.Table) -> pa.Table:
 
 
 def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
-    """Give each passing row a UUIDv7, its retention date and keyed digests; quarantine failing rows."""
-    if (skipped := _skip(ref, ctx, "assign", ref.work("assigned.parquet"))) is not None:
+    """Give each passing row a UUIDv7, its retention date and keyed digests, and stage it for publishing.
+
+    Passing rows go straight to hidden, not-yet-published curated files (one per expiry
+    month); their lineage columns (no personal data) to `work/.../lineage.parquet`.
+    Failing rows go to `quarantine/.../failed_rows.parquet` with the rules they failed.
+    """
+    if (skipped := _skip(ref, ctx, "assign", ref.work("assign.json"))) is not None:
         return skipped
     from kakunin.intake.records import retention_until, uuid7_strings
     from kakunin.lineage.digests import Hmac, canonical_records, normalised_subject_keys
@@ -426,18 +441,21 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     _, document = _gate_record(ref, ctx)
     contract = _contract(ctx, ref)
     period = parse_duration(document.retention.period)
-    clock_column = (
-        document.retention.clock.removeprefix("column:") if document.retention.clock != "received_on" else None
-    )
+    clock_column = document.retention.clock.removeprefix("column:") if document.retention.clock != "received_on" else None
     hmac = Hmac(ctx.hmac_key)
     with store.reading(ref.work("failures.parquet")) as path:
         failures = pq.read_table(path)
     failed_rows = failures.column(SOURCE_ROW)
     unix_ms = int(ctx.now().timestamp() * 1000)
-    published = quarantined = fallbacks = 0
+    data_columns = [c.name for c in contract.columns]
+    months: dict[str, int] = {}
+    quarantined = fallbacks = 0
     with ExitStack() as stack, store.reading(ref.work("conformed.parquet")) as conformed:
-        out_path = stack.enter_context(store.writing(ref.work("assigned.parquet")))
-        writer: pq.ParquetWriter | None = None
+        curated: dict[str, pq.ParquetWriter] = {}
+        lineage_path = stack.enter_context(store.writing(ref.work("lineage.parquet")))
+        lineage_writer = stack.enter_context(
+            pq.ParquetWriter(lineage_path, LINEAGE_COLUMNS, compression=WORK_COMPRESSION)
+        )
         q_writer: pq.ParquetWriter | None = None
         for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=ctx.chunk_rows):
             table = pa.Table.from_batches([chunk]).drop_columns([PARSE_FAILURES])
@@ -450,21 +468,34 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                     received_on=document.received_on,
                     period=period,
                 )
-                passing = (
-                    passing.append_column(RECORD_ID, uuid7_strings(passing.num_rows, unix_ms=unix_ms))
-                    .append_column(RETENTION_UNTIL, until)
-                    .append_column(RETENTION_FALLBACK, fallback)
-                    .append_column(RECORD_DIGEST, hmac.hexdigests(canonical_records(passing, contract)))
-                    .append_column(
-                        SUBJECT_DIGEST, hmac.hexdigests(normalised_subject_keys(passing, contract.subject_key))
+                record_ids = uuid7_strings(passing.num_rows, unix_ms=unix_ms)
+                lineage_writer.write_table(
+                    pa.table(
+                        [
+                            record_ids,
+                            passing.column(SOURCE_ROW),
+                            until,
+                            fallback,
+                            hmac.hexdigests(canonical_records(passing, contract)),
+                            hmac.hexdigests(normalised_subject_keys(passing, contract.subject_key)),
+                        ],
+                        schema=LINEAGE_COLUMNS,
                     )
                 )
-                if writer is None:
-                    writer = stack.enter_context(
-                        pq.ParquetWriter(out_path, passing.schema, compression=WORK_COMPRESSION)
-                    )
-                writer.write_table(passing)
-                published += passing.num_rows
+                data = pa.table(
+                    [record_ids, *(passing.column(c) for c in data_columns), until],
+                    names=[RECORD_ID, *data_columns, RETENTION_UNTIL],
+                )
+                expiry = pc.strftime(pc.cast(until, pa.timestamp("s")), format="%Y-%m")
+                for month in pc.unique(expiry).to_pylist():
+                    part = data.filter(pc.equal(expiry, month))
+                    if month not in curated:
+                        path = stack.enter_context(store.writing(curated_key(ref, month, pending=True)))
+                        curated[month] = stack.enter_context(
+                            pq.ParquetWriter(path, part.schema, compression=CURATED_COMPRESSION)
+                        )
+                    curated[month].write_table(part)
+                    months[month] = months.get(month, 0) + part.num_rows
                 fallbacks += pc.sum(fallback).as_py() or 0
             rejected_rows = table.filter(failing)
             if rejected_rows.num_rows:
@@ -476,14 +507,9 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                     )
                 q_writer.write_table(with_rules)
                 quarantined += rejected_rows.num_rows
-        if writer is None:
-            schema = conformed_schema(contract).remove(conformed_schema(contract).get_field_index(PARSE_FAILURES))
-            empty = schema.empty_table()
-            stack.enter_context(pq.ParquetWriter(out_path, empty.schema)).write_table(empty)
-    store.put_bytes(
-        ref.work("assign.json"),
-        json.dumps({"published": published, "quarantined": quarantined, "retention_fallbacks": fallbacks}).encode(),
-    )
+    published = sum(months.values())
+    counts = {"published": published, "quarantined": quarantined, "retention_fallbacks": fallbacks, "months": months}
+    store.put_bytes(ref.work("assign.json"), json.dumps(counts).encode())
     _maybe_fail(ctx, "assign")
     return StepOutcome(
         batch=str(ref), step="assign", status="done", detail=f"{published} to publish, {quarantined} quarantined"
@@ -499,39 +525,30 @@ def curated_key(ref: BatchRef, month: str, *, pending: bool = False) -> str:
 
 
 def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
-    """Write curated Parquet by expiry month, then commit: hidden files first, renamed, then the commit record."""
+    """Make the staged files visible, then commit: renamed from hidden names, then the commit record.
+
+    Readers that honour commits never see part of a batch; readers that glob `part-*`
+    files see it appear file by file within one loop of renames. A retry renames what is
+    left and commits the same files: nothing is published twice.
+    """
     if (skipped := _skip(ref, ctx, "publish", commit_key(ref.dataset, ref.batch_id))) is not None:
         return skipped
     from kakunin.lineage.formats import Commit, StoredObject
 
     store = ctx.store
-    contract = _contract(ctx, ref)
-    columns = [RECORD_ID, *(c.name for c in contract.columns), RETENTION_UNTIL]
-    counts: dict[str, int] = {}
-    with store.reading(ref.work("assigned.parquet")) as assigned, ExitStack() as stack:
-        writers: dict[str, pq.ParquetWriter] = {}
-        for chunk in pq.ParquetFile(assigned).iter_batches(batch_size=ctx.chunk_rows, columns=columns):
-            months = pc.strftime(pc.cast(chunk.column(RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
-            for month in pc.unique(months).to_pylist():
-                part = chunk.filter(pc.equal(months, month))
-                if month not in writers:
-                    path = stack.enter_context(store.writing(curated_key(ref, month, pending=True)))
-                    writers[month] = stack.enter_context(
-                        pq.ParquetWriter(path, part.schema, compression=CURATED_COMPRESSION)
-                    )
-                writers[month].write_batch(part)
-                counts[month] = counts.get(month, 0) + part.num_rows
+    months: dict[str, int] = json.loads(store.get_bytes(ref.work("assign.json")))["months"]
     files = []
-    for month in sorted(counts):
+    for month in sorted(months):
         final = curated_key(ref, month)
-        store.rename(curated_key(ref, month, pending=True), final)
+        if store.exists(curated_key(ref, month, pending=True)):
+            store.rename(curated_key(ref, month, pending=True), final)
         with store.reading(final) as path:
-            files.append(StoredObject(key=final, sha256=sha256_of(path), rows=counts[month]))
-    _maybe_fail(ctx, "publish-files")
+            files.append(StoredObject(key=final, sha256=sha256_of(path), rows=months[month]))
+        _maybe_fail(ctx, "publish-files")
     commit = Commit(dataset=ref.dataset, batch_id=ref.batch_id, committed_at=ctx.now(), files=files)
     store.put_bytes(commit_key(ref.dataset, ref.batch_id), _json_bytes(commit))
     _maybe_fail(ctx, "publish")
-    total = sum(counts.values())
+    total = sum(months.values())
     return StepOutcome(batch=str(ref), step="publish", status="done", detail=f"{total} records in {len(files)} file(s)")
 
 

@@ -17,31 +17,32 @@ import pyarrow.compute as pc
 
 from kakunin.contracts import ColumnType, DatasetContract
 
-FIELD_SEPARATOR = "\x1e"
 NAME_SEPARATOR = "\x1f"
 NULL_MARK = "\x00"
-VALUE_MARK = "\x01"
+_NEEDS_ESCAPE = "[\\\\\x00\x1f]"
+_ESCAPES = (("\\", "\\\\"), ("\x1f", "\\x1f"), ("\x00", "\\x00"))
 
 
 def canonical_records(table: pa.Table | pa.RecordBatch, contract: DatasetContract) -> pa.Array:
-    """The canonical byte form of each record that `record_digest` is taken over (see lineage/README.md).
+    """The canonical text of each record that `record_digest` is taken over (see lineage/README.md).
 
-    Fields in contract order, each `name US marker value`, joined by RS; the marker is
-    NUL for an empty value and SOH before a present one. Dates are ISO, timestamps are
+    The contract's columns in contract order, joined by US (U+001F); an empty value is
+    NUL (U+0000). Inside a value, backslash, US and NUL are escaped as `\\\\`, `\\x1f` and
+    `\\x00`, so no two records share a canonical text. Dates are ISO 8601, timestamps
     microseconds since the Unix epoch (UTC), other values Arrow's text form.
     """
-    fields = []
+    texts = []
     for column in contract.columns:
         values = table.column(column.name)
         if column.type is ColumnType.TIMESTAMP:
             text = pc.cast(pc.cast(values, pa.int64()), pa.string())
         else:
             text = pc.cast(values, pa.string())
-        marked = pc.if_else(
-            pc.is_null(text), pa.scalar(NULL_MARK), pc.binary_join_element_wise(pa.scalar(VALUE_MARK), text, "")
-        )
-        fields.append(pc.binary_join_element_wise(pa.scalar(column.name), marked, NAME_SEPARATOR))
-    return pc.binary_join_element_wise(*fields, FIELD_SEPARATOR)
+        if column.type is ColumnType.STRING and pc.any(pc.match_substring_regex(text, _NEEDS_ESCAPE)).as_py():
+            for raw, escaped in _ESCAPES:
+                text = pc.replace_substring(text, raw, escaped)
+        texts.append(text)
+    return pc.binary_join_element_wise(*texts, NAME_SEPARATOR, null_handling="replace", null_replacement=NULL_MARK)
 
 
 def normalised_subject_keys(table: pa.Table | pa.RecordBatch, columns: list[str]) -> pa.Array:

@@ -74,7 +74,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         "legal_ground": document.legal_ground.value,
         "validation_run_id": summary.validation_run_id,
     }
-    with store.reading(ref.work("assigned.parquet")) as assigned, store.writing(f"{prefix}/manifest.parquet") as out:
+    with store.reading(ref.work("lineage.parquet")) as assigned, store.writing(f"{prefix}/manifest.parquet") as out:
         columns = [RECORD_ID, SOURCE_ROW, RETENTION_UNTIL, RETENTION_FALLBACK, RECORD_DIGEST, SUBJECT_DIGEST]
         with pq.ParquetWriter(out, MANIFEST_SCHEMA, compression="zstd") as writer:
             for chunk in pq.ParquetFile(assigned).iter_batches(batch_size=ctx.chunk_rows, columns=columns):
