@@ -42,6 +42,17 @@ run: install
 	@grep -q "DagRun Finished: dag_id=kakunin_intake.*state=success" .airflow/dags-test.log \
 		|| (echo "kakunin_intake did not succeed; see .airflow/dags-test.log"; tail -40 .airflow/dags-test.log; exit 1)
 	@echo "kakunin_intake: success (task log: .airflow/dags-test.log)"
+	$(DEMO_ENV) $(BIN)/kakunin hold add --dataset jp_customer_leads \
+		--batch $$($(DEMO_ENV) $(BIN)/kakunin batches --json | $(BIN)/python -c \
+		"import json,sys; print([b['batch_id'] for b in json.load(sys.stdin) if b['document_id'].endswith('900002')][0])") \
+		--reason "demo: litigation hold on the cp932 batch" --by legal-team
+	@AS_OF=$$($(BIN)/python -c "from kakunin.clock import today; from kakunin.durations import add_months; print(add_months(today(), 24))"); \
+		echo "airflow dags test kakunin_retention (as of $$AS_OF, two years from now) ..."; \
+		$(DEMO_ENV) $(AIRFLOW_ENV) $(BIN)/airflow dags test kakunin_retention -c "{\"as_of\": \"$$AS_OF\"}" \
+		> .airflow/retention-test.log 2>&1 || (tail -40 .airflow/retention-test.log; exit 1)
+	@grep -q "DagRun Finished: dag_id=kakunin_retention.*state=success" .airflow/retention-test.log \
+		|| (echo "kakunin_retention did not succeed; see .airflow/retention-test.log"; exit 1)
+	@echo "kakunin_retention: success (task log: .airflow/retention-test.log)"
 	@echo
 	$(DEMO_ENV) $(BIN)/kakunin demo report
 

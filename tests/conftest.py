@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from kakunin.contracts import Registry, default_expectations_root
 from kakunin.samples import write_batch
+
+# Tests do not time things: no Hypothesis deadlines (a first call may pay for an import).
+settings.register_profile("kakunin", deadline=None)
+settings.load_profile("kakunin")
 
 TODAY = date(2026, 11, 26)
 RECEIVED_ON = date(2026, 11, 20)

@@ -196,3 +196,65 @@ def test_intake_trace_and_verify_from_the_command_line(make_batch: MakeBatch, ka
     broken = kakunin("lineage", "verify", "--json")
     assert broken.code == 1
     assert broken.json()["intact"] is False
+
+
+def test_retention_hold_and_erasure_from_the_command_line(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    import pyarrow.parquet as pq
+
+    manifest = next((kakunin.home / "lineage/manifests").rglob("manifest.parquet"))  # type: ignore[attr-defined]
+    ids = pq.read_table(manifest).column("record_id").to_pylist()
+    held = kakunin("hold", "add", "--dataset", "jp_customer_leads", "--record", ids[0], "--reason", "litigation")
+    assert held.code == 0, held.stderr
+    hold_id = held.stdout.split(":")[0]
+    assert hold_id in kakunin("hold", "list").stdout
+    assert kakunin("hold", "add", "--dataset", "jp_customer_leads", "--record", "../x", "--reason", "r").code == 2
+    preview = kakunin("retention", "run", "--as-of", "2030-01-01", "--dry-run", "--json")
+    assert preview.code == 0
+    assert [(r["records"], r["held"]) for r in preview.json()["rows"]] == [(4, 1)]
+    assert len(list((kakunin.home / "curated").rglob("part-*.parquet"))) == 1  # type: ignore[attr-defined]
+    run = kakunin("retention", "run", "--as-of", "2030-01-01")
+    assert run.code == 0, run.stderr
+    assert "4 record(s) purged" in run.stdout
+    assert "retained by" in run.stdout and "litigation" in run.stdout
+    assert kakunin("lineage", "verify").code == 0
+    story = kakunin("lineage", "trace", ids[1], "--json").json()
+    assert story["purged_by"] and "retention period ended" in story["status"]
+    assert kakunin("hold", "remove", hold_id, "--reason", "settled").code == 0
+    assert kakunin("hold", "remove", hold_id, "--reason", "again").code == 2
+
+
+def test_erasure_request_reads_the_key_from_stdin_and_needs_the_hmac_key(
+    make_batch: MakeBatch, kakunin: Kakunin
+) -> None:
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    import pyarrow.parquet as pq
+
+    curated = next((kakunin.home / "curated").rglob("part-*.parquet"))  # type: ignore[attr-defined]
+    customer_no = pq.read_table(curated).column("customer_no")[0].as_py()
+    args = ("erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", "-", "--reason", "ref 7")
+    assert kakunin(*args, env={"KAKUNIN_HMAC_KEY": ""}).code == 2
+    done = subprocess_with_stdin(kakunin, [*args, "--now"], customer_no + "\n", env=HMAC)
+    assert done.returncode == 0, done.stderr
+    assert "1 record(s) of this subject" in done.stdout
+    assert "1 record(s) purged" in done.stdout
+    audit = b"".join(p.read_bytes() for p in (kakunin.home / "audit").rglob("*.json"))  # type: ignore[attr-defined]
+    assert customer_no.encode() not in audit
+
+
+def subprocess_with_stdin(kakunin: Kakunin, args: list[str], text: str, env: dict[str, str]) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, "KAKUNIN_HOME": str(kakunin.home), **env}  # type: ignore[attr-defined]
+    return subprocess.run(
+        [sys.executable, "-m", "kakunin.cli", *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        check=False,
+    )

@@ -44,6 +44,7 @@ def test_the_dags_import_without_errors(airflow_home: Path) -> None:
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert bag.import_errors == {}
+    assert {t.task_id for t in bag.get_dag("kakunin_retention").tasks} == {"purge", "verify"}
     dag = bag.get_dag("kakunin_intake")
     assert dag is not None
     assert {t.task_id for t in dag.tasks} == {
@@ -95,6 +96,14 @@ def test_the_intake_dag_runs_end_to_end(
     assert report.intact, report.problems
     actors = {_json(p)["actor"] for p in (store.root / "audit/log").glob("*.json")}
     assert any(a.startswith("airflow:kakunin_intake/") for a in actors)
+
+    retention = DagBag(dag_folder=str(REPO / "dags")).get_dag("kakunin_retention")
+    purge_run = retention.test(run_conf={"as_of": "2029-12-01"})
+    assert str(purge_run.state) in {"success", "DagRunState.SUCCESS"}
+    certificates = [_json(p) for p in (store.root / "lineage/certificates").glob("PC-*[0-9a-f].json")]
+    assert [(c["status"], c["purged_count"]) for c in certificates] == [("closed", 675)]
+    assert not list((store.root / "curated").rglob("part-*.parquet"))
+    assert verify(store, today=TODAY).intact
 
 
 def _json(path: Path) -> Any:

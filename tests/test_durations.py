@@ -41,6 +41,28 @@ def test_a_period_never_ends_before_it_starts_and_round_trips(years: int, months
     assert parse_duration(str(duration)) == duration
 
 
+@given(st.integers(1900, 2100), st.integers(0, 10), st.integers(0, 40))
+def test_month_end_and_leap_day_starts_clamp_to_the_last_day(year: int, years: int, months: int) -> None:
+    """P1M from 31 January is the end of February; a leap day plus whole years is 28 Feb in common years."""
+    import calendar
+
+    from kakunin.durations import add_months as move
+
+    for start in (date(year, 1, 31), date(year, 3, 31), date(year, 8, 31)):
+        end = IsoDuration(years=years, months=months).add_to(start)
+        last = calendar.monthrange(end.year, end.month)[1]
+        assert end.day == min(31, last)
+        assert end == move(start, 12 * years + months)
+    if calendar.isleap(year):
+        end = IsoDuration(years=years).add_to(date(year, 2, 29))
+        assert end == date(year + years, 2, 29 if calendar.isleap(year + years) else 28)
+
+
+@given(st.dates(date(1950, 1, 1), date(2100, 1, 1)))
+def test_p2y6m_is_thirty_months(start: date) -> None:
+    assert parse_duration("P2Y6M").add_to(start) == parse_duration("P30M").add_to(start)
+
+
 @given(st.dates(date(1950, 1, 1), date(2100, 1, 1)), st.integers(-600, 600))
 def test_moving_by_months_lands_in_the_right_month_and_never_overflows(day: date, months: int) -> None:
     moved = add_months(day, months)

@@ -72,7 +72,9 @@ def generate_rows(path: Path, rows: int, *, seed: int = 7) -> None:
                     "customer_no": np.char.add("C", numbers.astype(str)),
                     "name_kanji": np.char.add(np.char.add(last_kanji, " "), first_kanji),
                     "name_kana": np.char.add(np.char.add(last_kana, "　"), first_kana),
-                    "email": np.char.add(np.char.add(np.char.add("u", numbers.astype(str)), "@"), domains[rng.integers(0, 5, n)]),
+                    "email": np.char.add(
+                        np.char.add(np.char.add("u", numbers.astype(str)), "@"), domains[rng.integers(0, 5, n)]
+                    ),
                     "phone": np.char.add(np.char.add(np.char.add("090-", digits(n, 4)), "-"), digits(n, 4)),
                     "postal_code": np.char.add(np.char.add(digits(n, 3), "-"), digits(n, 4)),
                     "address": addresses[rng.integers(0, len(addresses), n)],
@@ -182,20 +184,29 @@ def _evidence(batch: Path) -> list[dict[str, str]]:
         content = f"%PDF-1.4 bench evidence {evidence_id}\n".encode()
         (batch / "evidence" / f"{evidence_id}.pdf").write_bytes(content)
         entries.append(
-            {"id": evidence_id, "kind": kind, "file": f"evidence/{evidence_id}.pdf", "sha256": hashlib.sha256(content).hexdigest()}
+            {
+                "id": evidence_id,
+                "kind": kind,
+                "file": f"evidence/{evidence_id}.pdf",
+                "sha256": hashlib.sha256(content).hexdigest(),
+            }
         )
     return entries
 
 
 def report(result: dict[str, object], out: Path) -> str:
-    lines = [f"intake benchmark: {result['rows']:,} rows, {result['csv_mib']} MiB of CSV, {result['published']:,} published"]
+    lines = [
+        f"intake benchmark: {result['rows']:,} rows, {result['csv_mib']} MiB of CSV, {result['published']:,} published"
+    ]
     for key in ("floor", "submit", "intake"):
         m = result[key]
         assert isinstance(m, dict)
         lines.append(
             f"  {m['name']:<32} {m['seconds']:8.2f} s  {m['rows_per_second']:>12,} rows/s  peak RSS {m['peak_rss_mib']:8.1f} MiB"
         )
-    lines.append(f"  ratio intake/floor (time): {result['ratio_intake_to_floor']}   (RSS): {result['rss_ratio_intake_to_floor']}")
+    lines.append(
+        f"  ratio intake/floor (time): {result['ratio_intake_to_floor']}   (RSS): {result['rss_ratio_intake_to_floor']}"
+    )
     others = sorted(out.glob("intake-*.json"))
     by_rows = {json.loads(p.read_text())["rows"]: json.loads(p.read_text()) for p in others}
     if len(by_rows) > 1:

@@ -203,6 +203,153 @@ def lineage_verify(as_json: bool) -> None:
 
 
 @cli.group()
+def retention() -> None:
+    """Purge what is past its retention (APPI Art. 22), keep what is held, certify both."""
+
+
+def _retention_context(as_of: Any) -> Any:
+    from kakunin import audit
+    from kakunin.retention.purge import RetentionContext
+    from kakunin.storage import open_store
+
+    return RetentionContext(
+        store=open_store(), registry=_registry(), as_of=_day(as_of), now=clock.now_utc, actor=audit.current_actor()
+    )
+
+
+@retention.command("run")
+@_as_of_option
+@click.option("--dry-run", is_flag=True, help="Print what would go, per dataset and expiry month, and what is held.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def retention_run(as_of: Any, dry_run: bool, as_json: bool) -> None:
+    """Remove every curated record whose retention_until is before the as-of date (default today)."""
+    from kakunin.retention.purge import dry_run as summarise
+    from kakunin.retention.purge import make_plan, run_retention
+
+    ctx = _retention_context(as_of)
+    if dry_run:
+        summary = summarise(make_plan(ctx))
+        if as_json:
+            _emit_json(summary.model_dump(mode="json"))
+        else:
+            click.echo(render.dry_run_text(summary), nl=False)
+        return
+    certificates = run_retention(ctx)
+    if as_json:
+        _emit_json([c.model_dump(mode="json") for c in certificates])
+    else:
+        click.echo(render.certificates_text(certificates, as_of=ctx.as_of), nl=False)
+
+
+@cli.group()
+def hold() -> None:
+    """Legal holds: records under a hold are never purged while it stands."""
+
+
+@hold.command("add")
+@click.option("--dataset", required=True, help="Dataset id.")
+@click.option("--batch", "batch_id", default=None, help="Hold one batch of the dataset.")
+@click.option("--record", "record_id", default=None, help="Hold one record.")
+@click.option("--reason", required=True, help="Why (litigation, regulator's inquiry, ...).")
+@click.option("--by", "placed_by", default=None, help="Who places it (default: KAKUNIN_ACTOR or the OS user).")
+def hold_add(dataset: str, batch_id: str | None, record_id: str | None, reason: str, placed_by: str | None) -> None:
+    """Place a hold on a dataset, a batch or a record; prints its hold id."""
+    from kakunin import audit
+    from kakunin.retention.holds import place_hold
+    from kakunin.storage import open_store
+
+    placed = place_hold(
+        open_store(),
+        dataset=dataset,
+        batch_id=batch_id,
+        record_id=record_id,
+        reason=reason,
+        placed_by=placed_by or audit.current_actor(),
+        now=clock.now_utc(),
+    )
+    click.echo(f"{placed.hold_id}: {placed.scope} {placed.target} held ({placed.reason})")
+
+
+@hold.command("remove")
+@click.argument("hold_id")
+@click.option("--reason", required=True, help="Why the hold is released.")
+@click.option("--by", "released_by", default=None, help="Who releases it.")
+def hold_remove(hold_id: str, reason: str, released_by: str | None) -> None:
+    """Release a hold (the hold and its release both stay on record)."""
+    from kakunin import audit
+    from kakunin.retention.holds import release_hold
+    from kakunin.storage import open_store
+
+    release_hold(
+        open_store(), hold_id, reason=reason, released_by=released_by or audit.current_actor(), now=clock.now_utc()
+    )
+    click.echo(f"{hold_id}: released")
+
+
+@hold.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the holds as JSON.")
+def hold_list(as_json: bool) -> None:
+    """Active holds."""
+    from kakunin.retention.holds import active_holds
+    from kakunin.storage import open_store
+
+    holds = active_holds(open_store())
+    if as_json:
+        _emit_json([h.model_dump(mode="json") for h in holds])
+        return
+    rows = [(h.hold_id, h.scope, h.dataset, h.target, h.reason, h.placed_by, f"{h.placed_at:%Y-%m-%d}") for h in holds]
+    click.echo(
+        render.table(("hold", "scope", "dataset", "target", "reason", "by", "since"), rows) if rows else "no holds\n",
+        nl=False,
+    )
+
+
+@cli.group()
+def erasure() -> None:
+    """Data subjects' erasure requests (APPI Art. 35, GDPR Art. 17)."""
+
+
+@erasure.command("request")
+@click.option("--dataset", required=True, help="Dataset id.")
+@click.option(
+    "--subject-key",
+    "subject_key",
+    required=True,
+    multiple=True,
+    help="The subject key (repeat for a composite key); '-' reads it from standard input, out of shell history.",
+)
+@click.option("--reason", required=True, help="The request's reference or reason.")
+@click.option("--now", "purge_now", is_flag=True, help="Run retention at once instead of waiting for the next run.")
+def erasure_request(dataset: str, subject_key: tuple[str, ...], reason: str, purge_now: bool) -> None:
+    """Record an erasure request by the subject key's digest (the key is not stored) and say what it reaches."""
+    from kakunin import audit
+    from kakunin.keys import hmac_key_from_env
+    from kakunin.retention.erasure import request_erasure
+    from kakunin.storage import open_store
+
+    if _registry().contract(dataset) is None:
+        raise KakuninError(f"dataset {dataset!r} has no contract")
+    parts = [sys.stdin.readline().rstrip("\n") if part == "-" else part for part in subject_key]
+    request, matches = request_erasure(
+        open_store(),
+        dataset=dataset,
+        subject_key=parts,
+        reason=reason,
+        key=hmac_key_from_env(),
+        requested_by=audit.current_actor(),
+        now=clock.now_utc(),
+    )
+    click.echo(f"{request.request_id}: {matches} record(s) of this subject in {dataset}")
+    if purge_now:
+        from kakunin.retention.purge import run_retention
+
+        ctx = _retention_context(None)
+        click.echo(render.certificates_text(run_retention(ctx), as_of=ctx.as_of), nl=False)
+    else:
+        click.echo("they are purged by the next retention run (kakunin retention run, or the kakunin_retention DAG)")
+
+
+@cli.group()
 def demo() -> None:
     """The sample run behind `make run`: seed sample batches, then report what intake did."""
 
@@ -256,12 +403,22 @@ def demo_report() -> None:
     """After intake: every batch with its outcome, one record traced, and the verify verdict."""
     from kakunin.batches import list_batches
     from kakunin.keys import hmac_key_from_env
-    from kakunin.lineage.trace import first_record_id, text_of, trace
+    from kakunin.lineage.trace import closed_certificates, first_purged_id, first_record_id, text_of, trace
     from kakunin.lineage.verify import verify
     from kakunin.storage import open_store
 
     store = open_store()
     click.echo(render.batches_text(list_batches(store)))
+    certificates = closed_certificates(store)
+    if certificates:
+        click.echo("Retention (kakunin_retention):")
+        click.echo(render.certificates_text(certificates, as_of=certificates[-1].as_of))
+        purged_id = first_purged_id(store, certificates[-1])
+        if purged_id is not None:
+            click.echo("One purged record, traced:")
+            click.echo(
+                text_of(trace(store, purged_id, hmac_key=hmac_key_from_env(), contract_for=_registry().contract))
+            )
     record_id = first_record_id(store)
     if record_id is not None:
         story = trace(store, record_id, hmac_key=hmac_key_from_env(), contract_for=_registry().contract)

@@ -76,11 +76,49 @@ def intake_text(results: Sequence[Any]) -> str:
 def verify_text(report: Any) -> str:
     verdict = "intact" if report.intact else f"NOT intact: {len(report.problems)} problem(s)"
     head = (
-        f"{verdict} — {report.manifests} manifest(s), {report.records} record(s), "
+        f"{verdict} — {report.manifests} manifest(s), {report.certificates} purge certificate(s), {report.records} record(s), "
         f"{report.curated_files} curated file(s), {report.audit_entries} audit entr"
         f"{'y' if report.audit_entries == 1 else 'ies'}\n"
     )
     return head + "".join(f"  ✗ {p.check:<9} {p.where}: {p.message}\n" for p in report.problems)
+
+
+def dry_run_text(summary: Any) -> str:
+    head = f"dry run as of {summary.as_of}: nothing was changed\n"
+    if not summary.rows and not summary.quarantine_objects and not summary.receipts:
+        return head + "nothing would be purged\n"
+    rows = [(r["dataset"], r["expiry"], str(r["records"]), str(r["held"])) for r in summary.rows]
+    text = head + table(("dataset", "expiry", "would purge", "held"), rows)
+    text += (
+        f"{summary.files_deleted} file(s) would be deleted whole, {summary.files_rewritten} rewritten; "
+        f"{summary.quarantine_objects} quarantine object(s), {summary.receipts} receipt record(s) past keep_until\n"
+    )
+    text += "".join(
+        f"held by {r.hold_id} ({r.scope} {r.target}): {r.records} record(s) — {r.reason}\n" for r in summary.retained
+    )
+    if summary.erasure_requests:
+        text += f"erasure requests carried out: {', '.join(summary.erasure_requests)}\n"
+    return text
+
+
+def certificates_text(certificates: Sequence[Any], *, as_of: Any) -> str:
+    if not certificates:
+        return f"as of {as_of}: nothing to purge\n"
+    lines = []
+    for c in certificates:
+        deleted = sum(1 for f in c.files if f.action == "delete")
+        lines.append(
+            f"purge certificate {c.run_id} ({c.status}, as of {c.as_of}): {c.purged_count} record(s) purged; "
+            f"{deleted} file(s) deleted whole, {len(c.files) - deleted} rewritten; "
+            f"{len(c.quarantine_removed)} quarantine object(s), {len(c.receipts_removed)} receipt(s) removed"
+        )
+        for b in c.batches:
+            lines.append(f"  {b.dataset}/{b.batch_id} ({b.provenance_document_id or '-'}): {b.records} record(s)")
+        for r in c.retained:
+            lines.append(f"  retained by {r.hold_id} ({r.scope} {r.target}): {r.records} record(s) — {r.reason}")
+        if c.erasure_requests:
+            lines.append(f"  erasure requests carried out: {', '.join(c.erasure_requests)}")
+    return "\n".join(lines) + "\n"
 
 
 def batches_text(batches: Sequence[BatchSummary]) -> str:

@@ -356,11 +356,18 @@ def write_samples(root: Path, *, today: date, rows: int = 40) -> list[Sample]:
         samples.append(sample)
 
     add("good_utf8", None)
-    add("good_cp932", None, "cp932", beyond_jis=True)
-    add("good_json", None, as_json=True)
+    add("good_cp932", None, "cp932", beyond_jis=True, mutation=_set("retention.period", "P1Y"))
+    add("good_json", None, as_json=True, mutation=_set("retention.period", "P1Y"))
     for code, mutation in mutations(received_on).items():
         add(code.value.replace(".", "_"), code, mutation=mutation)
-    add("few_bad_rows", None, at_intake=True, rows=max(rows, 600), data_mutation=spoil_a_few_rows)
+    add(
+        "few_bad_rows",
+        None,
+        at_intake=True,
+        rows=max(rows, 600),
+        data_mutation=spoil_a_few_rows,
+        mutation=_set("retention.clock", "column:last_purchase_on"),
+    )
     add("too_many_bad_rows", ReasonCode.ACCURACY_THRESHOLD, at_intake=True, data_mutation=_spoil_phones)
     add("missing_column", ReasonCode.PARSE_SCHEMA, at_intake=True, data_mutation=_drop_column("phone"))
     add("mixed_encoding", ReasonCode.PARSE_ENCODING, at_intake=True, rows=max(rows, 10), data_mutation=_mix_in_cp932)

@@ -41,6 +41,22 @@ def test_bulk_retention_matches_the_calendar_definition(
     assert [d.astype(date) for d in bulk] == [period.add_to(d) for d in days]
 
 
+@given(
+    st.lists(st.one_of(st.none(), st.dates(date(1950, 1, 1), date(2100, 1, 1))), min_size=1, max_size=40),
+    st.dates(date(2000, 1, 1), date(2100, 1, 1)),
+    st.sampled_from(["P1M", "P2Y6M", "P5Y", "P30D", "P1Y1M1W1D"]),
+)
+def test_a_column_clock_with_empty_values(clock: list[date | None], received_on: date, text: str) -> None:
+    from kakunin.durations import parse_duration
+
+    period = parse_duration(text)
+    until, fallback = retention_until(
+        pa.array(clock, pa.date32()), rows=len(clock), received_on=received_on, period=period
+    )
+    assert until.to_pylist() == [period.add_to(day or received_on) for day in clock]
+    assert fallback.to_pylist() == [day is None for day in clock]
+
+
 def test_an_empty_clock_falls_back_to_received_on_and_says_so() -> None:
     clock = pa.array([date(2026, 1, 31), None], pa.date32())
     until, fallback = retention_until(clock, rows=2, received_on=date(2026, 11, 20), period=IsoDuration(months=1))

@@ -34,7 +34,14 @@ from kakunin.codes import ReasonCode
 from kakunin.contracts import IDENTIFIER, DatasetContract, Registry
 from kakunin.durations import parse_duration
 from kakunin.errors import ConfigError, InputError
-from kakunin.intake.conform import PARSE_FAILURES, SOURCE_ROW, ParseError, conform_chunk, conformed_schema, read_chunks
+from kakunin.intake.conform import (
+    PARSE_FAILURES,
+    SOURCE_ROW,
+    ParseError,
+    conform_chunk,
+    conformed_schema,
+    read_row_groups,
+)
 from kakunin.intake.encoding import detect_encoding
 from kakunin.lineage.formats import commit_key, manifest_prefix
 from kakunin.provenance.document import judge, read_document
@@ -105,7 +112,7 @@ class IntakeContext:
     actor: str | None = None
     dag_run_id: str | None = None
     chunk_rows: int = 250_000
-    block_bytes: int = 16 << 20
+    block_bytes: int = 2 << 20
     code_version: str = "dev"
     fail_after: set[str] = field(default_factory=set)  # test hook: raise after these steps' work
 
@@ -328,7 +335,9 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                 store.writing(ref.work("conformed.parquet")) as out,
                 pq.ParquetWriter(out, conformed_schema(contract), compression=WORK_COMPRESSION) as writer,
             ):
-                for chunk in read_chunks(source, contract, encoding, block_bytes=ctx.block_bytes):
+                for chunk in read_row_groups(
+                    source, contract, encoding, rows=ctx.chunk_rows, block_bytes=ctx.block_bytes
+                ):
                     conformed = conform_chunk(chunk, contract, first_row=rows + 1)
                     parse_failed += (
                         conformed.num_rows
@@ -441,7 +450,9 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     _, document = _gate_record(ref, ctx)
     contract = _contract(ctx, ref)
     period = parse_duration(document.retention.period)
-    clock_column = document.retention.clock.removeprefix("column:") if document.retention.clock != "received_on" else None
+    clock_column = (
+        document.retention.clock.removeprefix("column:") if document.retention.clock != "received_on" else None
+    )
     hmac = Hmac(ctx.hmac_key)
     with store.reading(ref.work("failures.parquet")) as path:
         failures = pq.read_table(path)

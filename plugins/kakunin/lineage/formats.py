@@ -181,3 +181,128 @@ class AuditEntry(_Record):
     codes: list[str] = []
     detail: dict[str, str | int | float | bool | None] = {}
     previous: str | None
+
+
+# ── retention (purge certificates, holds, erasure requests) ─────────────────────────
+
+CERTIFICATES = "lineage/certificates"
+CERTIFICATE_CHAIN = "lineage/certificates/chain"
+HOLDS = "lineage/holds"
+ERASURE_REQUESTS = "lineage/erasure"
+
+
+def certificate_key(run_id: str, *, open_: bool = False) -> str:
+    return f"{CERTIFICATES}/{run_id}.open.json" if open_ else f"{CERTIFICATES}/{run_id}.json"
+
+
+def certificate_records_key(run_id: str) -> str:
+    return f"{CERTIFICATES}/{run_id}.records.parquet"
+
+
+PURGED_RECORDS_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("curated_file", pa.string(), nullable=False),
+        pa.field("retention_until", pa.date32(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+
+class FileAction(_Record):
+    """One curated file destroyed or rewritten by a purge, with its hash before and after."""
+
+    key: str
+    action: Literal["delete", "rewrite"]
+    method: str
+    sha256_before: str
+    sha256_after: str | None = None
+    records_removed: int
+    records_kept: int
+
+
+class RemovedObject(_Record):
+    """A quarantine file or receipt record removed by a purge."""
+
+    key: str
+    sha256_before: str
+    reason: str
+
+
+class Retained(_Record):
+    """Records that would have been purged but are kept, and why."""
+
+    hold_id: str
+    scope: str
+    target: str
+    reason: str
+    records: int
+
+
+class BatchPurge(_Record):
+    dataset: str
+    batch_id: str
+    provenance_document_id: str | None
+    records: int
+
+
+class Certificate(_Record):
+    """A purge certificate: written open before anything is destroyed, closed after."""
+
+    kind: Literal["kakunin.purge-certificate/v1"] = "kakunin.purge-certificate/v1"
+    run_id: str
+    status: Literal["open", "closed"]
+    as_of: date
+    actor: str
+    opened_at: datetime
+    closed_at: datetime | None = None
+    policy: list[str]
+    records: StoredObject
+    purged_count: int
+    batches: list[BatchPurge]
+    files: list[FileAction]
+    retained: list[Retained]
+    quarantine_removed: list[RemovedObject]
+    receipts_removed: list[RemovedObject]
+    erasure_requests: list[str]
+
+
+class CertificateLink(_Record):
+    """lineage/certificates/chain/<sequence>.json: orders the closed certificates."""
+
+    sequence: int
+    previous: str | None
+    certificate_key: str
+    certificate_sha256: str
+
+
+class Hold(_Record):
+    """A legal hold: records under it are never purged while it stands."""
+
+    hold_id: str
+    scope: Literal["dataset", "batch", "record"]
+    dataset: str
+    target: str
+    reason: str
+    placed_by: str
+    placed_at: datetime
+
+
+class HoldRelease(_Record):
+    hold_id: str
+    reason: str
+    released_by: str
+    released_at: datetime
+
+
+class ErasureRequest(_Record):
+    """A data subject's erasure request (APPI Art. 35, GDPR Art. 17); the key itself is never stored."""
+
+    request_id: str
+    dataset: str
+    subject_digest: str
+    reason: str
+    requested_by: str
+    requested_at: datetime

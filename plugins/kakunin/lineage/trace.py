@@ -20,7 +20,15 @@ from pydantic import BaseModel
 from kakunin.contracts import DatasetContract
 from kakunin.errors import InputError
 from kakunin.lineage.chain import Chain
-from kakunin.lineage.formats import MANIFEST_CHAIN, ChainLink, ManifestHeader, Receipt
+from kakunin.lineage.formats import (
+    CERTIFICATE_CHAIN,
+    MANIFEST_CHAIN,
+    Certificate,
+    CertificateLink,
+    ChainLink,
+    ManifestHeader,
+    Receipt,
+)
 from kakunin.storage import ObjectStore
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -46,6 +54,7 @@ class Trace(BaseModel):
     manifest: str
     status: str
     curated_file: str | None
+    purged_by: str | None = None
     digest_check: str
 
 
@@ -87,6 +96,14 @@ def trace(
     curated_row = _curated_row(store, curated_key, record_id)
     contract = contract_for(str(row["dataset"])) if contract_for else None
     status = f"live in {curated_key}" if curated_row is not None else "not in the curated store"
+    purged_by = None
+    if curated_row is None and (found_purge := purged_record(store, record_id)) is not None:
+        certificate, purge_row = found_purge
+        purged_by = certificate.run_id
+        status = (
+            f"purged on {certificate.closed_at:%Y-%m-%d %H:%M} UTC by certificate {certificate.run_id} "
+            f"(as of {certificate.as_of}; {purge_row['reason']})"
+        )
     return Trace(
         record_id=record_id,
         dataset=row["dataset"],
@@ -105,8 +122,23 @@ def trace(
         manifest=header_key,
         status=status,
         curated_file=curated_key if curated_row is not None else None,
+        purged_by=purged_by,
         digest_check=_digest_check(curated_row, row["record_digest"], contract, hmac_key),
     )
+
+
+def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict[str, Any]] | None:
+    """The closed purge certificate that names `record_id`, with its row there, or None."""
+    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
+        link = CertificateLink.model_validate_json(data)
+        if not store.exists(link.certificate_key):
+            continue
+        certificate = Certificate.model_validate_json(store.get_bytes(link.certificate_key))
+        with store.reading(certificate.records.key) as path:
+            rows = pq.read_table(path, filters=[("record_id", "=", record_id)]).to_pylist()
+        if rows:
+            return certificate, rows[0]
+    return None
 
 
 def _curated_row(store: ObjectStore, key: str, record_id: str) -> pa.Table | None:
@@ -119,7 +151,7 @@ def _curated_row(store: ObjectStore, key: str, record_id: str) -> pa.Table | Non
 
 def _digest_check(row: pa.Table | None, expected: str, contract: DatasetContract | None, key: bytes | None) -> str:
     if row is None:
-        return "not checked: the record is not in the curated store"
+        return "not checked: the record is no longer in the curated store"
     if key is None or contract is None:
         return "not checked: KAKUNIN_HMAC_KEY is not set"
     from kakunin.lineage.digests import Hmac, canonical_records
@@ -159,3 +191,20 @@ def first_record_id(store: ObjectStore) -> str | None:
         if len(ids):
             return str(pc.min(ids).as_py())
     return None
+
+
+def closed_certificates(store: ObjectStore) -> list[Certificate]:
+    """Every closed purge certificate, in chain order."""
+    found = []
+    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
+        link = CertificateLink.model_validate_json(data)
+        if store.exists(link.certificate_key):
+            found.append(Certificate.model_validate_json(store.get_bytes(link.certificate_key)))
+    return found
+
+
+def first_purged_id(store: ObjectStore, certificate: Certificate) -> str | None:
+    """A record a certificate purged for its retention period (the demo traces one)."""
+    with store.reading(certificate.records.key) as path:
+        ids = pq.read_table(path, columns=["record_id"]).column("record_id")
+    return str(pc.min(ids).as_py()) if len(ids) else None

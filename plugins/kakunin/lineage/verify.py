@@ -24,7 +24,18 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from kakunin.lineage.chain import Chain
-from kakunin.lineage.formats import AUDIT_CHAIN, MANIFEST_CHAIN, AuditEntry, ChainLink, Commit, ManifestHeader
+from kakunin.lineage.formats import (
+    AUDIT_CHAIN,
+    CERTIFICATE_CHAIN,
+    CERTIFICATES,
+    MANIFEST_CHAIN,
+    AuditEntry,
+    Certificate,
+    CertificateLink,
+    ChainLink,
+    Commit,
+    ManifestHeader,
+)
 from kakunin.storage import ObjectStore
 
 
@@ -38,6 +49,7 @@ class Problem(BaseModel):
 
 class VerifyReport(BaseModel):
     intact: bool
+    certificates: int = 0
     manifests: int
     audit_entries: int
     records: int
@@ -51,6 +63,9 @@ class _State:
     problems: list[Problem] = field(default_factory=list)
     manifest_ids: list[pa.Array] = field(default_factory=list)
     expected_files: dict[str, str] = field(default_factory=dict)
+    purged_ids: list[pa.Array] = field(default_factory=list)
+    file_updates: dict[str, str | None] = field(default_factory=dict)  # key → hash after a purge, None if deleted
+    certified_receipts: set[str] = field(default_factory=set)
 
     def fail(self, check: str, where: str, message: str) -> None:
         self.problems.append(Problem(check=check, where=where, message=message))
@@ -145,10 +160,15 @@ def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str,
         state.fail(
             "receipt", header.receipt.key, f"receipt record removed before its keep_until {header.receipt_keep_until}"
         )
+    elif actual is None and header.receipt.key not in state.certified_receipts:
+        state.fail("receipt", header.receipt.key, "receipt record removed, and no closed purge certificate names it")
     elif actual is not None and actual != header.receipt.sha256:
         state.fail("receipt", header.receipt.key, "receipt record changed (SHA-256 differs from the header)")
     for stored in header.curated_files:
-        state.expected_files[stored.key] = stored.sha256
+        if stored.key not in state.file_updates:
+            state.expected_files[stored.key] = stored.sha256
+        elif (after := state.file_updates[stored.key]) is not None:
+            state.expected_files[stored.key] = after
 
 
 def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
@@ -166,7 +186,7 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
             continue
         files += 1
         if key not in state.expected_files:
-            state.fail("curated", key, "curated file that no manifest names")
+            state.fail("curated", key, "curated file that no manifest names (or that a certificate says was deleted)")
         actual = _file_sha(store, key)
         if key in state.expected_files and actual != state.expected_files[key]:
             state.fail("curated", key, "changed since it was published (SHA-256 differs from its manifest header)")
@@ -177,7 +197,17 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
             state.fail("curated", key, "a published file is missing and no closed purge certificate names it")
     in_manifests = pa.chunked_array(state.manifest_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
     in_curated = pa.chunked_array(curated_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
-    missing = pc.filter(in_manifests, pc.invert(pc.is_in(in_manifests, value_set=in_curated)))
+    purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    accounted = pc.or_(pc.is_in(in_manifests, value_set=in_curated), pc.is_in(in_manifests, value_set=purged))
+    missing = pc.filter(in_manifests, pc.invert(accounted))
+    resurrected = pc.filter(in_curated, pc.is_in(in_curated, value_set=purged))
+    if len(resurrected):
+        state.fail(
+            "records",
+            "curated/",
+            f"{len(resurrected)} record(s) a closed certificate purged are still in the curated store "
+            f"(first: {resurrected[0].as_py()})",
+        )
     if len(missing):
         state.fail(
             "records",
@@ -195,6 +225,40 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     return len(in_manifests), files
 
 
+def _verify_certificates(store: ObjectStore, state: _State) -> int:
+    """Closed certificates in chain order: what they destroyed and rewrote is then expected."""
+    count = 0
+    for key, _, parsed in _walk_chain(store, CERTIFICATE_CHAIN, state):
+        count += 1
+        try:
+            link = CertificateLink.model_validate(parsed)
+        except ValidationError:
+            state.fail("chain", key, "not a certificate chain link")
+            continue
+        if not store.exists(link.certificate_key):
+            state.fail("certificate", link.certificate_key, "purge certificate is missing")
+            continue
+        data = store.get_bytes(link.certificate_key)
+        if _sha(data) != link.certificate_sha256:
+            state.fail("certificate", link.certificate_key, "certificate changed since it was closed (SHA-256 differs)")
+        certificate = Certificate.model_validate_json(data)
+        if _file_sha(store, certificate.records.key) != certificate.records.sha256:
+            state.fail("certificate", certificate.records.key, "purged-records list missing or changed")
+        else:
+            with store.reading(certificate.records.key) as path:
+                state.purged_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+        for action in certificate.files:
+            state.file_updates[action.key] = action.sha256_after if action.action == "rewrite" else None
+        state.certified_receipts.update(r.key for r in certificate.receipts_removed)
+    keys = set(store.list_keys(f"{CERTIFICATES}/"))
+    for key in sorted(k for k in keys if k.endswith(".open.json")):
+        if key.removesuffix(".open.json") + ".json" not in keys:
+            state.fail(
+                "certificate", key, "a purge was interrupted: its certificate is still open (the next run finishes it)"
+            )
+    return count
+
+
 def _verify_audit(store: ObjectStore, state: _State) -> int:
     count = 0
     for key, _, parsed in _walk_chain(store, AUDIT_CHAIN, state):
@@ -209,11 +273,13 @@ def _verify_audit(store: ObjectStore, state: _State) -> int:
 def verify(store: ObjectStore, *, today: date) -> VerifyReport:
     """Check every chain, file and record; the report lists every problem found."""
     state = _State(today=today)
+    certificates = _verify_certificates(store, state)
     manifests = _verify_manifests(store, state)
     records, files = _verify_curated(store, state)
     audit_entries = _verify_audit(store, state)
     return VerifyReport(
         intact=not state.problems,
+        certificates=certificates,
         manifests=manifests,
         audit_entries=audit_entries,
         records=records,

@@ -1,0 +1,69 @@
+"""kakunin_retention: daily, purge what is past its retention, keep what is held, and certify both.
+
+Wiring only: one task calls `kakunin.retention.purge.run_retention` (which first finishes
+any run that died midway), then the lineage is verified. The as-of date is the run's
+logical date, or the `as_of` param (YYYY-MM-DD) of a manual run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+log = logging.getLogger(__name__)
+
+
+@dag(
+    dag_id="kakunin_retention",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    params={"as_of": Param(None, type=["null", "string"], description="Purge as of this date (YYYY-MM-DD).")},
+    tags=["kakunin", "appi", "retention"],
+    doc_md=__doc__,
+)
+def kakunin_retention() -> None:
+    @task
+    def purge() -> dict[str, int]:
+        from kakunin import clock
+        from kakunin.contracts import Registry, default_expectations_root
+        from kakunin.retention.purge import RetentionContext, run_retention
+        from kakunin.storage import open_store
+
+        context = get_current_context()
+        configured = context["params"].get("as_of")
+        as_of = date.fromisoformat(configured) if configured else clock.today()
+        ctx = RetentionContext(
+            store=open_store(),
+            registry=Registry(default_expectations_root()),
+            as_of=as_of,
+            now=clock.now_utc,
+            actor=f"airflow:kakunin_retention/{context['run_id']}",
+        )
+        certificates = run_retention(ctx)
+        for certificate in certificates:
+            log.info("certificate %s: %d record(s) purged", certificate.run_id, certificate.purged_count)
+        return {"certificates": len(certificates), "records": sum(c.purged_count for c in certificates)}
+
+    @task
+    def verify(purged: dict[str, int]) -> bool:
+        from kakunin import clock
+        from kakunin.lineage.verify import verify as verify_lineage
+        from kakunin.storage import open_store
+
+        report = verify_lineage(open_store(), today=clock.today())
+        for problem in report.problems:
+            log.error("%s %s: %s", problem.check, problem.where, problem.message)
+        if not report.intact:
+            raise RuntimeError(f"lineage is not intact after the purge: {len(report.problems)} problem(s)")
+        return True
+
+    verify(purge())
+
+
+kakunin_retention()

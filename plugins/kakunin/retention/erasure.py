@@ -1,0 +1,118 @@
+"""Erasure requests: find a data subject's records by `subject_digest`, without storing the key anywhere.
+
+The key a person gives is normalised, digested with the HMAC key and dropped; only the
+digest is recorded. The next retention run (or `--now`) purges every record carrying it,
+in every batch, and its certificate names the request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kakunin import audit
+from kakunin.errors import InputError
+from kakunin.lineage.chain import Chain
+from kakunin.lineage.digests import Hmac, normalise_subject_key
+from kakunin.lineage.formats import (
+    CERTIFICATE_CHAIN,
+    ERASURE_REQUESTS,
+    MANIFEST_CHAIN,
+    Certificate,
+    CertificateLink,
+    ChainLink,
+    ErasureRequest,
+)
+from kakunin.storage import ObjectStore
+
+
+def subject_digest(parts: list[str], key: bytes) -> str:
+    return Hmac(key).hexdigest(normalise_subject_key(parts).encode())
+
+
+def records_of_subject(store: ObjectStore, dataset: str, digest: str) -> pa.Table:
+    """(record_id, batch_id, curated_file, retention_until) of every manifest row with this digest."""
+    found = []
+    for _, data in Chain(store, MANIFEST_CHAIN).entries():
+        link = ChainLink.model_validate_json(data)
+        if f"/manifests/{dataset}/" not in link.header_key:
+            continue
+        key = link.header_key.removesuffix("manifest.json") + "manifest.parquet"
+        if not store.exists(key):
+            continue
+        with store.reading(key) as path:
+            table = pq.read_table(
+                path,
+                columns=["record_id", "batch_id", "curated_file", "retention_until"],
+                filters=[("subject_digest", "=", digest)],
+            )
+        if table.num_rows:
+            found.append(table)
+    if not found:
+        return pa.table(
+            {"record_id": [], "batch_id": [], "curated_file": [], "retention_until": pa.array([], pa.date32())}
+        )
+    return pa.concat_tables(found)
+
+
+def request_erasure(
+    store: ObjectStore,
+    *,
+    dataset: str,
+    subject_key: list[str],
+    reason: str,
+    key: bytes,
+    requested_by: str,
+    now: datetime,
+) -> tuple[ErasureRequest, int]:
+    """Record the request (digest only) and say how many records it reaches now."""
+    if not any(part.strip() for part in subject_key):
+        raise InputError("the subject key is empty")
+    if not reason.strip():
+        raise InputError("an erasure request needs a reason (e.g. the subject's request reference)")
+    digest = subject_digest(subject_key, key)
+    request = ErasureRequest(
+        request_id=f"ER-{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}",
+        dataset=dataset,
+        subject_digest=digest,
+        reason=reason.strip(),
+        requested_by=requested_by,
+        requested_at=now,
+    )
+    store.put_bytes(
+        f"{ERASURE_REQUESTS}/{request.request_id}.json", (request.model_dump_json(indent=2) + "\n").encode()
+    )
+    matches = records_of_subject(store, dataset, digest)
+    audit.record(
+        store,
+        "erasure-request",
+        at=now,
+        actor=requested_by,
+        dataset=dataset,
+        record_ids=matches.column("record_id").to_pylist(),
+        detail={"request_id": request.request_id, "records": matches.num_rows},
+    )
+    return request, matches.num_rows
+
+
+def pending_requests(store: ObjectStore) -> list[ErasureRequest]:
+    """Requests no closed purge certificate has carried out yet."""
+    done: set[str] = set()
+    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
+        link = CertificateLink.model_validate_json(data)
+        if store.exists(link.certificate_key):
+            done.update(Certificate.model_validate_json(store.get_bytes(link.certificate_key)).erasure_requests)
+    requests = [
+        ErasureRequest.model_validate_json(store.get_bytes(key))
+        for key in store.list_keys(f"{ERASURE_REQUESTS}/")
+        if key.endswith(".json")
+    ]
+    return [r for r in requests if r.request_id not in done]
+
+
+def unique_ids(table: pa.Table) -> pa.Array:
+    return pc.unique(table.column("record_id").combine_chunks()) if table.num_rows else pa.array([], pa.string())

@@ -1,0 +1,98 @@
+"""Legal holds on a dataset, a batch or a record: held records are never purged while the hold stands.
+
+Holds are append-only: placing writes `lineage/holds/<hold_id>.json`, releasing writes
+`<hold_id>.released.json` beside it; neither is ever changed, so the history stays.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from typing import Literal
+
+from kakunin import audit
+from kakunin.batches import is_batch_id
+from kakunin.contracts import IDENTIFIER
+from kakunin.errors import InputError
+from kakunin.lineage.formats import HOLDS, Hold, HoldRelease
+from kakunin.storage import ObjectStore
+
+_RECORD_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_HOLD_ID = r"^H-\d{8}T\d{6}Z-[0-9a-f]{6}$"
+Scope = Literal["dataset", "batch", "record"]
+
+
+def _json(model: Hold | HoldRelease) -> bytes:
+    return (model.model_dump_json(indent=2) + "\n").encode()
+
+
+def place_hold(
+    store: ObjectStore,
+    *,
+    dataset: str,
+    batch_id: str | None,
+    record_id: str | None,
+    reason: str,
+    placed_by: str,
+    now: datetime,
+) -> Hold:
+    """Place a hold on the narrowest target given (record, else batch, else the dataset)."""
+    if not re.fullmatch(IDENTIFIER, dataset):
+        raise InputError(f"{dataset!r} is not a dataset id")
+    if not reason.strip():
+        raise InputError("a hold needs a reason (e.g. the litigation or inquiry it serves)")
+    scope: Scope
+    if record_id is not None:
+        if not re.fullmatch(_RECORD_ID, record_id):
+            raise InputError(f"{record_id!r} is not a record id")
+        scope, target = "record", record_id
+    elif batch_id is not None:
+        if not is_batch_id(batch_id):
+            raise InputError(f"{batch_id!r} is not a batch id")
+        scope, target = "batch", batch_id
+    else:
+        scope, target = "dataset", dataset
+    hold = Hold(
+        hold_id=f"H-{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}",
+        scope=scope,
+        dataset=dataset,
+        target=target,
+        reason=reason.strip(),
+        placed_by=placed_by,
+        placed_at=now,
+    )
+    store.put_bytes(f"{HOLDS}/{hold.hold_id}.json", _json(hold))
+    audit.record(
+        store,
+        "hold",
+        at=now,
+        actor=placed_by,
+        dataset=dataset,
+        batch_id=batch_id,
+        record_ids=[record_id] if record_id else [],
+        detail={"hold_id": hold.hold_id, "scope": scope},
+    )
+    return hold
+
+
+def release_hold(store: ObjectStore, hold_id: str, *, reason: str, released_by: str, now: datetime) -> HoldRelease:
+    if not re.fullmatch(_HOLD_ID, hold_id) or not store.exists(f"{HOLDS}/{hold_id}.json"):
+        raise InputError(f"no hold {hold_id!r}")
+    if store.exists(f"{HOLDS}/{hold_id}.released.json"):
+        raise InputError(f"hold {hold_id} was already released")
+    release = HoldRelease(hold_id=hold_id, reason=reason.strip(), released_by=released_by, released_at=now)
+    store.put_bytes(f"{HOLDS}/{hold_id}.released.json", _json(release))
+    audit.record(store, "release-hold", at=now, actor=released_by, detail={"hold_id": hold_id})
+    return release
+
+
+def active_holds(store: ObjectStore) -> list[Hold]:
+    """Holds placed and not released, oldest first."""
+    keys = set(store.list_keys(f"{HOLDS}/"))
+    holds = [
+        Hold.model_validate_json(store.get_bytes(key))
+        for key in sorted(keys)
+        if key.endswith(".json") and not key.endswith(".released.json")
+    ]
+    return [h for h in holds if f"{HOLDS}/{h.hold_id}.released.json" not in keys]

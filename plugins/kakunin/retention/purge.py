@@ -1,0 +1,435 @@
+"""The retention run: plan what must go, open a certificate, destroy, close the certificate.
+
+Curated data is partitioned by expiry month, so a run reads only partitions whose month
+has begun by the as-of date: a partition wholly past its time is deleted as whole files
+(its record ids read for the certificate), a partition the as-of date falls in is
+rewritten without its expired records, and later partitions are not opened. The cost
+follows what has expired, not the size of the store.
+
+The certificate is written (open) before anything is destroyed, naming every file and
+record it will remove, and closed after, with each file's hash before and after. A run
+that dies midway leaves the open certificate; the next run finishes exactly that plan
+first, so nothing is purged twice and nothing planned is forgotten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from kakunin import audit
+from kakunin.batches import REJECTION_FILE, Rejection
+from kakunin.contracts import Registry
+from kakunin.durations import parse_duration
+from kakunin.lineage.chain import Chain, canonical_json, sha256_hex
+from kakunin.lineage.formats import (
+    CERTIFICATE_CHAIN,
+    CERTIFICATES,
+    PURGED_RECORDS_SCHEMA,
+    BatchPurge,
+    Certificate,
+    CertificateLink,
+    FileAction,
+    Hold,
+    ManifestHeader,
+    Receipt,
+    RemovedObject,
+    Retained,
+    StoredObject,
+    certificate_key,
+    certificate_records_key,
+    manifest_prefix,
+)
+from kakunin.retention.erasure import pending_requests, records_of_subject
+from kakunin.retention.holds import active_holds
+from kakunin.storage import ObjectStore
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by the `fail_at` test hook to simulate a run killed at a given point."""
+
+
+@dataclass
+class RetentionContext:
+    store: ObjectStore
+    registry: Registry
+    as_of: date
+    now: Callable[[], datetime]
+    actor: str
+    fail_at: set[str] = field(default_factory=set)
+
+    def checkpoint(self, name: str) -> None:
+        if name in self.fail_at:
+            raise InjectedFailure(f"injected failure at {name}")
+
+
+@dataclass
+class FilePlan:
+    key: str
+    dataset: str
+    batch_id: str
+    total: int
+    purge: pa.Table  # PURGED_RECORDS_SCHEMA rows
+    held: dict[str, int]
+
+
+@dataclass
+class Plan:
+    as_of: date
+    files: list[FilePlan]
+    retained: list[Retained]
+    quarantine: list[RemovedObject]
+    receipts: list[RemovedObject]
+    erasure_requests: list[str]
+    months: dict[tuple[str, str], dict[str, int]]
+
+    @property
+    def purged_count(self) -> int:
+        return sum(f.purge.num_rows for f in self.files)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.files or self.quarantine or self.receipts or self.erasure_requests)
+
+
+class DryRun(BaseModel):
+    """What a run would do: per dataset and expiry month, records that would go and records held."""
+
+    as_of: date
+    rows: list[dict[str, Any]]
+    files_deleted: int
+    files_rewritten: int
+    quarantine_objects: int
+    receipts: int
+    retained: list[Retained]
+    erasure_requests: list[str]
+
+
+def _file_sha(store: ObjectStore, key: str) -> str:
+    with store.reading(key) as path, path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _curated_files(store: ObjectStore) -> list[tuple[str, str, str, str]]:
+    """(key, dataset, month, batch_id) of every committed-name curated file."""
+    files = []
+    for key in store.list_keys("curated/"):
+        parts = key.split("/")
+        if len(parts) == 4 and parts[2].startswith("expiry=") and parts[3].startswith("part-"):
+            batch_id = parts[3].removeprefix("part-").removesuffix(".parquet")
+            files.append((key, parts[1], parts[2].removeprefix("expiry="), batch_id))
+    return files
+
+
+def _held_by(hold: Hold, dataset: str, batch_id: str) -> bool:
+    return hold.dataset == dataset and (hold.scope == "dataset" or (hold.scope == "batch" and hold.target == batch_id))
+
+
+def make_plan(ctx: RetentionContext) -> Plan:
+    """Everything a run would remove as of `ctx.as_of`, and everything held back."""
+    store = ctx.store
+    holds = active_holds(store)
+    erasures = pending_requests(store)
+    erasure_targets: dict[str, dict[str, str]] = defaultdict(dict)  # curated file → record id → reason
+    for request in erasures:
+        for row in records_of_subject(store, request.dataset, request.subject_digest).to_pylist():
+            erasure_targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
+    as_of_month = f"{ctx.as_of:%Y-%m}"
+    files: list[FilePlan] = []
+    retained_counts: dict[str, int] = defaultdict(int)
+    months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
+    for key, dataset, month, batch_id in _curated_files(store):
+        if month > as_of_month and key not in erasure_targets:
+            continue  # not a day of it has begun to expire: never opened
+        with store.reading(key) as path:
+            table = pq.read_table(path, columns=["record_id", "retention_until"])
+        ids = table.column("record_id").combine_chunks()
+        expired = pc.less(table.column("retention_until"), pa.scalar(ctx.as_of, pa.date32())).combine_chunks()
+        reason = pc.if_else(expired, pa.scalar("retention period ended"), pa.scalar(None, pa.string()))
+        targets = erasure_targets.get(key, {})
+        if targets:
+            erased = pc.is_in(ids, value_set=pa.array(list(targets), pa.string()))
+            named = pa.array([targets.get(i) for i in ids.to_pylist()], pa.string())
+            reason = pc.if_else(erased, named, reason)
+        to_purge = pc.is_valid(reason)
+        held: dict[str, int] = {}
+        for hold in holds:
+            if hold.scope == "record":
+                mask = pc.and_(to_purge, pc.equal(ids, hold.target)) if hold.dataset == dataset else None
+            else:
+                mask = to_purge if _held_by(hold, dataset, batch_id) else None
+            if mask is not None and (count := pc.sum(mask).as_py() or 0):
+                held[hold.hold_id] = count
+                retained_counts[hold.hold_id] += count
+                to_purge = pc.and_(to_purge, pc.invert(mask))
+        months[(dataset, month)]["held"] += sum(held.values())
+        if not pc.any(to_purge).as_py():
+            continue
+        count = int(pc.sum(to_purge).as_py())
+        purge = pa.table(
+            {
+                "record_id": ids.filter(to_purge),
+                "dataset": pa.nulls(count, pa.string()).fill_null(dataset),
+                "batch_id": pa.nulls(count, pa.string()).fill_null(batch_id),
+                "curated_file": pa.nulls(count, pa.string()).fill_null(key),
+                "retention_until": table.column("retention_until").combine_chunks().filter(to_purge),
+                "reason": reason.filter(to_purge),
+            },
+            schema=PURGED_RECORDS_SCHEMA,
+        )
+        months[(dataset, month)]["purge"] += purge.num_rows
+        files.append(FilePlan(key=key, dataset=dataset, batch_id=batch_id, total=len(ids), purge=purge, held=held))
+    by_id = {h.hold_id: h for h in holds}
+    retained = [
+        Retained(hold_id=h, scope=by_id[h].scope, target=by_id[h].target, reason=by_id[h].reason, records=n)
+        for h, n in sorted(retained_counts.items())
+    ]
+    return Plan(
+        as_of=ctx.as_of,
+        files=files,
+        retained=retained,
+        quarantine=_quarantine_due(ctx, holds),
+        receipts=_receipts_due(ctx, holds),
+        erasure_requests=[r.request_id for r in erasures],
+        months=dict(months),
+    )
+
+
+def _quarantine_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObject]:
+    """Quarantined data past its dataset's `quarantine_retention` (the rejection record itself stays)."""
+    store = ctx.store
+    by_batch: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key in store.list_keys("quarantine/"):
+        parts = key.split("/")
+        if len(parts) >= 4:
+            by_batch[(parts[1], parts[2])].append(key)
+    due = []
+    for (dataset, batch_id), keys in sorted(by_batch.items()):
+        data_keys = [k for k in keys if not k.endswith(f"/{REJECTION_FILE}")]
+        if not data_keys or any(_held_by(h, dataset, batch_id) for h in holds):
+            continue
+        contract = ctx.registry.contract(dataset)
+        period = parse_duration(contract.quarantine_retention if contract else "P30D")
+        started = _quarantined_on(store, dataset, batch_id)
+        if started is None or period.add_to(started) >= ctx.as_of:
+            continue
+        reason = f"quarantine retention {period} from {started} ended"
+        due += [RemovedObject(key=k, sha256_before=_file_sha(store, k), reason=reason) for k in data_keys]
+    return due
+
+
+def _quarantined_on(store: ObjectStore, dataset: str, batch_id: str) -> date | None:
+    rejection_key = f"quarantine/{dataset}/{batch_id}/{REJECTION_FILE}"
+    if store.exists(rejection_key):
+        return Rejection.model_validate_json(store.get_bytes(rejection_key)).rejected_at.date()
+    header_key = f"{manifest_prefix(dataset, batch_id)}/manifest.json"
+    if store.exists(header_key):
+        return ManifestHeader.model_validate_json(store.get_bytes(header_key)).created_at.date()
+    return None
+
+
+def _receipts_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObject]:
+    """Receipt records past keep_until. The law sets a minimum here, so the real date also
+    has to be past it: an as-of date in the future never removes a receipt early."""
+    cutoff = min(ctx.as_of, ctx.now().date())
+    due = []
+    for key in ctx.store.list_keys("lineage/receipts/"):
+        receipt = Receipt.model_validate_json(ctx.store.get_bytes(key))
+        if receipt.keep_until < cutoff and not any(_held_by(h, receipt.dataset, receipt.batch_id) for h in holds):
+            reason = f"receipt record kept until {receipt.keep_until} ({receipt.keep_rule})"
+            due.append(RemovedObject(key=key, sha256_before=_file_sha(ctx.store, key), reason=reason))
+    return due
+
+
+def dry_run(plan: Plan) -> DryRun:
+    rows = [
+        {"dataset": dataset, "expiry": month, "records": counts["purge"], "held": counts["held"]}
+        for (dataset, month), counts in sorted(plan.months.items())
+        if counts["purge"] or counts["held"]
+    ]
+    deleted = sum(1 for f in plan.files if f.purge.num_rows == f.total)
+    return DryRun(
+        as_of=plan.as_of,
+        rows=rows,
+        files_deleted=deleted,
+        files_rewritten=len(plan.files) - deleted,
+        quarantine_objects=len(plan.quarantine),
+        receipts=len(plan.receipts),
+        retained=plan.retained,
+        erasure_requests=plan.erasure_requests,
+    )
+
+
+def _batches(store: ObjectStore, records: pa.Table) -> list[BatchPurge]:
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for dataset, batch_id in zip(
+        records.column("dataset").to_pylist(), records.column("batch_id").to_pylist(), strict=True
+    ):
+        counts[(dataset, batch_id)] += 1
+    out = []
+    for (dataset, batch_id), count in sorted(counts.items()):
+        header_key = f"{manifest_prefix(dataset, batch_id)}/manifest.json"
+        document = (
+            ManifestHeader.model_validate_json(store.get_bytes(header_key)).provenance_document_id
+            if store.exists(header_key)
+            else None
+        )
+        out.append(BatchPurge(dataset=dataset, batch_id=batch_id, provenance_document_id=document, records=count))
+    return out
+
+
+def _json(model: BaseModel) -> bytes:
+    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
+    """Write the purged-records list and the open certificate, before anything is destroyed."""
+    store = ctx.store
+    now = ctx.now()
+    run_id = f"PC-{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
+    records = pa.concat_tables([f.purge for f in plan.files]) if plan.files else PURGED_RECORDS_SCHEMA.empty_table()
+    records_key = certificate_records_key(run_id)
+    with store.writing(records_key) as path:
+        pq.write_table(records, path, compression="zstd")
+    files = [
+        FileAction(
+            key=f.key,
+            action="delete" if f.purge.num_rows == f.total else "rewrite",
+            method="whole-file delete" if f.purge.num_rows == f.total else "rewrite without the purged records",
+            sha256_before=_file_sha(store, f.key),
+            records_removed=f.purge.num_rows,
+            records_kept=f.total - f.purge.num_rows,
+        )
+        for f in plan.files
+    ]
+    certificate = Certificate(
+        run_id=run_id,
+        status="open",
+        as_of=plan.as_of,
+        actor=ctx.actor,
+        opened_at=now,
+        policy=[
+            "curated records whose retention_until is before as_of (APPI Art. 22; GDPR Art. 5(1)(e))",
+            "quarantined data older than its dataset's quarantine_retention",
+            "receipt records past keep_until (APPI Art. 30(4))",
+            "records named by pending erasure requests (APPI Art. 35; GDPR Art. 17)",
+            "records under an active legal hold are retained",
+        ],
+        records=StoredObject(key=records_key, sha256=_file_sha(store, records_key), rows=records.num_rows),
+        purged_count=records.num_rows,
+        batches=_batches(store, records),
+        files=files,
+        retained=plan.retained,
+        quarantine_removed=plan.quarantine,
+        receipts_removed=plan.receipts,
+        erasure_requests=plan.erasure_requests,
+    )
+    store.put_bytes(certificate_key(run_id, open_=True), _json(certificate))
+    audit.record(
+        store, "purge-open", at=now, actor=ctx.actor, detail={"certificate": run_id, "records": records.num_rows}
+    )
+    return certificate
+
+
+def _purged_ids(store: ObjectStore, certificate: Certificate, key: str) -> pa.Array:
+    with store.reading(certificate.records.key) as path:
+        table = pq.read_table(path, columns=["record_id"], filters=[("curated_file", "=", key)])
+    return table.column("record_id").combine_chunks()
+
+
+def _rewrite_without(store: ObjectStore, key: str, purged: pa.Array) -> None:
+    """Rewrite `key` keeping every record not in `purged`, streamed, replaced atomically."""
+    with store.reading(key) as source, store.writing(key) as target:
+        parquet = pq.ParquetFile(source)
+        with pq.ParquetWriter(target, parquet.schema_arrow, compression="zstd") as writer:
+            for batch in parquet.iter_batches(batch_size=250_000):
+                keep = pc.invert(pc.is_in(batch.column("record_id"), value_set=purged))
+                writer.write_batch(batch.filter(keep))
+
+
+def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
+    """Do what an open certificate says, idempotently, and close it."""
+    store = ctx.store
+    for index, action in enumerate(certificate.files):
+        if store.exists(action.key) and _file_sha(store, action.key) == action.sha256_before:
+            if action.action == "delete":
+                store.delete(action.key)
+            else:
+                _rewrite_without(store, action.key, _purged_ids(store, certificate, action.key))
+        ctx.checkpoint(f"file-{index}")
+    for removed in [*certificate.quarantine_removed, *certificate.receipts_removed]:
+        if store.exists(removed.key):
+            store.delete(removed.key)
+    ctx.checkpoint("before-close")
+    return close_certificate(ctx, certificate)
+
+
+def close_certificate(ctx: RetentionContext, certificate: Certificate) -> Certificate:
+    store = ctx.store
+    files = [
+        action.model_copy(update={"sha256_after": _file_sha(store, action.key)})
+        if action.action == "rewrite"
+        else action
+        for action in certificate.files
+    ]
+    closed = certificate.model_copy(update={"status": "closed", "closed_at": ctx.now(), "files": files})
+    data = _json(closed)
+    store.put_bytes(certificate_key(certificate.run_id), data)
+
+    def link(sequence: int, previous: str | None) -> bytes:
+        entry = CertificateLink(
+            sequence=sequence,
+            previous=previous,
+            certificate_key=certificate_key(certificate.run_id),
+            certificate_sha256=sha256_hex(data),
+        )
+        return canonical_json(entry.model_dump(mode="json"))
+
+    Chain(store, CERTIFICATE_CHAIN).append(link)
+    audit.record(
+        store,
+        "purge",
+        at=ctx.now(),
+        actor=ctx.actor,
+        detail={
+            "certificate": certificate.run_id,
+            "records": certificate.purged_count,
+            "files": len(certificate.files),
+            "retained": sum(r.records for r in certificate.retained),
+        },
+    )
+    return closed
+
+
+def open_certificates(store: ObjectStore) -> list[Certificate]:
+    """Certificates opened by a run that did not close them (oldest first)."""
+    keys = set(store.list_keys(f"{CERTIFICATES}/"))
+    opened = sorted(k for k in keys if k.endswith(".open.json"))
+    return [
+        Certificate.model_validate_json(store.get_bytes(k))
+        for k in opened
+        if k.removesuffix(".open.json") + ".json" not in keys
+    ]
+
+
+def run_retention(ctx: RetentionContext) -> list[Certificate]:
+    """Finish any interrupted run, then plan and carry out this one; returns the closed certificates."""
+    closed = [carry_out(ctx, certificate) for certificate in open_certificates(ctx.store)]
+    plan = make_plan(ctx)
+    if plan.empty:
+        return closed
+    certificate = open_certificate(ctx, plan)
+    ctx.checkpoint("opened")
+    closed.append(carry_out(ctx, certificate))
+    return closed

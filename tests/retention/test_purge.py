@@ -1,0 +1,247 @@
+"""The retention run: what expires goes, what is held stays, everything is certified and verifiable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from kakunin.lineage.trace import trace
+from kakunin.lineage.verify import verify
+from kakunin.retention.erasure import request_erasure
+from kakunin.retention.holds import place_hold, release_hold
+from kakunin.retention.purge import InjectedFailure, RetentionContext, dry_run, make_plan, run_retention
+from kakunin.storage import LocalStore
+from tests.conftest import TODAY
+from tests.intake.conftest import KEY
+from tests.retention.conftest import Published
+
+MakeContext = Callable[..., RetentionContext]
+
+
+def curated(store: LocalStore) -> dict[str, bytes]:
+    return {
+        p.relative_to(store.root).as_posix(): p.read_bytes() for p in sorted((store.root / "curated").rglob("part-*"))
+    }
+
+
+def records(store: LocalStore) -> pa.Table:
+    files = sorted((store.root / "curated").rglob("part-*.parquet"))
+    return pq.read_table(files).sort_by("record_id")
+
+
+def manifest(store: LocalStore, batch_id: str) -> pa.Table:
+    return pq.read_table(next((store.root / "lineage/manifests").rglob(f"{batch_id}/manifest.parquet")))
+
+
+def test_dry_run_changes_nothing_and_counts_per_month(published: Published, retention_context: MakeContext) -> None:
+    store = published.store
+    before = curated(store)
+    summary = dry_run(make_plan(retention_context(store, date(2026, 5, 22))))
+    assert curated(store) == before
+    assert not list((store.root / "lineage").rglob("PC-*"))
+    assert summary.rows, "some of the by-purchase batch has expired by then"
+    assert all(row["expiry"] <= "2026-05" for row in summary.rows)
+    assert summary.files_rewritten == 1  # the 2026-05 partition is only partly expired
+
+
+def test_expired_records_are_gone_from_the_content_and_the_rest_unchanged(
+    published: Published, retention_context: MakeContext
+) -> None:
+    store = published.store
+    before_files = curated(store)
+    before_records = records(store)
+    as_of = date(2026, 5, 22)
+    (certificate,) = run_retention(retention_context(store, as_of))
+    after_records = records(store)
+    expired = before_records.filter(pa.compute.less(before_records["retention_until"], pa.scalar(as_of)))
+    assert certificate.purged_count == expired.num_rows > 0
+    # no purged value survives anywhere in the curated Parquet content
+    purged_ids = set(expired["record_id"].to_pylist())
+    assert purged_ids.isdisjoint(after_records["record_id"].to_pylist())
+    raw = b"".join(curated(store).values())
+    for email in expired["email"].to_pylist():
+        assert email.encode() not in raw
+    # everything else is exactly what it was: untouched files byte for byte, kept records value for value
+    touched = {f.key for f in certificate.files}
+    for key, content in curated(store).items():
+        if key not in touched:
+            assert before_files[key] == content
+    kept = before_records.filter(
+        pa.compute.invert(pa.compute.is_in(before_records["record_id"], pa.array(list(purged_ids))))
+    )
+    assert kept.to_pylist() == after_records.to_pylist()
+    assert {f.action for f in certificate.files} == {"delete", "rewrite"}
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
+    assert run_retention(retention_context(store, as_of)) == [], "nothing is purged twice"
+
+
+def test_a_whole_expired_partition_is_deleted_as_files(published: Published, retention_context: MakeContext) -> None:
+    store = published.store
+    (certificate,) = run_retention(retention_context(store, date(2028, 1, 1)))
+    one_year_files = [f for f in certificate.files if published.one_year.batch_id in f.key]
+    assert [f.action for f in one_year_files] == ["delete"]
+    assert all(f.method == "whole-file delete" for f in one_year_files)
+    remaining = records(store)
+    assert set(manifest(store, published.three_years.batch_id)["record_id"].to_pylist()) == set(
+        remaining["record_id"].to_pylist()
+    )
+    assert verify(store, today=TODAY).intact
+
+
+def test_held_records_are_kept_and_the_certificate_says_why(
+    published: Published, retention_context: MakeContext
+) -> None:
+    store = published.store
+    held_record = manifest(store, published.one_year.batch_id)["record_id"][0].as_py()
+    batch_hold = place_hold(
+        store,
+        dataset="jp_customer_leads",
+        batch_id=published.by_purchase.batch_id,
+        record_id=None,
+        reason="regulator inquiry",
+        placed_by="auditor",
+        now=_now(),
+    )
+    place_hold(
+        store,
+        dataset="jp_customer_leads",
+        batch_id=None,
+        record_id=held_record,
+        reason="litigation",
+        placed_by="counsel",
+        now=_now(),
+    )
+    (certificate,) = run_retention(retention_context(store, date(2028, 1, 1)))
+    remaining = set(records(store)["record_id"].to_pylist())
+    assert held_record in remaining
+    assert set(manifest(store, published.by_purchase.batch_id)["record_id"].to_pylist()) <= remaining
+    reasons = {r.reason: r.records for r in certificate.retained}
+    assert reasons == {"regulator inquiry": 40, "litigation": 1}
+    assert verify(store, today=TODAY).intact
+    release_hold(store, batch_hold.hold_id, reason="inquiry closed", released_by="auditor", now=_now())
+    (later,) = run_retention(retention_context(store, date(2028, 1, 1)))
+    assert later.purged_count == 40
+    assert held_record in set(records(store)["record_id"].to_pylist())
+
+
+def test_an_erasure_request_reaches_the_subject_in_two_batches(
+    published: Published, retention_context: MakeContext
+) -> None:
+    store = published.store
+    first = manifest(store, published.one_year.batch_id)
+    customer_no = (
+        records(store)
+        .filter(pa.compute.equal(records(store)["record_id"], first["record_id"][0]))["customer_no"][0]
+        .as_py()
+    )
+    request, matches = request_erasure(
+        store,
+        dataset="jp_customer_leads",
+        subject_key=[f" {customer_no.lower()} "],
+        reason="subject asked (ref 42)",
+        key=KEY,
+        requested_by="privacy-desk",
+        now=_now(),
+    )
+    assert matches == 2
+    erasure_store = b"".join(p.read_bytes() for p in (store.root / "lineage/erasure").glob("*"))
+    assert customer_no.encode() not in erasure_store and customer_no.lower().encode() not in erasure_store
+    (certificate,) = run_retention(retention_context(store, date(2025, 1, 1)))  # before anything expires
+    assert certificate.erasure_requests == [request.request_id]
+    assert certificate.purged_count == 2
+    assert {b.batch_id for b in certificate.batches} == {published.one_year.batch_id, published.three_years.batch_id}
+    assert customer_no not in records(store)["customer_no"].to_pylist()
+    story = trace(store, first["record_id"][0].as_py())
+    assert story.purged_by == certificate.run_id
+    assert f"erasure request {request.request_id}" in story.status
+    assert verify(store, today=TODAY).intact
+
+
+CRASH_POINTS = ["opened", "file-0", "file-1", "file-2", "before-close"]
+
+
+@pytest.mark.parametrize("crash_at", CRASH_POINTS)
+def test_a_run_killed_midway_is_finished_by_the_next(
+    published: Published, retention_context: MakeContext, crash_at: str
+) -> None:
+    store = published.store
+    held = manifest(store, published.by_purchase.batch_id)["record_id"][0].as_py()
+    place_hold(
+        store,
+        dataset="jp_customer_leads",
+        batch_id=None,
+        record_id=held,
+        reason="litigation",
+        placed_by="c",
+        now=_now(),
+    )
+    before = records(store)
+    as_of = date(2028, 1, 1)
+    with pytest.raises(InjectedFailure):
+        run_retention(retention_context(store, as_of, fail_at={crash_at}))
+    interrupted = verify(store, today=TODAY)
+    assert not interrupted.intact
+    assert any("still open" in p.message for p in interrupted.problems)
+    certificates = run_retention(retention_context(store, as_of))
+    assert len(certificates) == 1, "the open certificate is closed; nothing is left for a second one"
+    certificate = certificates[0]
+    expired = before.filter(pa.compute.less(before["retention_until"], pa.scalar(as_of)))
+    assert certificate.purged_count == expired.num_rows - 1
+    after = records(store)
+    assert held in after["record_id"].to_pylist()
+    assert after.num_rows == before.num_rows - certificate.purged_count
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
+    assert run_retention(retention_context(store, as_of)) == []
+
+
+def test_verify_fails_when_a_record_disappears_without_a_certificate(published: Published) -> None:
+    store = published.store
+    target = sorted((store.root / "curated").rglob("part-*.parquet"))[0]
+    table = pq.read_table(target)
+    pq.write_table(table.slice(1), target)
+    report = verify(store, today=TODAY)
+    assert any(
+        "no closed purge certificate names" in p.message or "changed since" in p.message for p in report.problems
+    )
+
+
+def test_quarantine_and_receipts_are_purged_on_their_own_clocks(
+    published: Published, retention_context: MakeContext, tmp_path: Path
+) -> None:
+    store = published.store
+    failed = store.root / "quarantine/jp_customer_leads/20261120T000000000000Z-00000000"
+    failed.mkdir(parents=True)
+    (failed / "data.csv").write_text("personal data", encoding="utf-8")
+    (failed / "rejection.json").write_text(
+        '{"batch_id": "20261120T000000000000Z-00000000", "dataset": "jp_customer_leads", "document_id": null,'
+        ' "document_sha256": null, "stage": "parse", "rejected_at": "2026-11-20T00:00:00Z", "findings": []}',
+        encoding="utf-8",
+    )
+    (early,) = run_retention(retention_context(store, date(2026, 12, 21)))
+    assert [q.key.rsplit("/", 1)[1] for q in early.quarantine_removed] == ["data.csv"]
+    assert not (failed / "data.csv").exists()
+    assert (failed / "rejection.json").exists(), "the decision record stays"
+    receipts = sorted((store.root / "lineage/receipts").rglob("*.json"))
+    assert not any(c.receipts_removed for c in run_retention(retention_context(store, date(2030, 1, 1)))), (
+        "an as-of date in the future never removes a receipt before its keep_until in real time"
+    )
+    from datetime import UTC, datetime
+
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    late = run_retention(retention_context(store, date(2030, 1, 1), now=lambda: later))
+    assert sum(len(c.receipts_removed) for c in late) == len(receipts)
+    assert not any(p.exists() for p in receipts)
+    assert verify(store, today=date(2030, 1, 1)).intact
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
