@@ -217,10 +217,12 @@ def test_retention_hold_and_erasure_from_the_command_line(make_batch: MakeBatch,
     run = kakunin("retention", "run", "--as-of", "2030-01-01")
     assert run.code == 0, run.stderr
     assert "4 record(s) purged" in run.stdout
-    assert "retained by" in run.stdout and "litigation" in run.stdout
+    assert "retained by" in run.stdout
+    assert "litigation" in run.stdout
     assert kakunin("lineage", "verify").code == 0
     story = kakunin("lineage", "trace", ids[1], "--json").json()
-    assert story["purged_by"] and "retention period ended" in story["status"]
+    assert story["purged_by"]
+    assert "retention period ended" in story["status"]
     assert kakunin("hold", "remove", hold_id, "--reason", "settled").code == 0
     assert kakunin("hold", "remove", hold_id, "--reason", "again").code == 2
 

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 GENERATOR_VERSION = 2
 
@@ -61,7 +62,10 @@ def generate_rows(path: Path, rows: int, *, seed: int = 7) -> None:
             first_kanji = np.array([x[0] for x in first])[fi]
             last_kana = np.array([x[1] for x in last])[li]
             first_kana = np.array([x[1] for x in first])[fi]
-            digits = lambda k, width: np.char.zfill(rng.integers(0, 10**width, k).astype(str), width)  # noqa: E731
+
+            def digits(k: int, width: int) -> Any:
+                return np.char.zfill(rng.integers(0, 10**width, k).astype(str), width)
+
             numbers = np.arange(start, start + n) + 1_000_000
             birth = np.datetime64("1940-01-01") + rng.integers(0, 365 * 65, n).astype("timedelta64[D]")
             consented = np.datetime64("2024-04-01T00:00:00") + rng.integers(0, 86400 * 900, n).astype("timedelta64[s]")
@@ -87,7 +91,7 @@ def generate_rows(path: Path, rows: int, *, seed: int = 7) -> None:
             writer.write_table(table)
 
 
-def _schema():  # type: ignore[no-untyped-def]
+def _schema() -> Any:
     import pyarrow as pa
 
     from kakunin.samples import COLUMNS
@@ -98,8 +102,9 @@ def _schema():  # type: ignore[no-untyped-def]
 FLOOR = """
 import sys, pyarrow as pa, pyarrow.csv as pcsv, pyarrow.parquet as pq
 src, dst = sys.argv[1], sys.argv[2]
-reader = pcsv.open_csv(src, read_options=pcsv.ReadOptions(block_size=16 << 20),
-                       convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in sys.argv[3].split(",")}))
+types = {c: pa.string() for c in sys.argv[3].split(",")}
+reader = pcsv.open_csv(src, read_options=pcsv.ReadOptions(block_size=2 << 20),
+                       convert_options=pcsv.ConvertOptions(column_types=types))
 with pq.ParquetWriter(dst, reader.schema, compression="zstd") as writer:
     for batch in reader:
         writer.write_batch(batch)
@@ -194,15 +199,109 @@ def _evidence(batch: Path) -> list[dict[str, str]]:
     return entries
 
 
+def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3) -> None:
+    """A curated store of `records` records, `expired` of them in partitions that have expired by 2021-01-01.
+
+    Built directly (not through intake) so that ten million records take seconds: files of
+    at most 100,000 records, expired ones in 2020 partitions, the rest spread over 2030-2034.
+    """
+    from datetime import date
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kakunin.intake.records import uuid7_strings
+
+    rng = np.random.default_rng(seed)
+    per_file = 100_000
+
+    def write(month: str, count: int, batch: int, until: date) -> None:
+        folder = home / "curated" / "bench" / f"expiry={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.table(
+            {
+                "record_id": uuid7_strings(count, unix_ms=1_764_140_000_000 + batch),
+                "customer_no": pa.array(np.char.add("C", rng.integers(10**6, 10**7, count).astype(str))),
+                "email": pa.array(np.char.add(rng.integers(0, 10**9, count).astype(str), "@example.jp")),
+                "retention_until": pa.nulls(count, pa.date32()).fill_null(pa.scalar(until, pa.date32())),
+            }
+        )
+        pq.write_table(table, folder / f"part-20260101T000000{batch:06d}Z-00000000.parquet", compression="zstd")
+
+    batch = 0
+    for start in range(0, expired, per_file):
+        batch += 1
+        write("2020-06", min(per_file, expired - start), batch, date(2020, 6, 15))
+    kept = records - expired
+    for start in range(0, kept, per_file):
+        batch += 1
+        month = 2030 * 12 + (batch % 60)
+        year, month_index = divmod(month, 12)
+        write(f"{year}-{month_index + 1:02d}", min(per_file, kept - start), batch, date(year, month_index + 1, 15))
+
+
+def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
+    """Purge the same expired records from a store of N and of 10N records; the times should match."""
+    expired = max(1, rows // 4)
+    env = {**os.environ, "KAKUNIN_HMAC_KEY": "b" * 64}
+    runs = {}
+    for label, size in (("N", rows), ("10N", 10 * rows)):
+        home = out / f"retention-{label}"
+        shutil.rmtree(home, ignore_errors=True)
+        print(f"building a curated store of {size:,} records ({expired:,} expired) ...", flush=True)
+        build = [
+            sys.executable,
+            "-m",
+            "kakunin.bench",
+            "--build-store",
+            str(home),
+            "--rows",
+            str(size),
+            "--expired",
+            str(expired),
+        ]
+        subprocess.run(build, check=True)
+        argv = [sys.executable, "-m", "kakunin.cli", "retention", "run", "--as-of", "2021-01-01", "--json"]
+        runs[label] = measure(f"purge, store of {size:,}", argv, rows=expired, env={**env, "KAKUNIN_HOME": str(home)})
+        shutil.rmtree(home, ignore_errors=True)
+    result = {
+        "store_records": {"N": rows, "10N": 10 * rows},
+        "expired_records": expired,
+        "purge_N": asdict(runs["N"]),
+        "purge_10N": asdict(runs["10N"]),
+        "ratio_10N_to_N": round(runs["10N"].seconds / runs["N"].seconds, 2),
+        "whole_partition_records_per_second": round(expired / runs["10N"].seconds),
+    }
+    (out / f"retention-{rows}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def retention_report(result: dict[str, object]) -> str:
+    n = cast(dict[str, Any], result["purge_N"])
+    ten_n = cast(dict[str, Any], result["purge_10N"])
+    sizes = cast(dict[str, int], result["store_records"])
+    return "\n".join(
+        [
+            f"retention benchmark: {result['expired_records']:,} expired records in stores of "
+            f"{sizes['N']:,} and {sizes['10N']:,}",
+            f"  {n['name']:<32} {n['seconds']:8.2f} s  peak RSS {n['peak_rss_mib']:8.1f} MiB",
+            f"  {ten_n['name']:<32} {ten_n['seconds']:8.2f} s  peak RSS {ten_n['peak_rss_mib']:8.1f} MiB",
+            f"  ratio 10N/N: {result['ratio_10N_to_N']}   whole-partition purge: "
+            f"{result['whole_partition_records_per_second']:,} records/s",
+        ]
+    )
+
+
 def report(result: dict[str, object], out: Path) -> str:
     lines = [
         f"intake benchmark: {result['rows']:,} rows, {result['csv_mib']} MiB of CSV, {result['published']:,} published"
     ]
     for key in ("floor", "submit", "intake"):
-        m = result[key]
-        assert isinstance(m, dict)
+        m = cast(dict[str, Any], result[key])
         lines.append(
-            f"  {m['name']:<32} {m['seconds']:8.2f} s  {m['rows_per_second']:>12,} rows/s  peak RSS {m['peak_rss_mib']:8.1f} MiB"
+            f"  {m['name']:<32} {m['seconds']:8.2f} s  {m['rows_per_second']:>12,} rows/s"
+            f"  peak RSS {m['peak_rss_mib']:8.1f} MiB"
         )
     lines.append(
         f"  ratio intake/floor (time): {result['ratio_intake_to_floor']}   (RSS): {result['rss_ratio_intake_to_floor']}"
@@ -223,13 +322,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     parser.add_argument("--generate", type=Path, help="Only write the CSV to this path.")
+    parser.add_argument("--build-store", type=Path, help="Only build a synthetic curated store here.")
+    parser.add_argument("--expired", type=int, default=0)
+    parser.add_argument("--only", choices=["intake", "retention"], default=None)
     args = parser.parse_args(argv)
     if args.generate is not None:
         generate_rows(args.generate, args.rows)
         return 0
-    result = run(args.rows, args.out)
-    print(report(result, args.out))
-    print(f"written: {args.out / f'intake-{args.rows}.json'}")
+    if args.build_store is not None:
+        build_curated_store(args.build_store, records=args.rows, expired=args.expired)
+        return 0
+    if args.only in (None, "intake"):
+        result = run(args.rows, args.out)
+        print(report(result, args.out))
+        print(f"written: {args.out / f'intake-{args.rows}.json'}")
+    if args.only in (None, "retention"):
+        print(retention_report(run_retention_bench(args.rows, args.out)))
+        print(f"written: {args.out / f'retention-{args.rows}.json'}")
     return 0
 
 

@@ -76,7 +76,8 @@ def intake_text(results: Sequence[Any]) -> str:
 def verify_text(report: Any) -> str:
     verdict = "intact" if report.intact else f"NOT intact: {len(report.problems)} problem(s)"
     head = (
-        f"{verdict} — {report.manifests} manifest(s), {report.certificates} purge certificate(s), {report.records} record(s), "
+        f"{verdict} — {report.manifests} manifest(s), {report.certificates} purge certificate(s), "
+        f"{report.records} record(s), "
         f"{report.curated_files} curated file(s), {report.audit_entries} audit entr"
         f"{'y' if report.audit_entries == 1 else 'ies'}\n"
     )

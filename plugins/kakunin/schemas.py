@@ -14,7 +14,19 @@ from pydantic import BaseModel
 
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
-from kakunin.lineage.formats import MANIFEST_SCHEMA, AuditEntry, ChainLink, Commit, ManifestHeader, Receipt
+from kakunin.lineage.formats import (
+    MANIFEST_SCHEMA,
+    AuditEntry,
+    Certificate,
+    CertificateLink,
+    ChainLink,
+    Commit,
+    ErasureRequest,
+    Hold,
+    HoldRelease,
+    ManifestHeader,
+    Receipt,
+)
 from kakunin.provenance.findings import Verdict
 from kakunin.provenance.model import ProvenanceDocument
 
@@ -30,6 +42,11 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "receipt.schema.json": Receipt,
     "audit-entry.schema.json": AuditEntry,
     "curated-commit.schema.json": Commit,
+    "purge-certificate.schema.json": Certificate,
+    "certificate-chain-link.schema.json": CertificateLink,
+    "legal-hold.schema.json": Hold,
+    "legal-hold-release.schema.json": HoldRelease,
+    "erasure-request.schema.json": ErasureRequest,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 
