@@ -37,87 +37,81 @@ def _problems(store: LocalStore) -> list[str]:
     return [f"{p.check} {p.where}: {p.message}" for p in report.problems]
 
 
-def test_a_flipped_byte_in_a_manifest_is_caught(published: LocalStore) -> None:
-    manifest = sorted((published.root / "lineage/manifests").rglob("manifest.parquet"))[1]
-    original = manifest.read_bytes()
-    _flip_byte(manifest)
-    assert any("manifest.parquet changed" in p for p in _problems(published))
-    manifest.write_bytes(original)
-    assert verify(published, today=TODAY).intact
-
-
-def test_a_changed_header_is_caught(published: LocalStore) -> None:
-    header = sorted((published.root / "lineage/manifests").rglob("manifest.json"))[0]
-    original = header.read_bytes()
-    header.write_bytes(original.replace(b'"published": 30', b'"published": 31'))
-    assert any("header changed" in p for p in _problems(published))
-    header.write_bytes(original)
-    assert verify(published, today=TODAY).intact
-
-
-def test_a_deleted_header_is_caught(published: LocalStore) -> None:
-    header = sorted((published.root / "lineage/manifests").rglob("manifest.json"))[2]
-    original = header.read_bytes()
-    header.unlink()
-    assert any("manifest header is missing" in p for p in _problems(published))
-    header.write_bytes(original)
-    assert verify(published, today=TODAY).intact
-
-
-def test_two_swapped_chain_links_are_caught(published: LocalStore) -> None:
-    first, second = sorted((published.root / "lineage/chain").glob("*.json"))[:2]
+def _swap(first: Path, second: Path) -> None:
     a, b = first.read_bytes(), second.read_bytes()
     first.write_bytes(b)
     second.write_bytes(a)
-    problems = _problems(published)
-    assert any(("chain" in p and "previous" in p) or "stored as" in p for p in problems)
-    first.write_bytes(a)
-    second.write_bytes(b)
-    assert verify(published, today=TODAY).intact
 
 
-def test_a_removed_link_is_caught(published: LocalStore) -> None:
-    link = sorted((published.root / "lineage/chain").glob("*.json"))[1]
-    original = link.read_bytes()
-    link.unlink()
-    assert any("an entry is missing" in p for p in _problems(published))
-    link.write_bytes(original)
-    assert verify(published, today=TODAY).intact
+def _nth(pattern: str, n: int) -> Callable[[Path], list[Path]]:
+    return lambda root: [sorted(root.glob(pattern))[n]]
 
 
-def test_a_changed_curated_file_is_caught(published: LocalStore) -> None:
-    curated = sorted((published.root / "curated").rglob("part-*.parquet"))[0]
-    original = curated.read_bytes()
-    _flip_byte(curated)
-    assert any("changed since it was published" in p for p in _problems(published))
-    curated.write_bytes(original)
-    assert verify(published, today=TODAY).intact
+# (files to tamper with, what to do to them, a phrase verify must report)
+TAMPERING = [
+    pytest.param(
+        _nth("lineage/manifests/*/*/manifest.parquet", 1),
+        lambda ps: _flip_byte(ps[0]),
+        "manifest.parquet changed",
+        id="flipped-byte-in-manifest",
+    ),
+    pytest.param(
+        _nth("lineage/manifests/*/*/manifest.json", 0),
+        lambda ps: ps[0].write_bytes(ps[0].read_bytes().replace(b'"published": 30', b'"published": 31')),
+        "header changed",
+        id="edited-header",
+    ),
+    pytest.param(
+        _nth("lineage/manifests/*/*/manifest.json", 2),
+        lambda ps: ps[0].unlink(),
+        "manifest header is missing",
+        id="deleted-header",
+    ),
+    pytest.param(
+        lambda root: sorted(root.glob("lineage/chain/*.json"))[:2],
+        lambda ps: _swap(*ps),
+        "stored as",
+        id="two-swapped-chain-links",
+    ),
+    pytest.param(_nth("lineage/chain/*.json", 1), lambda ps: ps[0].unlink(), "an entry is missing", id="removed-link"),
+    pytest.param(
+        _nth("curated/*/*/part-*.parquet", 0),
+        lambda ps: _flip_byte(ps[0]),
+        "changed since it was published",
+        id="changed-curated-file",
+    ),
+    pytest.param(
+        _nth("curated/*/*/part-*.parquet", 0),
+        lambda ps: ps[0].unlink(),
+        "published file is missing",
+        id="deleted-curated-file",
+    ),
+    pytest.param(
+        _nth("audit/log/*.json", 1),
+        lambda ps: ps[0].write_bytes(ps[0].read_bytes().replace(b'"actor":"test"', b'"actor":"someone"')),
+        "audit/log",
+        id="edited-audit-entry",
+    ),
+    pytest.param(
+        _nth("lineage/receipts/*/*.json", 0),
+        lambda ps: ps[0].unlink(),
+        "before its keep_until",
+        id="receipt-removed-early",
+    ),
+]
 
 
-def test_a_deleted_curated_file_is_caught(published: LocalStore) -> None:
-    curated = sorted((published.root / "curated").rglob("part-*.parquet"))[0]
-    original = curated.read_bytes()
-    curated.unlink()
-    problems = _problems(published)
-    assert any("published file is missing" in p for p in problems)
-    assert any("not in the curated store" in p for p in problems)
-    curated.write_bytes(original)
-    assert verify(published, today=TODAY).intact
-
-
-def test_an_audit_entry_edited_is_caught(published: LocalStore) -> None:
-    entry = sorted((published.root / "audit/log").glob("*.json"))[1]
-    original = entry.read_bytes()
-    entry.write_bytes(original.replace(b'"actor":"test"', b'"actor":"someone"'))
-    assert any("audit/log" in p for p in _problems(published))
-    entry.write_bytes(original)
-    assert verify(published, today=TODAY).intact
-
-
-def test_a_receipt_removed_before_keep_until_is_caught(published: LocalStore) -> None:
-    receipt = sorted((published.root / "lineage/receipts").rglob("*.json"))[0]
-    original = receipt.read_bytes()
-    receipt.unlink()
-    assert any("before its keep_until" in p for p in _problems(published))
-    receipt.write_bytes(original)
+@pytest.mark.parametrize(("select", "tamper", "expected"), TAMPERING)
+def test_tampering_is_caught_and_undoing_it_passes_again(
+    published: LocalStore,
+    select: Callable[[Path], list[Path]],
+    tamper: Callable[[list[Path]], object],
+    expected: str,
+) -> None:
+    paths = select(published.root)
+    originals = {path: path.read_bytes() for path in paths}
+    tamper(paths)
+    assert any(expected in problem for problem in _problems(published))
+    for path, content in originals.items():
+        path.write_bytes(content)
     assert verify(published, today=TODAY).intact
