@@ -33,7 +33,7 @@ SUBMISSION_FILE = "_submission.json"
 REJECTION_FILE = "rejection.json"
 UNKNOWN_DATASET = "_unknown"
 
-BatchState = Literal["pending", "rejected", "published", "quarantined"]
+BatchState = Literal["pending", "rejected", "published"]
 
 
 class _Record(BaseModel):

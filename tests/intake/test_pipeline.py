@@ -194,3 +194,28 @@ def test_the_receipt_record_is_written_and_kept_three_years(
     created = receipt["created_at"][:10]
     assert receipt["keep_until"] == f"{int(created[:4]) + 3}{created[4:]}"
     assert receipt["records"] == 30
+
+
+def test_a_crash_while_rejecting_is_finished_by_the_next_run(
+    store: LocalStore, registry: Registry, submit: Submit
+) -> None:
+    ref = submit(data_mutation=lambda p: p.write_bytes(p.read_bytes().replace(b",phone", b",tel", 1)))
+    ctx = make_context(store, registry, fail_after={"rejection-written"})
+    with pytest.raises(InjectedFailure):
+        run_batch(ref, ctx)
+    ctx.fail_after.clear()
+    result = run_batch(ref, ctx)
+    assert result.decision == "rejected (parse)"
+    assert not (store.root / ref.landing()).exists()
+    assert (store.root / ref.quarantine("data.csv")).is_file()
+    assert (store.root / ref.quarantine("_submission.json")).is_file()
+
+
+def test_a_malformed_row_is_rejected_without_quoting_it(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    personal = "山田 秘密子,extra,fields"
+    ref = submit(data_mutation=lambda p: p.write_bytes(p.read_bytes() + f"C0000099,{personal}\r\n".encode()))
+    result = run_batch(ref, make_context(store, registry))
+    assert result.codes == ["parse.schema"]
+    rejection = (store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8")
+    assert "Expected 10 columns" in rejection
+    assert "秘密子" not in rejection

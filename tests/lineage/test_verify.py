@@ -47,6 +47,25 @@ def _nth(pattern: str, n: int) -> Callable[[Path], list[Path]]:
     return lambda root: [sorted(root.glob(pattern))[n]]
 
 
+def _last_batch_entirely(root: Path) -> list[Path]:
+    """Everything of the newest published batch: its link, header, manifest, receipt, commit and data."""
+    import json
+
+    link_path = sorted(root.glob("lineage/chain/*.json"))[-1]
+    header_key = json.loads(link_path.read_text())["header_key"]
+    batch_id = header_key.split("/")[-2]
+    paths = [link_path, root / header_key, root / header_key.replace("manifest.json", "manifest.parquet")]
+    paths += list(root.glob(f"lineage/receipts/*/{batch_id}.json")) + list(
+        root.glob(f"curated/*/_commits/{batch_id}.json")
+    )
+    return paths + list(root.glob(f"curated/*/*/part-{batch_id}.parquet"))
+
+
+def _remove_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink()
+
+
 # (files to tamper with, what to do to them, a phrase verify must report)
 TAMPERING = [
     pytest.param(
@@ -97,6 +116,13 @@ TAMPERING = [
         lambda ps: ps[0].unlink(),
         "before its keep_until",
         id="receipt-removed-early",
+    ),
+    pytest.param(_last_batch_entirely, _remove_all, "no longer holds as published", id="newest-batch-erased-whole"),
+    pytest.param(
+        _nth("curated/*/_commits/*.json", 0),
+        lambda ps: ps[0].write_bytes(ps[0].read_bytes().replace(b'"rows": 30', b'"rows": 29')),
+        "does not name the files",
+        id="edited-commit",
     ),
 ]
 

@@ -8,6 +8,7 @@ the rest of the batch goes on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -214,4 +215,8 @@ def _failure_lists(failures: list[tuple[str, pa.Array]], rows: int) -> pa.Array:
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """Arrow's message without the row it quotes: errors are kept forever and must hold no personal data."""
+    line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    line = re.sub(r"(got \d+)\b.*", r"\1", line)
+    line = re.sub(r":\s*'.*", "", line)
+    return line[:200]

@@ -45,7 +45,7 @@ from kakunin.intake.conform import (
 from kakunin.intake.encoding import detect_encoding
 from kakunin.lineage.formats import commit_key, manifest_prefix
 from kakunin.provenance.document import judge, read_document
-from kakunin.provenance.evidence import sha256_of
+from kakunin.provenance.evidence import resolve_inside, sha256_of
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, delete_prefix, local_folder
@@ -188,11 +188,13 @@ def reject(
     document_sha256: str | None,
     failed_rows: pa.Table | None = None,
 ) -> None:
-    """Move the whole batch to quarantine with its findings; nothing of it is published."""
+    """Move the whole batch to quarantine with its findings; nothing of it is published.
+
+    The decision is written first and the files moved after, `_submission.json` last, so a
+    crash midway leaves a batch that is already rejected and whose move any later step
+    finishes (`finish_rejection`).
+    """
     store = ctx.store
-    for key in list(store.list_keys(ref.landing() + "/")):
-        store.rename(key, ref.quarantine(key[len(ref.landing()) + 1 :]))
-    delete_prefix(store, ref.landing() + "/")
     if failed_rows is not None and failed_rows.num_rows:
         with store.writing(ref.quarantine("failed_rows.parquet")) as path:
             pq.write_table(failed_rows, path, compression=CURATED_COMPRESSION)
@@ -206,6 +208,7 @@ def reject(
         findings=findings,
     )
     store.put_bytes(ref.quarantine(REJECTION_FILE), _json_bytes(rejection))
+    _maybe_fail(ctx, "rejection-written")
     audit.record(
         store,
         "reject",
@@ -217,12 +220,33 @@ def reject(
         codes=sorted({f.code.value for f in findings}),
         detail={"stage": stage},
     )
-    delete_prefix(store, ref.work() + "/")
+    finish_rejection(ref, store)
     log.info("batch %s rejected at %s: %s", ref, stage, ", ".join(sorted({f.code.value for f in findings})))
+
+
+def finish_rejection(ref: BatchRef, store: ObjectStore) -> None:
+    """Move what is left of a rejected batch from landing to quarantine; clear its work files."""
+    delete_prefix(store, ref.work() + "/")
+    keys = list(store.list_keys(ref.landing() + "/"))
+    submission = ref.landing(SUBMISSION_FILE)
+    for key in [k for k in keys if k != submission] + [k for k in keys if k == submission]:
+        store.rename(key, ref.quarantine(key[len(ref.landing()) + 1 :]))
+    delete_prefix(store, ref.landing() + "/")
+
+
+def clear_published(ref: BatchRef, store: ObjectStore) -> None:
+    """After lineage: work files first, then landing, `_submission.json` last (so a crash is retried)."""
+    delete_prefix(store, ref.work() + "/")
+    submission = ref.landing(SUBMISSION_FILE)
+    for key in list(store.list_keys(ref.landing() + "/")):
+        if key != submission:
+            store.delete(key)
+    delete_prefix(store, ref.landing() + "/")
 
 
 def _skip(ref: BatchRef, ctx: IntakeContext, step: str, done_key: str) -> StepOutcome | None:
     if is_rejected(ref, ctx.store):
+        finish_rejection(ref, ctx.store)
         return StepOutcome(batch=str(ref), step=step, status="skipped (rejected earlier)")
     if ctx.store.exists(done_key):
         return StepOutcome(batch=str(ref), step=step, status="already done")
@@ -246,9 +270,14 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                 f"{stored.path} changed or disappeared in landing after it was submitted",
             )
             for stored in submission.files
-            if not (folder / stored.path).is_file() or sha256_of(folder / stored.path) != stored.sha256
+            if (path := resolve_inside(folder, stored.path)) is None
+            or not path.is_file()
+            or sha256_of(path) != stored.sha256
         ]
-        parsed = read_document(folder / submission.document_file)
+        document_path = resolve_inside(folder, submission.document_file)
+        if document_path is None:
+            raise InputError(f"{ref}: _submission.json names an unsafe document path")
+        parsed = read_document(document_path)
         verdict = judge(parsed, batch_dir=folder, registry=ctx.registry, today=ctx.today)
     findings = tampered + verdict.findings
     if tampered or not verdict.accepted or parsed.document is None:
@@ -573,15 +602,14 @@ def lineage(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     store = ctx.store
     header_key = f"{manifest_prefix(ref.dataset, ref.batch_id)}/manifest.json"
     if is_rejected(ref, store):
+        finish_rejection(ref, store)
         return StepOutcome(batch=str(ref), step="lineage", status="skipped (rejected earlier)")
     if _is_linked(store, header_key):
-        delete_prefix(store, ref.landing() + "/")
-        delete_prefix(store, ref.work() + "/")
+        clear_published(ref, store)
         return StepOutcome(batch=str(ref), step="lineage", status="already done")
     header = write_lineage(ref, ctx)
     _maybe_fail(ctx, "lineage-written")
-    delete_prefix(store, ref.landing() + "/")
-    delete_prefix(store, ref.work() + "/")
+    clear_published(ref, store)
     detail = (
         f"manifest #{header.sequence}: {header.counts.published} published, {header.counts.quarantined} quarantined"
     )

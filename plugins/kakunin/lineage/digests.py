@@ -48,7 +48,10 @@ def canonical_records(table: pa.Table | pa.RecordBatch, contract: DatasetContrac
 def normalised_subject_keys(table: pa.Table | pa.RecordBatch, columns: list[str]) -> pa.Array:
     """Subject keys as a person would type them: NFKC, trimmed, lower-cased; parts joined by US."""
     parts = [
-        pc.fill_null(pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(table.column(c), "NFKC"))), "")
+        pc.fill_null(
+            pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(pc.cast(table.column(c), pa.string()), "NFKC"))),
+            "",
+        )
         for c in columns
     ]
     return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, NAME_SEPARATOR)

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
+from kakunin.errors import KakuninError
 from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import (
     AUDIT_CHAIN,
@@ -35,6 +36,7 @@ from kakunin.lineage.formats import (
     ChainLink,
     Commit,
     ManifestHeader,
+    commit_key,
 )
 from kakunin.storage import ObjectStore
 
@@ -66,6 +68,8 @@ class _State:
     purged_ids: list[pa.Array] = field(default_factory=list)
     file_updates: dict[str, str | None] = field(default_factory=dict)  # key → hash after a purge, None if deleted
     certified_receipts: set[str] = field(default_factory=set)
+    linked_certificates: list[str] = field(default_factory=list)
+    linked_headers: dict[str, str] = field(default_factory=dict)
 
     def fail(self, check: str, where: str, message: str) -> None:
         self.problems.append(Problem(check=check, where=where, message=message))
@@ -97,8 +101,10 @@ def _walk_chain(store: ObjectStore, prefix: str, state: _State) -> Iterator[tupl
             expected = sequence
         try:
             parsed = json.loads(data)
-        except json.JSONDecodeError:
-            state.fail("chain", key, "entry is not valid JSON")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            state.fail("chain", key, "entry is not a JSON object")
             previous_sha, expected = _sha(data), expected + 1
             continue
         if parsed.get("sequence") != sequence:
@@ -137,7 +143,11 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
         if header.sequence != link.sequence:
             state.fail("manifest", link.header_key, f"header says sequence {header.sequence}, link {link.sequence}")
         previous_header_sha = link.header_sha256
-        _verify_header_files(store, header, link.header_key, state)
+        state.linked_headers[link.header_key] = link.header_sha256
+        try:
+            _verify_header_files(store, header, link.header_key, state)
+        except KakuninError as exc:
+            state.fail("manifest", link.header_key, f"names something that cannot be checked: {exc}")
     return count
 
 
@@ -164,6 +174,16 @@ def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str,
         state.fail("receipt", header.receipt.key, "receipt record removed, and no closed purge certificate names it")
     elif actual is not None and actual != header.receipt.sha256:
         state.fail("receipt", header.receipt.key, "receipt record changed (SHA-256 differs from the header)")
+    commit_at = commit_key(header.dataset, header.batch_id)
+    if not store.exists(commit_at):
+        state.fail("commit", commit_at, "the batch's commit record is missing")
+    else:
+        try:
+            commit = Commit.model_validate_json(store.get_bytes(commit_at))
+            if commit.files != header.curated_files:
+                state.fail("commit", commit_at, "the commit record does not name the files its manifest header names")
+        except ValidationError:
+            state.fail("commit", commit_at, "not a valid commit record")
     for stored in header.curated_files:
         if stored.key not in state.file_updates:
             state.expected_files[stored.key] = stored.sha256
@@ -173,11 +193,6 @@ def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str,
 
 def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     """Curated files match their headers; records and manifest rows match both ways."""
-    committed: dict[str, str] = {}
-    for key in store.list_keys("curated/"):
-        if "/_commits/" in key:
-            commit = Commit.model_validate_json(store.get_bytes(key))
-            committed.update({f.key: f.sha256 for f in commit.files})
     curated_ids: list[pa.Array] = []
     files = 0
     for key in store.list_keys("curated/"):
@@ -190,8 +205,11 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
         actual = _file_sha(store, key)
         if key in state.expected_files and actual != state.expected_files[key]:
             state.fail("curated", key, "changed since it was published (SHA-256 differs from its manifest header)")
-        with store.reading(key) as path:
-            curated_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+        try:
+            with store.reading(key) as path:
+                curated_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+        except (pa.ArrowException, OSError):
+            state.fail("curated", key, "not a readable Parquet file")
     for key in state.expected_files:
         if not store.exists(key):
             state.fail("curated", key, "a published file is missing and no closed purge certificate names it")
@@ -235,13 +253,18 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
         except ValidationError:
             state.fail("chain", key, "not a certificate chain link")
             continue
+        state.linked_certificates.append(link.certificate_key)
         if not store.exists(link.certificate_key):
             state.fail("certificate", link.certificate_key, "purge certificate is missing")
             continue
         data = store.get_bytes(link.certificate_key)
         if _sha(data) != link.certificate_sha256:
             state.fail("certificate", link.certificate_key, "certificate changed since it was closed (SHA-256 differs)")
-        certificate = Certificate.model_validate_json(data)
+        try:
+            certificate = Certificate.model_validate_json(data)
+        except ValidationError:
+            state.fail("certificate", link.certificate_key, "not a valid purge certificate")
+            continue
         if _file_sha(store, certificate.records.key) != certificate.records.sha256:
             state.fail("certificate", certificate.records.key, "purged-records list missing or changed")
         else:
@@ -251,6 +274,12 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
             state.file_updates[action.key] = action.sha256_after if action.action == "rewrite" else None
         state.certified_receipts.update(r.key for r in certificate.receipts_removed)
     keys = set(store.list_keys(f"{CERTIFICATES}/"))
+    linked = set(state.linked_certificates)
+    for key in sorted(k for k in keys if k.count("/") == 2 and k.endswith(".json") and not k.endswith(".open.json")):
+        if key not in linked:
+            state.fail(
+                "certificate", key, "a closed purge certificate is not linked into the chain (the next run links it)"
+            )
     for key in sorted(k for k in keys if k.endswith(".open.json")):
         if key.removesuffix(".open.json") + ".json" not in keys:
             state.fail(
@@ -264,9 +293,18 @@ def _verify_audit(store: ObjectStore, state: _State) -> int:
     for key, _, parsed in _walk_chain(store, AUDIT_CHAIN, state):
         count += 1
         try:
-            AuditEntry.model_validate(parsed)
+            entry = AuditEntry.model_validate(parsed)
         except ValidationError:
             state.fail("audit", key, "not a valid audit entry")
+            continue
+        manifest = entry.detail.get("manifest")
+        published = entry.action == "publish" and isinstance(manifest, str)
+        if published and state.linked_headers.get(str(manifest)) != entry.detail.get("manifest_sha256"):
+            state.fail(
+                "audit",
+                key,
+                f"records the publication of {manifest}, which the manifest chain no longer holds as published",
+            )
     return count
 
 

@@ -32,6 +32,7 @@ from kakunin import audit
 from kakunin.batches import REJECTION_FILE, Rejection
 from kakunin.contracts import Registry
 from kakunin.durations import parse_duration
+from kakunin.errors import StorageError
 from kakunin.lineage.chain import Chain, canonical_json, sha256_hex
 from kakunin.lineage.formats import (
     CERTIFICATE_CHAIN,
@@ -122,13 +123,21 @@ def _file_sha(store: ObjectStore, key: str) -> str:
 
 
 def _curated_files(store: ObjectStore) -> list[tuple[str, str, str, str]]:
-    """(key, dataset, month, batch_id) of every committed-name curated file."""
+    """(key, dataset, month, batch_id) of every published curated file whose lineage is written.
+
+    A batch still between publish and lineage is left alone: intake finishes it first.
+    """
     files = []
+    written: dict[tuple[str, str], bool] = {}
     for key in store.list_keys("curated/"):
         parts = key.split("/")
         if len(parts) == 4 and parts[2].startswith("expiry=") and parts[3].startswith("part-"):
             batch_id = parts[3].removeprefix("part-").removesuffix(".parquet")
-            files.append((key, parts[1], parts[2].removeprefix("expiry="), batch_id))
+            if (parts[1], batch_id) not in written:
+                header = f"{manifest_prefix(parts[1], batch_id)}/manifest.json"
+                written[(parts[1], batch_id)] = store.exists(header)
+            if written[(parts[1], batch_id)]:
+                files.append((key, parts[1], parts[2].removeprefix("expiry="), batch_id))
     return files
 
 
@@ -142,9 +151,12 @@ def make_plan(ctx: RetentionContext) -> Plan:
     holds = active_holds(store)
     erasures = pending_requests(store)
     erasure_targets: dict[str, dict[str, str]] = defaultdict(dict)  # curated file → record id → reason
+    request_of: dict[str, str] = {}
     for request in erasures:
         for row in records_of_subject(store, request.dataset, request.subject_digest).to_pylist():
             erasure_targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
+            request_of[row["record_id"]] = request.request_id
+    held_requests: set[str] = set()
     as_of_month = f"{ctx.as_of:%Y-%m}"
     files: list[FilePlan] = []
     retained_counts: dict[str, int] = defaultdict(int)
@@ -172,6 +184,7 @@ def make_plan(ctx: RetentionContext) -> Plan:
             if mask is not None and (count := pc.sum(mask).as_py() or 0):
                 held[hold.hold_id] = count
                 retained_counts[hold.hold_id] += count
+                held_requests.update(request_of[i] for i in ids.filter(mask).to_pylist() if i in request_of)
                 to_purge = pc.and_(to_purge, pc.invert(mask))
         months[(dataset, month)]["held"] += sum(held.values())
         if not pc.any(to_purge).as_py():
@@ -201,7 +214,7 @@ def make_plan(ctx: RetentionContext) -> Plan:
         retained=retained,
         quarantine=_quarantine_due(ctx, holds),
         receipts=_receipts_due(ctx, holds),
-        erasure_requests=[r.request_id for r in erasures],
+        erasure_requests=[r.request_id for r in erasures if r.request_id not in held_requests],
         months=dict(months),
     )
 
@@ -362,11 +375,18 @@ def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
     """Do what an open certificate says, idempotently, and close it."""
     store = ctx.store
     for index, action in enumerate(certificate.files):
-        if store.exists(action.key) and _file_sha(store, action.key) == action.sha256_before:
-            if action.action == "delete":
-                store.delete(action.key)
-            else:
-                _rewrite_without(store, action.key, _purged_ids(store, certificate, action.key))
+        if store.exists(action.key):
+            purged = _purged_ids(store, certificate, action.key)
+            if _file_sha(store, action.key) == action.sha256_before:
+                if action.action == "delete":
+                    store.delete(action.key)
+                else:
+                    _rewrite_without(store, action.key, purged)
+            elif _still_holds_any(store, action.key, purged):
+                raise StorageError(
+                    f"{action.key} changed after purge certificate {certificate.run_id} planned it; "
+                    "the certificate stays open until someone looks (lineage verify reports it)"
+                )
         ctx.checkpoint(f"file-{index}")
     for removed in [*certificate.quarantine_removed, *certificate.receipts_removed]:
         if store.exists(removed.key):
@@ -375,7 +395,14 @@ def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
     return close_certificate(ctx, certificate)
 
 
+def _still_holds_any(store: ObjectStore, key: str, purged: pa.Array) -> bool:
+    with store.reading(key) as path:
+        ids = pq.read_table(path, columns=["record_id"]).column("record_id")
+    return bool(pc.any(pc.is_in(ids, value_set=purged)).as_py())
+
+
 def close_certificate(ctx: RetentionContext, certificate: Certificate) -> Certificate:
+    """Write the closed certificate create-only (a racing run cannot replace it), then link it."""
     store = ctx.store
     files = [
         action.model_copy(update={"sha256_after": _file_sha(store, action.key)})
@@ -384,32 +411,42 @@ def close_certificate(ctx: RetentionContext, certificate: Certificate) -> Certif
         for action in certificate.files
     ]
     closed = certificate.model_copy(update={"status": "closed", "closed_at": ctx.now(), "files": files})
-    data = _json(closed)
-    store.put_bytes(certificate_key(certificate.run_id), data)
-
-    def link(sequence: int, previous: str | None) -> bytes:
-        entry = CertificateLink(
-            sequence=sequence,
-            previous=previous,
-            certificate_key=certificate_key(certificate.run_id),
-            certificate_sha256=sha256_hex(data),
-        )
-        return canonical_json(entry.model_dump(mode="json"))
-
-    Chain(store, CERTIFICATE_CHAIN).append(link)
+    if not store.put_bytes_if_absent(certificate_key(certificate.run_id), _json(closed)):
+        closed = Certificate.model_validate_json(store.get_bytes(certificate_key(certificate.run_id)))
+    ctx.checkpoint("closed")
+    link_closed_certificates(store)
     audit.record(
         store,
         "purge",
         at=ctx.now(),
         actor=ctx.actor,
         detail={
-            "certificate": certificate.run_id,
-            "records": certificate.purged_count,
-            "files": len(certificate.files),
-            "retained": sum(r.records for r in certificate.retained),
+            "certificate": closed.run_id,
+            "records": closed.purged_count,
+            "files": len(closed.files),
+            "retained": sum(r.records for r in closed.retained),
         },
     )
     return closed
+
+
+def link_closed_certificates(store: ObjectStore) -> None:
+    """Give every closed certificate that no chain link names its link (repairs a crash after closing)."""
+    chain = Chain(store, CERTIFICATE_CHAIN)
+    linked = {CertificateLink.model_validate_json(data).certificate_key for _, data in chain.entries()}
+    for key in sorted(store.list_keys(f"{CERTIFICATES}/")):
+        name = key.rsplit("/", 1)[1]
+        if key.count("/") != 2 or not name.endswith(".json") or name.endswith(".open.json") or key in linked:
+            continue
+        data = store.get_bytes(key)
+
+        def link(sequence: int, previous: str | None, key: str = key, data: bytes = data) -> bytes:
+            entry = CertificateLink(
+                sequence=sequence, previous=previous, certificate_key=key, certificate_sha256=sha256_hex(data)
+            )
+            return canonical_json(entry.model_dump(mode="json"))
+
+        chain.append(link)
 
 
 def open_certificates(store: ObjectStore) -> list[Certificate]:
@@ -425,6 +462,7 @@ def open_certificates(store: ObjectStore) -> list[Certificate]:
 
 def run_retention(ctx: RetentionContext) -> list[Certificate]:
     """Finish any interrupted run, then plan and carry out this one; returns the closed certificates."""
+    link_closed_certificates(ctx.store)
     closed = [carry_out(ctx, certificate) for certificate in open_certificates(ctx.store)]
     plan = make_plan(ctx)
     if plan.empty:

@@ -109,6 +109,8 @@ class LocalStore:
         os.close(fd)
         try:
             yield Path(tmp)
+            with Path(tmp).open("rb+") as handle:
+                os.fsync(handle.fileno())  # durable before it becomes visible under its name
             Path(tmp).replace(target)
         finally:
             Path(tmp).unlink(missing_ok=True)
