@@ -42,7 +42,8 @@ run: install
 	@grep -q "DagRun Finished: dag_id=kakunin_intake.*state=success" .airflow/dags-test.log \
 		|| (echo "kakunin_intake did not succeed; see .airflow/dags-test.log"; tail -40 .airflow/dags-test.log; exit 1)
 	@echo "kakunin_intake: success (task log: .airflow/dags-test.log)"
-	$(DEMO_ENV) $(BIN)/kakunin hold add --dataset jp_customer_leads \
+	@echo "kakunin hold add (a litigation hold on the cp932 sample batch) ..."
+	@$(DEMO_ENV) $(BIN)/kakunin hold add --dataset jp_customer_leads \
 		--batch $$($(DEMO_ENV) $(BIN)/kakunin batches --json | $(BIN)/python -c \
 		"import json,sys; print([b['batch_id'] for b in json.load(sys.stdin) if b['document_id'].endswith('900002')][0])") \
 		--reason "demo: litigation hold on the cp932 batch" --by legal-team

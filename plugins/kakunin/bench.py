@@ -227,7 +227,9 @@ def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3
                 "retention_until": pa.nulls(count, pa.date32()).fill_null(pa.scalar(until, pa.date32())),
             }
         )
-        pq.write_table(table, folder / f"part-20260101T000000{batch:06d}Z-00000000.parquet", compression="zstd")
+        batch_id = f"20260101T000000{batch:06d}Z-00000000"
+        pq.write_table(table, folder / f"part-{batch_id}.parquet", compression="zstd")
+        _write_header(home, batch_id)
 
     batch = 0
     for start in range(0, expired, per_file):
@@ -239,6 +241,43 @@ def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3
         month = 2030 * 12 + (batch % 60)
         year, month_index = divmod(month, 12)
         write(f"{year}-{month_index + 1:02d}", min(per_file, kept - start), batch, date(year, month_index + 1, 15))
+
+
+def _write_header(home: Path, batch_id: str) -> None:
+    """A manifest header for a synthetic batch: retention only purges batches whose lineage is written."""
+    from kakunin.lineage.formats import Counts, GxSummary, ManifestHeader, StoredObject
+
+    zero = "0" * 64
+    header = ManifestHeader(
+        manifest_id=batch_id,
+        sequence=0,
+        dataset="bench",
+        batch_id=batch_id,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        dag_run_id=None,
+        code_version="bench",
+        counts=Counts(received=0, published=0, quarantined=0),
+        retention_clock_fallbacks=0,
+        manifest_parquet_sha256=zero,
+        curated_files=[],
+        provenance_document_id="PRV-2026-000000",
+        provenance_document=StoredObject(key="provenance/PRV-2026-000000/provenance.yaml", sha256=zero),
+        source_file_sha256=zero,
+        receipt=StoredObject(key=f"lineage/receipts/bench/{batch_id}.json", sha256=zero),
+        receipt_keep_until=datetime(2029, 1, 1, tzinfo=UTC).date(),
+        gx=GxSummary(
+            suite="bench",
+            validation_run_id="bench",
+            success=True,
+            evaluated_expectations=0,
+            successful_expectations=0,
+            rules=[],
+        ),
+        previous=None,
+    )
+    target = home / "lineage" / "manifests" / "bench" / batch_id / "manifest.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(header.model_dump_json(), encoding="utf-8")
 
 
 def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
@@ -264,6 +303,10 @@ def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
         subprocess.run(build, check=True)
         argv = [sys.executable, "-m", "kakunin.cli", "retention", "run", "--as-of", "2021-01-01", "--json"]
         runs[label] = measure(f"purge, store of {size:,}", argv, rows=expired, env={**env, "KAKUNIN_HOME": str(home)})
+        certificates = list((home / "lineage" / "certificates").glob("PC-*[0-9a-f].json"))
+        purged = sum(json.loads(p.read_text(encoding="utf-8"))["purged_count"] for p in certificates)
+        if purged != expired:
+            raise SystemExit(f"retention bench: expected {expired:,} records purged, the certificate says {purged:,}")
         shutil.rmtree(home, ignore_errors=True)
     result = {
         "store_records": {"N": rows, "10N": 10 * rows},
