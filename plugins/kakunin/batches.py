@@ -9,7 +9,6 @@ rejection.json`, so the rejection is on record and the employee's files stay whe
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from datetime import date, datetime
@@ -26,6 +25,7 @@ from kakunin.provenance.document import judge, locate_document, read_document
 from kakunin.provenance.evidence import resolve_inside, sha256_of
 from kakunin.provenance.findings import Finding, Verdict, decide
 from kakunin.storage import ObjectStore
+from kakunin.yaml_io import dump_json
 
 BATCH_ID_PATTERN = r"^\d{8}T\d{12}Z-[0-9a-f]{8}$"
 DATA_FILES = ("data.csv", "data.parquet")
@@ -142,7 +142,7 @@ def submit_batch(
             rejected_at=now,
             findings=verdict.findings,
         )
-        store.put_bytes(f"quarantine/{dataset}/{batch_id}/{REJECTION_FILE}", _json(rejection))
+        store.put_bytes(f"quarantine/{dataset}/{batch_id}/{REJECTION_FILE}", dump_json(rejection))
         return SubmitResult(verdict=verdict, batch_id=batch_id, landed=False, files_not_copied=[])
     document = parsed.document
     wanted = [doc_path, data_file] + [p for e in document.evidence if (p := resolve_inside(folder, e.file))]
@@ -163,7 +163,7 @@ def submit_batch(
         files=stored,
         findings=verdict.findings,
     )
-    store.put_bytes(f"{prefix}/{SUBMISSION_FILE}", _json(submission))
+    store.put_bytes(f"{prefix}/{SUBMISSION_FILE}", dump_json(submission))
     copied = {path.resolve() for path in wanted}
     not_copied = sorted(
         p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.resolve() not in copied
@@ -233,7 +233,3 @@ def short_rule_name(rule: str) -> str:
     name, _, column = rule.partition(":")
     name = name.removeprefix("expect_column_values_to_").removeprefix("expect_")
     return f"{name}({column})" if column else name
-
-
-def _json(record: BaseModel) -> bytes:
-    return (json.dumps(record.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 from yaml.nodes import MappingNode, Node
 
 
@@ -101,3 +102,8 @@ class _PlainDumper(yaml.SafeDumper):
 def dump_yaml(data: Any) -> str:
     """YAML that `parse_mapping` reads back: UTF-8 text kept as is, keys in their order."""
     return yaml.dump(data, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
+
+
+def dump_json(model: BaseModel) -> bytes:
+    """A record as the indented UTF-8 JSON every Kakunin document in the store is written as."""
+    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()

@@ -48,7 +48,8 @@ from kakunin.provenance.document import judge, read_document
 from kakunin.provenance.evidence import resolve_inside, sha256_of
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
-from kakunin.storage import ObjectStore, delete_prefix, local_folder
+from kakunin.storage import ObjectStore, delete_prefix, local_folder, object_sha256
+from kakunin.yaml_io import dump_json
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +159,6 @@ def is_rejected(ref: BatchRef, store: ObjectStore) -> bool:
     return store.exists(ref.quarantine(REJECTION_FILE))
 
 
-def _json_bytes(model: BaseModel) -> bytes:
-    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
-
-
 def _load(store: ObjectStore, key: str, model: type[Any]) -> Any:
     return model.model_validate_json(store.get_bytes(key))
 
@@ -207,7 +204,7 @@ def reject(
         rejected_at=ctx.now(),
         findings=findings,
     )
-    store.put_bytes(ref.quarantine(REJECTION_FILE), _json_bytes(rejection))
+    store.put_bytes(ref.quarantine(REJECTION_FILE), dump_json(rejection))
     _maybe_fail(ctx, "rejection-written")
     audit.record(
         store,
@@ -318,7 +315,7 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         codes=[c.value for c in verdict.warning_codes],
         detail={"stage": "provenance"},
     )
-    store.put_bytes(ref.work("gate.json"), _json_bytes(record))
+    store.put_bytes(ref.work("gate.json"), dump_json(record))
     _maybe_fail(ctx, "gate")
     return StepOutcome(batch=str(ref), step="gate", status="done", detail="accepted")
 
@@ -379,7 +376,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     if rows == 0:
         return fail(ReasonCode.PARSE_SCHEMA, "the file has a header but no rows")
     parsed = ParseRecord(encoding=encoding, rows=rows, source_sha256=source_sha256, parse_failed_rows=parse_failed)
-    store.put_bytes(ref.work("parse.json"), _json_bytes(parsed))
+    store.put_bytes(ref.work("parse.json"), dump_json(parsed))
     _maybe_fail(ctx, "parse")
     return StepOutcome(batch=str(ref), step="parse", status="done", detail=f"{rows} rows in {encoding}")
 
@@ -433,7 +430,7 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             return StepOutcome(batch=str(ref), step="accuracy", status="rejected", detail=message)
     with store.writing(ref.work("failures.parquet")) as path:
         pq.write_table(failures, path, compression=WORK_COMPRESSION)
-    store.put_bytes(ref.work("accuracy.json"), _json_bytes(summary))
+    store.put_bytes(ref.work("accuracy.json"), dump_json(summary))
     _maybe_fail(ctx, "accuracy")
     detail = f"{summary.failed_rows} of {summary.rows} rows failed ({summary.failed_ratio:.2%})"
     return StepOutcome(batch=str(ref), step="accuracy", status="done", detail=detail)
@@ -582,11 +579,10 @@ def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         final = curated_key(ref, month)
         if store.exists(curated_key(ref, month, pending=True)):
             store.rename(curated_key(ref, month, pending=True), final)
-        with store.reading(final) as path:
-            files.append(StoredObject(key=final, sha256=sha256_of(path), rows=months[month]))
+        files.append(StoredObject(key=final, sha256=object_sha256(store, final), rows=months[month]))
         _maybe_fail(ctx, "publish-files")
     commit = Commit(dataset=ref.dataset, batch_id=ref.batch_id, committed_at=ctx.now(), files=files)
-    store.put_bytes(commit_key(ref.dataset, ref.batch_id), _json_bytes(commit))
+    store.put_bytes(commit_key(ref.dataset, ref.batch_id), dump_json(commit))
     _maybe_fail(ctx, "publish")
     total = sum(months.values())
     return StepOutcome(batch=str(ref), step="publish", status="done", detail=f"{total} records in {len(files)} file(s)")

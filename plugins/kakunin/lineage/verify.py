@@ -38,7 +38,7 @@ from kakunin.lineage.formats import (
     ManifestHeader,
     commit_key,
 )
-from kakunin.storage import ObjectStore
+from kakunin.storage import ObjectStore, object_sha256
 
 
 class Problem(BaseModel):
@@ -80,10 +80,7 @@ def _sha(data: bytes) -> str:
 
 
 def _file_sha(store: ObjectStore, key: str) -> str | None:
-    if not store.exists(key):
-        return None
-    with store.reading(key) as path, path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    return object_sha256(store, key) if store.exists(key) else None
 
 
 def _sequence_of(key: str) -> int:

@@ -31,6 +31,7 @@ from kakunin.lineage.formats import (
     receipt_key,
 )
 from kakunin.provenance.evidence import sha256_of
+from kakunin.yaml_io import dump_json
 
 if TYPE_CHECKING:
     from kakunin.intake.steps import BatchRef, IntakeContext
@@ -129,7 +130,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         manifest_key=f"{prefix}/manifest.parquet",
         records=assigned_counts["published"],
     )
-    receipt_bytes = (json.dumps(receipt.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
+    receipt_bytes = dump_json(receipt)
     store.put_bytes(receipt_key(ref.dataset, ref.batch_id), receipt_bytes)
     gx = GxSummary(
         suite=summary.suite,
@@ -178,7 +179,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
             gx=gx,
             previous=previous_header,
         )
-        data = (json.dumps(header.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
+        data = dump_json(header)
         store.put_bytes(header_key, data)
         headers[sequence] = header
         link = ChainLink(

@@ -28,6 +28,7 @@ from kakunin.lineage.formats import (
     ErasureRequest,
 )
 from kakunin.storage import ObjectStore
+from kakunin.yaml_io import dump_json
 
 
 def subject_digest(parts: list[str], key: bytes) -> str:
@@ -83,9 +84,7 @@ def request_erasure(
         requested_by=requested_by,
         requested_at=now,
     )
-    store.put_bytes(
-        f"{ERASURE_REQUESTS}/{request.request_id}.json", (request.model_dump_json(indent=2) + "\n").encode()
-    )
+    store.put_bytes(f"{ERASURE_REQUESTS}/{request.request_id}.json", dump_json(request))
     matches = records_of_subject(store, dataset, digest)
     audit.record(
         store,

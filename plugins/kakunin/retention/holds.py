@@ -17,14 +17,11 @@ from kakunin.contracts import IDENTIFIER
 from kakunin.errors import InputError
 from kakunin.lineage.formats import HOLDS, Hold, HoldRelease
 from kakunin.storage import ObjectStore
+from kakunin.yaml_io import dump_json
 
 _RECORD_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 _HOLD_ID = r"^H-\d{8}T\d{6}Z-[0-9a-f]{6}$"
 Scope = Literal["dataset", "batch", "record"]
-
-
-def _json(model: Hold | HoldRelease) -> bytes:
-    return (model.model_dump_json(indent=2) + "\n").encode()
 
 
 def place_hold(
@@ -62,7 +59,7 @@ def place_hold(
         placed_by=placed_by,
         placed_at=now,
     )
-    store.put_bytes(f"{HOLDS}/{hold.hold_id}.json", _json(hold))
+    store.put_bytes(f"{HOLDS}/{hold.hold_id}.json", dump_json(hold))
     audit.record(
         store,
         "hold",
@@ -82,7 +79,7 @@ def release_hold(store: ObjectStore, hold_id: str, *, reason: str, released_by: 
     if store.exists(f"{HOLDS}/{hold_id}.released.json"):
         raise InputError(f"hold {hold_id} was already released")
     release = HoldRelease(hold_id=hold_id, reason=reason.strip(), released_by=released_by, released_at=now)
-    store.put_bytes(f"{HOLDS}/{hold_id}.released.json", _json(release))
+    store.put_bytes(f"{HOLDS}/{hold_id}.released.json", dump_json(release))
     audit.record(store, "release-hold", at=now, actor=released_by, detail={"hold_id": hold_id})
     return release
 

@@ -14,8 +14,6 @@ first, so nothing is purged twice and nothing planned is forgotten.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
@@ -54,7 +52,8 @@ from kakunin.lineage.formats import (
 )
 from kakunin.retention.erasure import pending_requests, records_of_subject
 from kakunin.retention.holds import active_holds
-from kakunin.storage import ObjectStore
+from kakunin.storage import ObjectStore, object_sha256
+from kakunin.yaml_io import dump_json
 
 
 class InjectedFailure(RuntimeError):
@@ -115,11 +114,6 @@ class DryRun(BaseModel):
     receipts: int
     retained: list[Retained]
     erasure_requests: list[str]
-
-
-def _file_sha(store: ObjectStore, key: str) -> str:
-    with store.reading(key) as path, path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _curated_files(store: ObjectStore) -> list[tuple[str, str, str, str]]:
@@ -238,7 +232,7 @@ def _quarantine_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObj
         if started is None or period.add_to(started) >= ctx.as_of:
             continue
         reason = f"quarantine retention {period} from {started} ended"
-        due += [RemovedObject(key=k, sha256_before=_file_sha(store, k), reason=reason) for k in data_keys]
+        due += [RemovedObject(key=k, sha256_before=object_sha256(store, k), reason=reason) for k in data_keys]
     return due
 
 
@@ -261,7 +255,7 @@ def _receipts_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObjec
         receipt = Receipt.model_validate_json(ctx.store.get_bytes(key))
         if receipt.keep_until < cutoff and not any(_held_by(h, receipt.dataset, receipt.batch_id) for h in holds):
             reason = f"receipt record kept until {receipt.keep_until} ({receipt.keep_rule})"
-            due.append(RemovedObject(key=key, sha256_before=_file_sha(ctx.store, key), reason=reason))
+            due.append(RemovedObject(key=key, sha256_before=object_sha256(ctx.store, key), reason=reason))
     return due
 
 
@@ -302,10 +296,6 @@ def _batches(store: ObjectStore, records: pa.Table) -> list[BatchPurge]:
     return out
 
 
-def _json(model: BaseModel) -> bytes:
-    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
-
-
 def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
     """Write the purged-records list and the open certificate, before anything is destroyed."""
     store = ctx.store
@@ -320,7 +310,7 @@ def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
             key=f.key,
             action="delete" if f.purge.num_rows == f.total else "rewrite",
             method="whole-file delete" if f.purge.num_rows == f.total else "rewrite without the purged records",
-            sha256_before=_file_sha(store, f.key),
+            sha256_before=object_sha256(store, f.key),
             records_removed=f.purge.num_rows,
             records_kept=f.total - f.purge.num_rows,
         )
@@ -339,7 +329,7 @@ def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
             "records named by pending erasure requests (APPI Art. 35; GDPR Art. 17)",
             "records under an active legal hold are retained",
         ],
-        records=StoredObject(key=records_key, sha256=_file_sha(store, records_key), rows=records.num_rows),
+        records=StoredObject(key=records_key, sha256=object_sha256(store, records_key), rows=records.num_rows),
         purged_count=records.num_rows,
         batches=_batches(store, records),
         files=files,
@@ -348,7 +338,7 @@ def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
         receipts_removed=plan.receipts,
         erasure_requests=plan.erasure_requests,
     )
-    store.put_bytes(certificate_key(run_id, open_=True), _json(certificate))
+    store.put_bytes(certificate_key(run_id, open_=True), dump_json(certificate))
     audit.record(
         store, "purge-open", at=now, actor=ctx.actor, detail={"certificate": run_id, "records": records.num_rows}
     )
@@ -377,7 +367,7 @@ def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
     for index, action in enumerate(certificate.files):
         if store.exists(action.key):
             purged = _purged_ids(store, certificate, action.key)
-            if _file_sha(store, action.key) == action.sha256_before:
+            if object_sha256(store, action.key) == action.sha256_before:
                 if action.action == "delete":
                     store.delete(action.key)
                 else:
@@ -405,13 +395,13 @@ def close_certificate(ctx: RetentionContext, certificate: Certificate) -> Certif
     """Write the closed certificate create-only (a racing run cannot replace it), then link it."""
     store = ctx.store
     files = [
-        action.model_copy(update={"sha256_after": _file_sha(store, action.key)})
+        action.model_copy(update={"sha256_after": object_sha256(store, action.key)})
         if action.action == "rewrite"
         else action
         for action in certificate.files
     ]
     closed = certificate.model_copy(update={"status": "closed", "closed_at": ctx.now(), "files": files})
-    if not store.put_bytes_if_absent(certificate_key(certificate.run_id), _json(closed)):
+    if not store.put_bytes_if_absent(certificate_key(certificate.run_id), dump_json(closed)):
         closed = Certificate.model_validate_json(store.get_bytes(certificate_key(certificate.run_id)))
     ctx.checkpoint("closed")
     link_closed_certificates(store)

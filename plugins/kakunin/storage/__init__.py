@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 from kakunin.storage.base import ObjectStore, check_key
 from kakunin.storage.local import LocalStore
 
-__all__ = ["LocalStore", "ObjectStore", "check_key", "delete_prefix", "local_folder", "open_store"]
+__all__ = ["LocalStore", "ObjectStore", "check_key", "delete_prefix", "local_folder", "object_sha256", "open_store"]
 
 
 def open_store(home: str | None = None) -> ObjectStore:
@@ -44,3 +45,9 @@ def local_folder(store: ObjectStore, prefix: str) -> Iterator[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(store.get_bytes(key))
         yield Path(tmp)
+
+
+def object_sha256(store: ObjectStore, key: str) -> str:
+    """Hex SHA-256 of a stored object, streamed (`StorageNotFound` if absent)."""
+    with store.reading(key) as path, path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
