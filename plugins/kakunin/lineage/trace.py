@@ -8,7 +8,7 @@ lives now. With the HMAC key at hand, the curated record is also checked against
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -58,17 +58,32 @@ class Trace(BaseModel):
     digest_check: str
 
 
+def linked_manifests(store: ObjectStore) -> Iterator[tuple[str, str]]:
+    """(header key, manifest.parquet key) of every manifest in the chain whose Parquet exists, in order."""
+    for _, data in Chain(store, MANIFEST_CHAIN).entries():
+        header_key = ChainLink.model_validate_json(data).header_key
+        manifest_key = header_key.removesuffix("manifest.json") + "manifest.parquet"
+        if store.exists(manifest_key):
+            yield header_key, manifest_key
+
+
+def closed_certificates(store: ObjectStore) -> list[Certificate]:
+    """Every closed purge certificate, in chain order."""
+    found = []
+    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
+        link = CertificateLink.model_validate_json(data)
+        if store.exists(link.certificate_key):
+            found.append(Certificate.model_validate_json(store.get_bytes(link.certificate_key)))
+    return found
+
+
 def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any], str] | None:
     """The record's manifest row and the header key it belongs to, or None."""
-    for _, data in Chain(store, MANIFEST_CHAIN).entries():
-        link = ChainLink.model_validate_json(data)
-        manifest_key = link.header_key.removesuffix("manifest.json") + "manifest.parquet"
-        if not store.exists(manifest_key):
-            continue
+    for header_key, manifest_key in linked_manifests(store):
         with store.reading(manifest_key) as path:
             table = pq.read_table(path, filters=[("record_id", "=", record_id)])
         if table.num_rows:
-            return table.to_pylist()[0], link.header_key
+            return table.to_pylist()[0], header_key
     return None
 
 
@@ -129,11 +144,7 @@ def trace(
 
 def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict[str, Any]] | None:
     """The closed purge certificate that names `record_id`, with its row there, or None."""
-    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
-        link = CertificateLink.model_validate_json(data)
-        if not store.exists(link.certificate_key):
-            continue
-        certificate = Certificate.model_validate_json(store.get_bytes(link.certificate_key))
+    for certificate in closed_certificates(store):
         with store.reading(certificate.records.key) as path:
             rows = pq.read_table(path, filters=[("record_id", "=", record_id)]).to_pylist()
         if rows:
@@ -184,23 +195,12 @@ def text_of(story: Trace) -> str:
 
 def first_record_id(store: ObjectStore) -> str | None:
     """Any published record id (the demo traces one)."""
-    for _, data in Chain(store, MANIFEST_CHAIN).entries():
-        link = ChainLink.model_validate_json(data)
-        with store.reading(link.header_key.removesuffix("manifest.json") + "manifest.parquet") as path:
+    for _, manifest_key in linked_manifests(store):
+        with store.reading(manifest_key) as path:
             ids = pq.read_table(path, columns=["record_id"]).column("record_id")
         if len(ids):
             return str(pc.min(ids).as_py())
     return None
-
-
-def closed_certificates(store: ObjectStore) -> list[Certificate]:
-    """Every closed purge certificate, in chain order."""
-    found = []
-    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
-        link = CertificateLink.model_validate_json(data)
-        if store.exists(link.certificate_key):
-            found.append(Certificate.model_validate_json(store.get_bytes(link.certificate_key)))
-    return found
 
 
 def first_purged_id(store: ObjectStore, certificate: Certificate) -> str | None:

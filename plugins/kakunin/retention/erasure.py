@@ -16,17 +16,12 @@ import pyarrow.parquet as pq
 
 from kakunin import audit
 from kakunin.errors import InputError
-from kakunin.lineage.chain import Chain
 from kakunin.lineage.digests import Hmac, normalise_subject_key
 from kakunin.lineage.formats import (
-    CERTIFICATE_CHAIN,
     ERASURE_REQUESTS,
-    MANIFEST_CHAIN,
-    Certificate,
-    CertificateLink,
-    ChainLink,
     ErasureRequest,
 )
+from kakunin.lineage.trace import closed_certificates, linked_manifests
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
 
@@ -38,14 +33,10 @@ def subject_digest(parts: list[str], key: bytes) -> str:
 def records_of_subject(store: ObjectStore, dataset: str, digest: str) -> pa.Table:
     """(record_id, batch_id, curated_file, retention_until) of every manifest row with this digest."""
     found = []
-    for _, data in Chain(store, MANIFEST_CHAIN).entries():
-        link = ChainLink.model_validate_json(data)
-        if f"/manifests/{dataset}/" not in link.header_key:
+    for header_key, manifest_key in linked_manifests(store):
+        if f"/manifests/{dataset}/" not in header_key:
             continue
-        key = link.header_key.removesuffix("manifest.json") + "manifest.parquet"
-        if not store.exists(key):
-            continue
-        with store.reading(key) as path:
+        with store.reading(manifest_key) as path:
             table = pq.read_table(
                 path,
                 columns=["record_id", "batch_id", "curated_file", "retention_until"],
@@ -100,11 +91,7 @@ def request_erasure(
 
 def pending_requests(store: ObjectStore) -> list[ErasureRequest]:
     """Requests no closed purge certificate has carried out yet."""
-    done: set[str] = set()
-    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
-        link = CertificateLink.model_validate_json(data)
-        if store.exists(link.certificate_key):
-            done.update(Certificate.model_validate_json(store.get_bytes(link.certificate_key)).erasure_requests)
+    done = {request for certificate in closed_certificates(store) for request in certificate.erasure_requests}
     requests = [
         ErasureRequest.model_validate_json(store.get_bytes(key))
         for key in store.list_keys(f"{ERASURE_REQUESTS}/")
