@@ -44,10 +44,11 @@ def _intake_context() -> Any:
 
 
 def _run_step(name: str, batch: str) -> str:
-    from kakunin.intake.steps import STEPS, BatchRef
+    from kakunin.intake.steps import BatchRef, run_step
 
-    step = dict(STEPS)[name]
-    outcome = step(BatchRef.parse(batch), _intake_context())
+    # Under the batch's lease: a CLI run beside the DAG cannot work on the same batch; a held
+    # batch raises BatchBusy, and the task's retry comes back to it.
+    outcome = run_step(name, BatchRef.parse(batch), _intake_context())
     log.info("%s %s: %s %s", name, batch, outcome.status, outcome.detail)
     if outcome.status == "skipped (rejected earlier)":
         raise AirflowSkipException(f"batch {batch} was rejected earlier; nothing to {name}")

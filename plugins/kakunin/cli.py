@@ -127,6 +127,11 @@ def intake_run(batch_id: str | None, as_json: bool, as_of: Any) -> None:
         click.echo(render.intake_text(results), nl=False)
     if batch_id is not None and not results:
         raise KakuninError(f"batch {batch_id} is not pending in landing/")
+    failed = [r for r in results if r.decision == "failed"]
+    for result in failed:
+        click.echo(f"error: {result.batch}: {result.error} (it stays pending; the next run retries it)", err=True)
+    if failed:
+        sys.exit(EXIT_CANNOT_RUN)
 
 
 def _intake_context(as_of: Any) -> Any:

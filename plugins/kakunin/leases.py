@@ -9,6 +9,8 @@ over after it expired finds out at its next `renew` (`LeaseLost`) instead of wri
 
 Nothing here reads the clock: `now` is passed in. A holder renews between units of work;
 the `ttl` must exceed the longest unit (one intake step of one batch, one retention file).
+A lease whose holder was a process on this machine that no longer runs (killed, crashed)
+is free at once; a holder on another machine is waited out until its lease expires.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kakunin.errors import KakuninError
 from kakunin.storage import ObjectStore, check_key
+from kakunin.storage.local import process_gone
 
 LOCKS = "locks"
 DEFAULT_TTL = timedelta(minutes=30)
@@ -49,7 +52,12 @@ class LeaseRecord(BaseModel):
     released: bool = False
 
     def is_free(self, now: datetime) -> bool:
-        return self.released or self.expires_at <= now
+        """Released, expired, or held by a process of this machine that no longer runs (killed)."""
+        return self.released or self.expires_at <= now or self.holder_gone()
+
+    def holder_gone(self) -> bool:
+        host, _, rest = self.owner.rpartition(":")[0].rpartition(":")
+        return rest.isdigit() and process_gone(host, int(rest))
 
 
 def new_owner() -> str:

@@ -66,7 +66,7 @@ def intake_text(results: Sequence[Any]) -> str:
             "-" if r.received is None else str(r.received),
             "-" if r.published is None else str(r.published),
             "-" if r.quarantined is None else str(r.quarantined),
-            ", ".join(r.codes) or "-",
+            ", ".join(r.codes) or (r.error or "-"),
         )
         for r in results
     ]

@@ -1,8 +1,17 @@
-"""The operation log: one hash-chained entry per decision or access, with no personal data."""
+"""The operation log: one hash-chained entry per decision or access, with no personal data.
+
+A decision taken by a step that may be killed and rerun (accept, reject, publish, a purge)
+is logged with `record_once`, so a rerun neither loses its entry nor writes a second one.
+The step first calls `prepare_once`, which notes the log's head in a marker object; once
+the decision itself is durable, `record_once` looks for the entry after that head and
+appends it only if it is not there. The marker is removed with the step's work files, after
+the entry is written, so a missing marker means "nothing to do".
+"""
 
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from datetime import datetime
 
@@ -10,7 +19,9 @@ from kakunin.lineage.chain import Chain, canonical_json
 from kakunin.lineage.formats import AUDIT_CHAIN, AuditEntry
 from kakunin.storage import ObjectStore
 
-__all__ = ["current_actor", "record"]
+__all__ = ["current_actor", "prepare_once", "record", "record_once"]
+
+Detail = dict[str, str | int | float | bool | None]
 
 
 def current_actor() -> str:
@@ -35,7 +46,7 @@ def record(
     document_id: str | None = None,
     record_ids: list[str] | None = None,
     codes: list[str] | None = None,
-    detail: dict[str, str | int | float | bool | None] | None = None,
+    detail: Detail | None = None,
 ) -> AuditEntry:
     """Append one entry to the audit chain and return it. Callers pass ids and codes, never data."""
 
@@ -57,3 +68,67 @@ def record(
 
     _, data = Chain(store, AUDIT_CHAIN).append(build)
     return AuditEntry.model_validate_json(data)
+
+
+def prepare_once(store: ObjectStore, marker_key: str) -> None:
+    """Note the log's head before a decision is written, so `record_once` knows where to look."""
+    if not store.exists(marker_key):
+        head, _ = Chain(store, AUDIT_CHAIN).head()
+        store.put_bytes(marker_key, json.dumps({"since": head}).encode())
+
+
+def record_once(
+    store: ObjectStore,
+    action: str,
+    *,
+    marker_key: str,
+    at: datetime,
+    actor: str | None = None,
+    dataset: str | None = None,
+    batch_id: str | None = None,
+    document_id: str | None = None,
+    record_ids: list[str] | None = None,
+    codes: list[str] | None = None,
+    detail: Detail | None = None,
+    match: Detail | None = None,
+) -> AuditEntry | None:
+    """Append the entry unless it is already in the log after the marker's head; None if no marker.
+
+    An entry is the same decision when its action, dataset and batch match, and every
+    `match` item equals the entry's detail (e.g. the certificate id of a purge).
+    """
+    if not store.exists(marker_key):
+        return None
+    marker = json.loads(store.get_bytes(marker_key))
+    if marker.get("sequence") is not None:
+        return None
+    chain = Chain(store, AUDIT_CHAIN)
+    found = None
+    entry_keys = chain.keys()
+    for key in entry_keys:
+        if chain.sequence_of(key) <= marker["since"]:
+            continue
+        entry = AuditEntry.model_validate_json(store.get_bytes(key))
+        if (
+            entry.action == action
+            and entry.dataset == dataset
+            and entry.batch_id == batch_id
+            and all(entry.detail.get(k) == v for k, v in (match or {}).items())
+        ):
+            found = entry
+            break
+    if found is None:
+        found = record(
+            store,
+            action,
+            at=at,
+            actor=actor,
+            dataset=dataset,
+            batch_id=batch_id,
+            document_id=document_id,
+            record_ids=record_ids,
+            codes=codes,
+            detail=detail,
+        )
+    store.put_bytes(marker_key, json.dumps({"since": marker["since"], "sequence": found.sequence}).encode())
+    return found

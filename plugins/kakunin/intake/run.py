@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+from dataclasses import replace
 
 from pydantic import BaseModel
 
+from kakunin import leases
 from kakunin.batches import REJECTION_FILE, Rejection, short_rule_name
-from kakunin.intake.steps import STEPS, BatchRef, IntakeContext, StepOutcome, find_pending
+from kakunin.errors import KakuninError
+from kakunin.intake.steps import (
+    STEPS,
+    BatchBusy,
+    BatchRef,
+    IntakeContext,
+    StepOutcome,
+    find_pending,
+    holding_lease,
+    is_finished,
+    lease_name,
+)
+from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.formats import ManifestHeader, manifest_prefix
+
+log = logging.getLogger(__name__)
 
 
 class BatchResult(BaseModel):
@@ -21,12 +39,35 @@ class BatchResult(BaseModel):
     quarantined: int | None
     codes: list[str]
     steps: list[StepOutcome]
+    error: str | None = None
 
 
 def run_batch(ref: BatchRef, ctx: IntakeContext) -> BatchResult:
-    """Run (or finish) one batch; a step that already ran is skipped, so this repairs a half-done batch."""
-    outcomes = [step(ref, ctx) for _, step in STEPS]
-    return summarise(ref, ctx, outcomes)
+    """Run (or finish) one batch under its lease; a step that already ran is skipped, so this repairs
+    a half-done batch. `BatchBusy` if another worker holds the batch."""
+    with holding_lease(ref, ctx) as lease:
+        leased = replace(ctx, lease=lease)
+        outcomes = []
+        for _, step in STEPS:
+            lease.renew()
+            outcomes.append(step(ref, leased))
+        result = summarise(ref, ctx, outcomes)
+    if is_finished(ref, ctx.store):
+        leases.drop(ctx.store, lease_name(ref))
+    return result
+
+
+def _not_run(ref: BatchRef, decision: str, message: str) -> BatchResult:
+    return BatchResult(
+        batch=str(ref),
+        decision=decision,
+        received=None,
+        published=None,
+        quarantined=None,
+        codes=[],
+        steps=[],
+        error=message,
+    )
 
 
 def summarise(ref: BatchRef, ctx: IntakeContext, outcomes: list[StepOutcome]) -> BatchResult:
@@ -60,11 +101,32 @@ def summarise(ref: BatchRef, ctx: IntakeContext, outcomes: list[StepOutcome]) ->
 
 
 def run_intake(ctx: IntakeContext, *, batch_id: str | None = None) -> list[BatchResult]:
-    """Every pending batch (or just `batch_id`), oldest first."""
+    """Every pending batch (or just `batch_id`), oldest first, then what crashed runs left behind.
+
+    One batch's failure does not stop the others: it is reported as `failed` with its
+    message, and the batch stays pending for the next run. A batch another worker holds is
+    reported as `busy` and left to that worker.
+    """
     pending = find_pending(ctx.store)
     if batch_id is not None:
         pending = [ref for ref in pending if ref.batch_id == batch_id]
-    return [run_batch(ref, ctx) for ref in pending]
+    results = []
+    for ref in pending:
+        try:
+            results.append(run_batch(ref, ctx))
+        except BatchBusy as exc:
+            results.append(_not_run(ref, "busy (another worker)", str(exc)))
+        except KakuninError as exc:
+            log.warning("batch %s failed: %s", ref, exc)
+            results.append(_not_run(ref, "failed", str(exc)))
+        except Exception as exc:  # one batch's defect must not keep every later batch pending
+            if os.environ.get("KAKUNIN_DEBUG") == "1":
+                log.exception("batch %s failed", ref)
+            results.append(_not_run(ref, "failed", f"unexpected {type(exc).__name__}: {exc}"))
+    removed = remove_leftovers(ctx.store, find_leftovers(ctx.store, now=ctx.now()))
+    if removed:
+        log.info("removed %d leftover object(s) of runs that did not finish", removed)
+    return results
 
 
 def results_json(results: list[BatchResult]) -> str:

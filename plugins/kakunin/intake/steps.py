@@ -18,8 +18,8 @@ import logging
 import re
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,12 +28,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from kakunin import audit
+from kakunin import audit, leases
 from kakunin.batches import REJECTION_FILE, SUBMISSION_FILE, Rejection, Submission, is_batch_id
 from kakunin.codes import ReasonCode
 from kakunin.contracts import IDENTIFIER, DatasetContract, Registry
 from kakunin.durations import parse_duration
-from kakunin.errors import ConfigError, InputError
+from kakunin.errors import ConfigError, InputError, KakuninError
 from kakunin.intake.conform import (
     PARSE_FAILURES,
     SOURCE_ROW,
@@ -115,6 +115,9 @@ class IntakeContext:
     chunk_rows: int = 250_000
     block_bytes: int = 2 << 20
     code_version: str = "dev"
+    owner: str = field(default_factory=leases.new_owner)
+    lease_ttl: timedelta = leases.DEFAULT_TTL
+    lease: leases.Lease | None = None  # the batch's lease, while a runner holds it
     fail_after: set[str] = field(default_factory=set)  # test hook: raise after these steps' work
 
 
@@ -143,6 +146,50 @@ class ParseRecord(BaseModel):
 
 class InjectedFailure(RuntimeError):
     """Raised by the `fail_after` test hook to simulate a crash between steps."""
+
+
+class BatchBusy(KakuninError):
+    """Another worker holds the batch's lease: it is working on the batch now."""
+
+    code = "busy"
+
+
+def lease_name(ref: BatchRef) -> str:
+    return f"intake/{ref.dataset}/{ref.batch_id}"
+
+
+def holding_lease(ref: BatchRef, ctx: IntakeContext) -> leases.Lease:
+    """Take the batch's lease for this worker; `BatchBusy` if another worker holds it."""
+    lease = leases.acquire(ctx.store, lease_name(ref), owner=ctx.owner, now=ctx.now, ttl=ctx.lease_ttl)
+    if lease is None:
+        holder = leases.read(ctx.store, lease_name(ref))
+        raise BatchBusy(f"batch {ref} is being worked on by {holder.owner if holder else 'another worker'}")
+    return lease
+
+
+def run_step(name: str, ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
+    """One step under the batch's lease (what a DAG task calls); the lease is dropped once the batch is done."""
+    step = dict(STEPS)[name]
+    with holding_lease(ref, ctx) as lease:
+        outcome = step(ref, replace(ctx, lease=lease))
+    if is_finished(ref, ctx.store):
+        leases.drop(ctx.store, lease_name(ref))
+    return outcome
+
+
+def _renew(ctx: IntakeContext) -> None:
+    """Before a write another worker must not interleave with: make sure the lease is still ours."""
+    if ctx.lease is not None:
+        ctx.lease.renew()
+
+
+def header_key(ref: BatchRef) -> str:
+    return f"{manifest_prefix(ref.dataset, ref.batch_id)}/manifest.json"
+
+
+def is_finished(ref: BatchRef, store: ObjectStore) -> bool:
+    """Whether nothing is left to do for the batch: no submission in landing, no work files."""
+    return not store.exists(ref.landing(SUBMISSION_FILE)) and not any(True for _ in store.list_keys(ref.work() + "/"))
 
 
 def find_pending(store: ObjectStore) -> list[BatchRef]:
@@ -192,6 +239,8 @@ def reject(
     finishes (`finish_rejection`).
     """
     store = ctx.store
+    _renew(ctx)
+    audit.prepare_once(store, _audit_marker(ref, "reject"))
     if failed_rows is not None and failed_rows.num_rows:
         with store.writing(ref.quarantine("failed_rows.parquet")) as path:
             pq.write_table(failed_rows, path, compression=CURATED_COMPRESSION)
@@ -206,23 +255,33 @@ def reject(
     )
     store.put_bytes(ref.quarantine(REJECTION_FILE), dump_json(rejection))
     _maybe_fail(ctx, "rejection-written")
-    audit.record(
+    finish_rejection(ref, ctx)
+    log.info("batch %s rejected at %s: %s", ref, stage, ", ".join(sorted({f.code.value for f in findings})))
+
+
+def _audit_marker(ref: BatchRef, action: str) -> str:
+    return ref.work(f"audit-{action}.json")
+
+
+def finish_rejection(ref: BatchRef, ctx: IntakeContext) -> None:
+    """Log the rejection (once), clear the work files, move what is left from landing to quarantine.
+
+    Every part is idempotent, so a rerun after a crash anywhere in here finishes it.
+    """
+    store = ctx.store
+    rejection = Rejection.model_validate_json(store.get_bytes(ref.quarantine(REJECTION_FILE)))
+    audit.record_once(
         store,
         "reject",
+        marker_key=_audit_marker(ref, "reject"),
         at=ctx.now(),
         actor=ctx.actor,
         dataset=ref.dataset,
         batch_id=ref.batch_id,
-        document_id=document_id,
-        codes=sorted({f.code.value for f in findings}),
-        detail={"stage": stage},
+        document_id=rejection.document_id,
+        codes=sorted({f.code.value for f in rejection.findings}),
+        detail={"stage": rejection.stage},
     )
-    finish_rejection(ref, store)
-    log.info("batch %s rejected at %s: %s", ref, stage, ", ".join(sorted({f.code.value for f in findings})))
-
-
-def finish_rejection(ref: BatchRef, store: ObjectStore) -> None:
-    """Move what is left of a rejected batch from landing to quarantine; clear its work files."""
     delete_prefix(store, ref.work() + "/")
     keys = list(store.list_keys(ref.landing() + "/"))
     submission = ref.landing(SUBMISSION_FILE)
@@ -231,8 +290,12 @@ def finish_rejection(ref: BatchRef, store: ObjectStore) -> None:
     delete_prefix(store, ref.landing() + "/")
 
 
-def clear_published(ref: BatchRef, store: ObjectStore) -> None:
-    """After lineage: work files first, then landing, `_submission.json` last (so a crash is retried)."""
+def clear_published(ref: BatchRef, ctx: IntakeContext) -> None:
+    """After lineage: log the publication (once), remove stray staged files, then work files, then
+    landing with `_submission.json` last (so a crash anywhere here is finished by a rerun)."""
+    store = ctx.store
+    _audit_publish(ref, ctx)
+    remove_staged(ref, store)
     delete_prefix(store, ref.work() + "/")
     submission = ref.landing(SUBMISSION_FILE)
     for key in list(store.list_keys(ref.landing() + "/")):
@@ -242,10 +305,21 @@ def clear_published(ref: BatchRef, store: ObjectStore) -> None:
 
 
 def _skip(ref: BatchRef, ctx: IntakeContext, step: str, done_key: str) -> StepOutcome | None:
-    if is_rejected(ref, ctx.store):
-        finish_rejection(ref, ctx.store)
+    """The outcome of a step that has nothing to do, judged by the batch's furthest durable state.
+
+    A later state means this step is done even if its own output was already cleared away:
+    a published batch whose cleanup was cut short is never gated, parsed or rejected again.
+    """
+    store = ctx.store
+    if is_rejected(ref, store):
+        finish_rejection(ref, ctx)
         return StepOutcome(batch=str(ref), step=step, status="skipped (rejected earlier)")
-    if ctx.store.exists(done_key):
+    committed = step != "publish" and store.exists(commit_key(ref.dataset, ref.batch_id))
+    if committed or _is_linked(store, header_key(ref)):
+        return StepOutcome(batch=str(ref), step=step, status="already done")
+    if store.exists(done_key):
+        if step == "gate":
+            _audit_accept(ref, ctx)
         return StepOutcome(batch=str(ref), step=step, status="already done")
     return None
 
@@ -304,20 +378,27 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         findings=verdict.findings,
         provenance_prefix=prefix,
     )
-    audit.record(
-        store,
+    audit.prepare_once(store, _audit_marker(ref, "accept"))
+    store.put_bytes(ref.work("gate.json"), dump_json(record))
+    _audit_accept(ref, ctx)
+    _maybe_fail(ctx, "gate")
+    return StepOutcome(batch=str(ref), step="gate", status="done", detail="accepted")
+
+
+def _audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
+    record, document = _gate_record(ref, ctx)
+    audit.record_once(
+        ctx.store,
         "accept",
+        marker_key=_audit_marker(ref, "accept"),
         at=ctx.now(),
         actor=ctx.actor,
         dataset=ref.dataset,
         batch_id=ref.batch_id,
         document_id=document.document_id,
-        codes=[c.value for c in verdict.warning_codes],
+        codes=list(dict.fromkeys(f.code.value for f in record.findings if f.severity == "warning")),
         detail={"stage": "provenance"},
     )
-    store.put_bytes(ref.work("gate.json"), dump_json(record))
-    _maybe_fail(ctx, "gate")
-    return StepOutcome(batch=str(ref), step="gate", status="done", detail="accepted")
 
 
 def _gate_record(ref: BatchRef, ctx: IntakeContext) -> tuple[GateRecord, ProvenanceDocument]:
@@ -473,6 +554,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     if ctx.hmac_key is None:
         raise ConfigError("assigning records needs the HMAC key (KAKUNIN_HMAC_KEY)")
     store = ctx.store
+    remove_staged(ref, store)  # a run killed midway may have staged some months already
     _, document = _gate_record(ref, ctx)
     contract = _contract(ctx, ref)
     period = parse_duration(document.retention.period)
@@ -561,6 +643,15 @@ def curated_key(ref: BatchRef, month: str, *, pending: bool = False) -> str:
     return f"curated/{ref.dataset}/expiry={month}/{name}"
 
 
+def remove_staged(ref: BatchRef, store: ObjectStore) -> int:
+    """Delete the batch's staged (`_pending-*`) curated files; returns how many there were."""
+    name = f"/_pending-{ref.batch_id}.parquet"
+    staged = [key for key in store.list_keys(f"curated/{ref.dataset}/") if key.endswith(name)]
+    for key in staged:
+        store.delete(key)
+    return len(staged)
+
+
 def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     """Make the staged files visible, then commit: renamed from hidden names, then the commit record.
 
@@ -573,6 +664,7 @@ def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     from kakunin.lineage.formats import Commit, StoredObject
 
     store = ctx.store
+    _renew(ctx)
     months: dict[str, int] = json.loads(store.get_bytes(ref.work("assign.json")))["months"]
     files = []
     for month in sorted(months):
@@ -596,20 +688,53 @@ def lineage(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     from kakunin.lineage.write import write_lineage
 
     store = ctx.store
-    header_key = f"{manifest_prefix(ref.dataset, ref.batch_id)}/manifest.json"
     if is_rejected(ref, store):
-        finish_rejection(ref, store)
+        finish_rejection(ref, ctx)
         return StepOutcome(batch=str(ref), step="lineage", status="skipped (rejected earlier)")
-    if _is_linked(store, header_key):
-        clear_published(ref, store)
+    if _is_linked(store, header_key(ref)):
+        clear_published(ref, ctx)
         return StepOutcome(batch=str(ref), step="lineage", status="already done")
+    audit.prepare_once(store, _audit_marker(ref, "publish"))
+    _renew(ctx)
     header = write_lineage(ref, ctx)
     _maybe_fail(ctx, "lineage-written")
-    clear_published(ref, store)
+    clear_published(ref, ctx)
     detail = (
         f"manifest #{header.sequence}: {header.counts.published} published, {header.counts.quarantined} quarantined"
     )
     return StepOutcome(batch=str(ref), step="lineage", status="done", detail=detail)
+
+
+def _audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
+    """The publish entry, once; its detail comes from the linked header (the work files may be gone)."""
+    from kakunin.lineage.chain import sha256_hex
+    from kakunin.lineage.formats import ManifestHeader
+
+    store = ctx.store
+    marker = _audit_marker(ref, "publish")
+    if not store.exists(marker):
+        return
+    data = store.get_bytes(header_key(ref))
+    header = ManifestHeader.model_validate_json(data)
+    record, _ = _gate_record(ref, ctx)
+    audit.record_once(
+        store,
+        "publish",
+        marker_key=marker,
+        at=header.created_at,
+        actor=ctx.actor,
+        dataset=ref.dataset,
+        batch_id=ref.batch_id,
+        document_id=header.provenance_document_id,
+        codes=[f.code.value for f in record.findings],
+        detail={
+            "manifest": header_key(ref),
+            "manifest_sha256": sha256_hex(data),
+            "received": header.counts.received,
+            "published": header.counts.published,
+            "quarantined": header.counts.quarantined,
+        },
+    )
 
 
 def _is_linked(store: ObjectStore, header_key: str) -> bool:

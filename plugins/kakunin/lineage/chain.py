@@ -39,6 +39,10 @@ class Chain:
     def keys(self) -> list[str]:
         return [k for k in self.store.list_keys(self.prefix + "/") if k.endswith(".json")]
 
+    @staticmethod
+    def sequence_of(key: str) -> int:
+        return int(key.rsplit("/", 1)[1].removesuffix(".json"))
+
     def entries(self) -> Iterator[tuple[str, bytes]]:
         for key in self.keys():
             yield key, self.store.get_bytes(key)
@@ -49,7 +53,7 @@ class Chain:
         if not keys:
             return 0, None
         last = keys[-1]
-        return int(last.rsplit("/", 1)[1].removesuffix(".json")), sha256_hex(self.store.get_bytes(last))
+        return self.sequence_of(last), sha256_hex(self.store.get_bytes(last))
 
     def append(self, build: Callable[[int, str | None], bytes]) -> tuple[int, bytes]:
         """Add the entry `build(sequence, previous_sha256)` at the end; returns (sequence, bytes)."""

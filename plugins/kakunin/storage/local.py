@@ -1,17 +1,43 @@
-"""A folder on the local disk as an object store: the default, and a real backend."""
+"""A folder on the local disk as an object store: the default, and a real backend.
+
+Whole-object writes go through a temporary file in `<root>/.tmp/`, named after the host
+and process that made it, then a rename (or a hard link, for create-only writes) onto the
+key. A process killed mid-write leaves its temporary there, outside every zone and every
+listing; `partial_writes` finds those of dead processes and `sweep_partial_writes`
+removes them, so a crash never leaves personal data where neither verify nor retention
+looks.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from kakunin.errors import StorageError, StorageNotFound
-from kakunin.storage.base import check_key
+from kakunin.storage.base import PartialWrite, check_key
+
+TEMP_FOLDER = ".tmp"
+STALE_AFTER_SECONDS = 24 * 3600  # a temporary this old is abandoned even if its process id was reused
+
+
+def process_gone(host: str, pid: int) -> bool:
+    """True only when `host` is this machine and no process `pid` runs on it (a crashed writer)."""
+    if host != socket.gethostname() or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class LocalStore:
@@ -22,6 +48,44 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root)
+
+    def _temp_dir(self) -> Path:
+        folder = self.root / TEMP_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _new_temp(self) -> tuple[int, str]:
+        """An open temporary file in `.tmp/`, named `<host>-<pid>-<random>` so a sweeper can tell whose it is."""
+        return tempfile.mkstemp(prefix=f"{socket.gethostname()}-{os.getpid()}-", dir=self._temp_dir())
+
+    def partial_writes(self) -> list[PartialWrite]:
+        """Temporaries left by writes that never finished: their process is gone, or they are a day old."""
+        folder = self.root / TEMP_FOLDER
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in sorted(folder.iterdir()):
+            try:
+                age = time.time() - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            owner_host, _, rest = path.name.rpartition("-")[0].rpartition("-")
+            pid = int(rest) if rest.isdigit() else -1
+            if process_gone(owner_host, pid) or age > STALE_AFTER_SECONDS:
+                name = f"{TEMP_FOLDER}/{path.name}"
+                found.append(PartialWrite(name=name, bytes=path.stat().st_size, age_seconds=age))
+        return found
+
+    def sweep_partial_writes(self) -> list[PartialWrite]:
+        """Remove the temporaries `partial_writes` finds; returns what was removed."""
+        removed = []
+        for partial in self.partial_writes():
+            try:
+                (self.root / partial.name).unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(partial)
+        return removed
 
     def path_of(self, key: str) -> Path:
         """The file behind `key` (for readers such as pyarrow that want a path)."""
@@ -35,13 +99,13 @@ class LocalStore:
         target = self.path_of(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._temp_with(target, data)
+            tmp = self._temp_with(data)
             try:
                 os.link(tmp, target)  # fails if the target exists: the atomic "create only"
             except FileExistsError:
                 return False
             finally:
-                Path(tmp).unlink()
+                Path(tmp).unlink(missing_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
         return True
@@ -70,7 +134,7 @@ class LocalStore:
         if not base.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not (d == TEMP_FOLDER and Path(dirpath) == self.root))
             for name in sorted(filenames):
                 if name.startswith(".tmp-"):
                     continue
@@ -105,7 +169,7 @@ class LocalStore:
     def writing(self, key: str) -> Iterator[Path]:
         target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        fd, tmp = self._new_temp()
         os.close(fd)
         try:
             yield Path(tmp)
@@ -115,8 +179,8 @@ class LocalStore:
         finally:
             Path(tmp).unlink(missing_ok=True)
 
-    def _temp_with(self, target: Path, data: bytes) -> str:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    def _temp_with(self, data: bytes) -> str:
+        fd, tmp = self._new_temp()
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -126,7 +190,7 @@ class LocalStore:
     def _write_atomically(self, target: Path, write: Callable[[BinaryIO], object]) -> None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            fd, tmp = self._new_temp()
             try:
                 with os.fdopen(fd, "wb") as handle:
                     write(handle)
