@@ -260,3 +260,58 @@ def subprocess_with_stdin(kakunin: Kakunin, args: list[str], text: str, env: dic
         env=full_env,
         check=False,
     )
+
+
+def _write_deeply_nested(batch: Path, depth: int) -> None:
+    """Rewrite the batch's document with `provider.extra` nested `depth` mappings deep (compact text)."""
+    (document,) = [p for p in batch.iterdir() if p.name.startswith("provenance.")]
+    deep = '{"a": ' * depth + '"end"' + "}" * depth
+    if document.suffix == ".json":
+        doc = json.loads(document.read_text(encoding="utf-8"))
+        doc["provider"]["extra"] = "DEEP"
+        text = json.dumps(doc, ensure_ascii=False).replace('"DEEP"', deep)
+    else:
+        text = document.read_text(encoding="utf-8") + f"deep_extra: {deep}\n"
+    document.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("depth", "as_json"),
+    [
+        pytest.param(500, True, id="json-500"),
+        pytest.param(900, True, id="json-900"),
+        pytest.param(900, False, id="yaml-900"),
+    ],
+)
+def test_a_deeply_nested_document_is_a_schema_finding(
+    make_batch: MakeBatch, kakunin: Kakunin, depth: int, as_json: bool
+) -> None:
+    batch = make_batch(as_json=as_json)
+    _write_deeply_nested(batch, depth)
+    check = kakunin("provenance", "check", str(batch), "--json", *AS_OF)
+    assert check.code == 1, check.stderr
+    assert "Traceback" not in check.stderr
+    assert [f["code"] for f in check.json()["findings"]] == ["schema"]
+    assert "nested too deeply" in check.json()["findings"][0]["message"]
+    submit = kakunin("provenance", "submit", str(batch), *AS_OF)
+    assert submit.code == 1, submit.stderr
+    assert "nested too deeply" in submit.stdout
+    (rejection,) = (kakunin.home / "quarantine").rglob("rejection.json")  # type: ignore[attr-defined]
+    assert "nested too deeply" in rejection.read_text(encoding="utf-8")
+
+
+def test_a_linked_document_outside_the_batch_is_refused(
+    make_batch: MakeBatch, kakunin: Kakunin, tmp_path: Path
+) -> None:
+    batch = make_batch()
+    outside = tmp_path / "elsewhere.yaml"
+    (batch / "provenance.yaml").rename(outside)
+    (batch / "provenance.yaml").symlink_to(outside)
+    for verb in ("check", "submit"):
+        run = kakunin("provenance", verb, str(batch), *AS_OF)
+        assert run.code == 2, (verb, run.stdout)
+        assert "must be a regular file, not a link" in run.stderr
+        assert "Traceback" not in run.stderr
+    direct = kakunin("provenance", "check", str(batch / "provenance.yaml"), *AS_OF)
+    assert direct.code == 2
+    assert not (kakunin.home / "landing").exists()  # type: ignore[attr-defined]
