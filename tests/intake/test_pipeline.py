@@ -219,3 +219,38 @@ def test_a_malformed_row_is_rejected_without_quoting_it(store: LocalStore, regis
     rejection = (store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8")
     assert "Expected 10 columns" in rejection
     assert "秘密子" not in rejection
+
+
+def _trailing_newlines(path: Path) -> None:
+    """Row 2 repeats row 1's customer number with a newline after it; rows 3 and 4 end email and postal code so."""
+    import csv
+    import io
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    column = {name: i for i, name in enumerate(rows[0])}
+    rows[2][column["customer_no"]] = rows[1][column["customer_no"]] + "\n"
+    rows[3][column["email"]] += "\n"
+    rows[4][column["postal_code"]] += "\n"
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def test_a_trailing_newline_in_a_quoted_value_fails_its_rule_and_uniqueness(
+    store: LocalStore, registry: Registry, submit: Submit
+) -> None:
+    ref = submit(rows=600, data_mutation=_trailing_newlines)
+    result = run_batch(ref, make_context(store, registry))
+    assert (result.decision, result.received, result.published, result.quarantined) == ("published", 600, 596, 4)
+    failed = pq.read_table(store.root / ref.quarantine("failed_rows.parquet"))
+    rules = dict(zip(failed.column("_source_row").to_pylist(), failed.column("failed").to_pylist(), strict=True))
+    assert sorted(rules[1]) == ["expect_column_values_to_be_unique:customer_no"]
+    assert sorted(rules[2]) == [
+        "expect_column_values_to_be_unique:customer_no",
+        "expect_column_values_to_match_regex:customer_no",
+    ]
+    assert rules[3] == ["expect_column_values_to_be_email_address:email"]
+    assert rules[4] == ["expect_column_values_to_be_jp_postal_code:postal_code"]
+    digests = pq.read_table(next((store.root / "lineage").rglob("manifest.parquet"))).column("subject_digest")
+    assert len(pc.unique(digests)) == len(digests), "no two published records share a subject digest"
