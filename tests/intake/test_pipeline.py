@@ -254,3 +254,24 @@ def test_a_trailing_newline_in_a_quoted_value_fails_its_rule_and_uniqueness(
     assert rules[4] == ["expect_column_values_to_be_jp_postal_code:postal_code"]
     digests = pq.read_table(next((store.root / "lineage").rglob("manifest.parquet"))).column("subject_digest")
     assert len(pc.unique(digests)) == len(digests), "no two published records share a subject digest"
+
+
+def _decomposed_kana(path: Path) -> None:
+    """Row 1's name_kana written with combining dakuten (NFD), as some Mac exports do."""
+    import csv
+    import io
+    import unicodedata
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index("name_kana")] = unicodedata.normalize("NFD", "ガギグ　ゲゴ")
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def test_decomposed_text_is_published_as_nfc(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    ref = submit(data_mutation=_decomposed_kana)
+    result = run_batch(ref, make_context(store, registry))
+    assert (result.decision, result.published, result.quarantined) == ("published", 30, 0)
+    assert "ガギグ　ゲゴ" in curated_table(store).column("name_kana").to_pylist()
