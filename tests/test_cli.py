@@ -87,8 +87,8 @@ def test_submit_lands_an_accepted_batch_and_prints_its_id(make_batch: MakeBatch,
     batch_id = run.stdout.split("landed as batch ")[1].split()[0]
     landed = kakunin.home / "landing" / "jp_customer_leads" / batch_id  # type: ignore[attr-defined]
     copied = sorted(p.relative_to(landed).as_posix() for p in landed.rglob("*") if p.is_file())
-    assert copied == [
-        "_submission.json",
+    submission = json.loads((landed / "_submission.json").read_text(encoding="utf-8"))
+    assert sorted(f["path"] for f in submission["files"]) == [
         "data.csv",
         "evidence/consent-screens.pdf",
         "evidence/contract-2026.pdf",
@@ -97,8 +97,11 @@ def test_submit_lands_an_accepted_batch_and_prints_its_id(make_batch: MakeBatch,
         "evidence/privacy-notice.pdf",
         "provenance.yaml",
     ]
-    assert (landed / "data.csv").read_bytes() == (batch / "data.csv").read_bytes()
-    submission = json.loads((landed / "_submission.json").read_text(encoding="utf-8"))
+    assert copied == sorted(["_submission.json", *(f["key"] for f in submission["files"])])
+    for stored in submission["files"]:
+        assert (landed / stored["key"]).read_bytes() == (batch / stored["path"]).read_bytes()
+        if stored["path"].startswith("evidence/"):
+            assert stored["key"] == f"evidence/{stored['sha256']}"
     assert submission["document_id"] == "PRV-2026-000001"
     assert "not copied" in run.stdout
     assert "notes-from-provider.txt" in run.stdout
@@ -315,3 +318,22 @@ def test_a_linked_document_outside_the_batch_is_refused(
     direct = kakunin("provenance", "check", str(batch / "provenance.yaml"), *AS_OF)
     assert direct.code == 2
     assert not (kakunin.home / "landing").exists()  # type: ignore[attr-defined]
+
+
+def test_evidence_named_outside_store_keys_is_submitted_whole(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    def rename(doc: dict[str, Any], batch: Path) -> None:
+        for entry, name in zip(doc["evidence"][:2], ["契約書2026.pdf", "contract (signed).pdf"], strict=True):
+            (batch / entry["file"]).rename(batch / "evidence" / name)
+            entry["file"] = f"evidence/{name}"
+
+    batch = make_batch(rename)
+    assert kakunin("provenance", "check", str(batch), *AS_OF).code == 0
+    run = kakunin("provenance", "submit", str(batch), *AS_OF)
+    assert run.code == 0, run.stdout + run.stderr
+    (landed,) = (kakunin.home / "landing" / "jp_customer_leads").iterdir()  # type: ignore[attr-defined]
+    submission = json.loads((landed / "_submission.json").read_text(encoding="utf-8"))
+    assert {"evidence/契約書2026.pdf", "evidence/contract (signed).pdf"} <= {f["path"] for f in submission["files"]}
+    assert [b["state"] for b in kakunin("batches", "--json").json()] == ["pending"]
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    assert [b["state"] for b in kakunin("batches", "--json").json()] == ["published"]
+    assert not list((kakunin.home / "landing").rglob("*.*"))  # type: ignore[attr-defined]

@@ -275,3 +275,47 @@ def test_decomposed_text_is_published_as_nfc(store: LocalStore, registry: Regist
     result = run_batch(ref, make_context(store, registry))
     assert (result.decision, result.published, result.quarantined) == ("published", 30, 0)
     assert "ガギグ　ゲゴ" in curated_table(store).column("name_kana").to_pylist()
+
+
+def _evidence_as(renames: dict[int, str]) -> Callable[[dict[str, object], Path], None]:
+    """Rename evidence files (by index) and, where the new name has no folder, cite it spelled as given."""
+
+    def mutate(doc: dict[str, object], batch: Path) -> None:
+        entries: list[dict[str, str]] = doc["evidence"]  # type: ignore[assignment]
+        for index, spelled in renames.items():
+            target = batch / Path(spelled.replace("//", "/"))
+            (batch / entries[index]["file"]).rename(target)
+            entries[index]["file"] = spelled
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "renames",
+    [
+        pytest.param({0: "./evidence/contract-2026.pdf", 2: "evidence//dpa.pdf"}, id="dot-and-double-slash"),
+        pytest.param({0: "evidence/契約書2026.pdf", 2: "evidence/contract (signed).pdf"}, id="names-outside-keys"),
+    ],
+)
+def test_evidence_paths_as_people_write_them_pass_the_gate_and_do_not_block_others(
+    store: LocalStore, registry: Registry, submit: Submit, renames: dict[int, str]
+) -> None:
+    unusual = submit(mutation=_evidence_as(renames))
+    ordinary = submit()
+    ctx = make_context(store, registry)
+    results = [run_batch(ref, ctx) for ref in (unusual, ordinary)]
+    assert [(r.decision, r.published) for r in results] == [("published", 30)] * 2
+    evidence = json.loads(next((store.root / "provenance").glob("*/evidence.json")).read_text(encoding="utf-8"))
+    stored = sorted(p.name for p in next((store.root / "provenance").glob("*/evidence")).iterdir())
+    assert sorted(e["sha256"] for e in evidence) == stored
+    assert verify(store, today=TODAY).intact
+
+
+def test_changed_evidence_in_landing_is_landing_tampered(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    ref = submit()
+    landed = sorted((store.root / ref.landing("evidence")).iterdir())[0]
+    landed.write_bytes(b"%PDF-1.4 swapped\n")
+    result = run_batch(ref, make_context(store, registry))
+    assert result.decision.startswith("rejected")
+    rejection = json.loads((store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8"))
+    assert "landing.tampered" in {f["code"] for f in rejection["findings"]}
