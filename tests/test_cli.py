@@ -87,8 +87,8 @@ def test_submit_lands_an_accepted_batch_and_prints_its_id(make_batch: MakeBatch,
     batch_id = run.stdout.split("landed as batch ")[1].split()[0]
     landed = kakunin.home / "landing" / "jp_customer_leads" / batch_id  # type: ignore[attr-defined]
     copied = sorted(p.relative_to(landed).as_posix() for p in landed.rglob("*") if p.is_file())
-    assert copied == [
-        "_submission.json",
+    submission = json.loads((landed / "_submission.json").read_text(encoding="utf-8"))
+    assert sorted(f["path"] for f in submission["files"]) == [
         "data.csv",
         "evidence/consent-screens.pdf",
         "evidence/contract-2026.pdf",
@@ -97,8 +97,11 @@ def test_submit_lands_an_accepted_batch_and_prints_its_id(make_batch: MakeBatch,
         "evidence/privacy-notice.pdf",
         "provenance.yaml",
     ]
-    assert (landed / "data.csv").read_bytes() == (batch / "data.csv").read_bytes()
-    submission = json.loads((landed / "_submission.json").read_text(encoding="utf-8"))
+    assert copied == sorted(["_submission.json", *(f["key"] for f in submission["files"])])
+    for stored in submission["files"]:
+        assert (landed / stored["key"]).read_bytes() == (batch / stored["path"]).read_bytes()
+        if stored["path"].startswith("evidence/"):
+            assert stored["key"] == f"evidence/{stored['sha256']}"
     assert submission["document_id"] == "PRV-2026-000001"
     assert "not copied" in run.stdout
     assert "notes-from-provider.txt" in run.stdout
@@ -260,3 +263,77 @@ def subprocess_with_stdin(kakunin: Kakunin, args: list[str], text: str, env: dic
         env=full_env,
         check=False,
     )
+
+
+def _write_deeply_nested(batch: Path, depth: int) -> None:
+    """Rewrite the batch's document with `provider.extra` nested `depth` mappings deep (compact text)."""
+    (document,) = [p for p in batch.iterdir() if p.name.startswith("provenance.")]
+    deep = '{"a": ' * depth + '"end"' + "}" * depth
+    if document.suffix == ".json":
+        doc = json.loads(document.read_text(encoding="utf-8"))
+        doc["provider"]["extra"] = "DEEP"
+        text = json.dumps(doc, ensure_ascii=False).replace('"DEEP"', deep)
+    else:
+        text = document.read_text(encoding="utf-8") + f"deep_extra: {deep}\n"
+    document.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("depth", "as_json"),
+    [
+        pytest.param(500, True, id="json-500"),
+        pytest.param(900, True, id="json-900"),
+        pytest.param(900, False, id="yaml-900"),
+    ],
+)
+def test_a_deeply_nested_document_is_a_schema_finding(
+    make_batch: MakeBatch, kakunin: Kakunin, depth: int, as_json: bool
+) -> None:
+    batch = make_batch(as_json=as_json)
+    _write_deeply_nested(batch, depth)
+    check = kakunin("provenance", "check", str(batch), "--json", *AS_OF)
+    assert check.code == 1, check.stderr
+    assert "Traceback" not in check.stderr
+    assert [f["code"] for f in check.json()["findings"]] == ["schema"]
+    assert "nested too deeply" in check.json()["findings"][0]["message"]
+    submit = kakunin("provenance", "submit", str(batch), *AS_OF)
+    assert submit.code == 1, submit.stderr
+    assert "nested too deeply" in submit.stdout
+    (rejection,) = (kakunin.home / "quarantine").rglob("rejection.json")  # type: ignore[attr-defined]
+    assert "nested too deeply" in rejection.read_text(encoding="utf-8")
+
+
+def test_a_linked_document_outside_the_batch_is_refused(
+    make_batch: MakeBatch, kakunin: Kakunin, tmp_path: Path
+) -> None:
+    batch = make_batch()
+    outside = tmp_path / "elsewhere.yaml"
+    (batch / "provenance.yaml").rename(outside)
+    (batch / "provenance.yaml").symlink_to(outside)
+    for verb in ("check", "submit"):
+        run = kakunin("provenance", verb, str(batch), *AS_OF)
+        assert run.code == 2, (verb, run.stdout)
+        assert "must be a regular file, not a link" in run.stderr
+        assert "Traceback" not in run.stderr
+    direct = kakunin("provenance", "check", str(batch / "provenance.yaml"), *AS_OF)
+    assert direct.code == 2
+    assert not (kakunin.home / "landing").exists()  # type: ignore[attr-defined]
+
+
+def test_evidence_named_outside_store_keys_is_submitted_whole(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    def rename(doc: dict[str, Any], batch: Path) -> None:
+        for entry, name in zip(doc["evidence"][:2], ["契約書2026.pdf", "contract (signed).pdf"], strict=True):
+            (batch / entry["file"]).rename(batch / "evidence" / name)
+            entry["file"] = f"evidence/{name}"
+
+    batch = make_batch(rename)
+    assert kakunin("provenance", "check", str(batch), *AS_OF).code == 0
+    run = kakunin("provenance", "submit", str(batch), *AS_OF)
+    assert run.code == 0, run.stdout + run.stderr
+    (landed,) = (kakunin.home / "landing" / "jp_customer_leads").iterdir()  # type: ignore[attr-defined]
+    submission = json.loads((landed / "_submission.json").read_text(encoding="utf-8"))
+    assert {"evidence/契約書2026.pdf", "evidence/contract (signed).pdf"} <= {f["path"] for f in submission["files"]}
+    assert [b["state"] for b in kakunin("batches", "--json").json()] == ["pending"]
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    assert [b["state"] for b in kakunin("batches", "--json").json()] == ["published"]
+    assert not list((kakunin.home / "landing").rglob("*.*"))  # type: ignore[attr-defined]

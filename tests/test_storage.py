@@ -19,6 +19,7 @@ from kakunin.storage import LocalStore
         pytest.param("landing/./x", id="dot"),
         pytest.param("landing/a\x00b", id="nul"),
         pytest.param("", id="empty"),
+        pytest.param("landing/x\n", id="trailing-newline"),
     ],
 )
 def test_unsafe_keys_are_refused(tmp_path: Path, key: str) -> None:

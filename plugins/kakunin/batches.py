@@ -3,6 +3,10 @@
 A submission is run through the provenance gate first. An accepted batch has its
 document, data file and evidence copied to `landing/<dataset>/<batch_id>/`, and
 `_submission.json` written last: a batch without it is incomplete and never picked up.
+Submitting is all or nothing: if any copy fails, what was copied is removed again.
+Evidence lands under its content key (`evidence/<sha256>`), since people name files in
+ways a store key cannot carry (`契約書2026.pdf`); the name they gave, normalised, is kept
+in `_submission.json` (`files[].path`), and `materialised` puts the files back under it.
 A rejected batch is not copied; its findings go to `quarantine/<dataset>/<batch_id>/
 rejection.json`, so the rejection is on record and the employee's files stay where they are.
 """
@@ -11,20 +15,24 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
-from kakunin.errors import InputError
+from kakunin.errors import InputError, KakuninError, StorageError
 from kakunin.lineage.formats import ManifestHeader
-from kakunin.provenance.document import judge, locate_document, read_document
-from kakunin.provenance.evidence import resolve_inside, sha256_of
+from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
+from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside, sha256_of
 from kakunin.provenance.findings import Finding, Verdict, decide
-from kakunin.storage import ObjectStore
+from kakunin.storage import ObjectStore, check_key, delete_prefix
 from kakunin.yaml_io import dump_json
 
 BATCH_ID_PATTERN = r"^\d{8}T\d{12}Z-[0-9a-f]{8}$"
@@ -43,9 +51,19 @@ class _Record(BaseModel):
 class StoredFile(_Record):
     """A file as copied into the store, with the hash it had."""
 
-    path: str
+    path: str = Field(description="The file's path in the batch folder as submitted (normalised: no `./`, no `//`).")
+    key: str | None = Field(
+        default=None,
+        description="Where it is stored, relative to the batch's landing folder (`evidence/<sha256>` for "
+        "evidence); absent in submissions made before evidence was content-addressed: then it is `path`.",
+    )
     sha256: str
     bytes: int
+
+    @property
+    def landing_name(self) -> str:
+        """The key of the file under `landing/<dataset>/<batch_id>/`."""
+        return self.key or self.path
 
 
 class Submission(_Record):
@@ -145,30 +163,87 @@ def submit_batch(
         store.put_bytes(f"quarantine/{dataset}/{batch_id}/{REJECTION_FILE}", dump_json(rejection))
         return SubmitResult(verdict=verdict, batch_id=batch_id, landed=False, files_not_copied=[])
     document = parsed.document
-    wanted = [doc_path, data_file] + [p for e in document.evidence if (p := resolve_inside(folder, e.file))]
+    plan: list[tuple[Path, str, str | None]] = [(doc_path, doc_path.name, doc_path.name)]
+    plan.append((data_file, data_file.name, data_file.name))
+    seen: set[str] = set()
+    for entry in document.evidence:
+        path, name = resolve_inside(folder, entry.file), normalise_evidence_path(entry.file)
+        if path is not None and name is not None and name not in seen:
+            seen.add(name)
+            plan.append((path, name, None))
     prefix = f"landing/{document.dataset}/{batch_id}"
-    stored: list[StoredFile] = []
-    for path in wanted:
-        relative = path.relative_to(folder).as_posix()
-        store.put_file(f"{prefix}/{relative}", path)
-        stored.append(StoredFile(path=relative, sha256=sha256_of(path), bytes=path.stat().st_size))
-    submission = Submission(
-        batch_id=batch_id,
-        dataset=document.dataset,
-        document_id=document.document_id,
-        document_sha256=verdict.document_sha256 or "",
-        document_file=doc_path.name,
-        data_file=data_file.name,
-        submitted_at=now,
-        files=stored,
-        findings=verdict.findings,
-    )
-    store.put_bytes(f"{prefix}/{SUBMISSION_FILE}", dump_json(submission))
-    copied = {path.resolve() for path in wanted}
+    try:
+        stored = _copy_all(plan, store=store, prefix=prefix)
+        submission = Submission(
+            batch_id=batch_id,
+            dataset=document.dataset,
+            document_id=document.document_id,
+            document_sha256=verdict.document_sha256 or "",
+            document_file=doc_path.name,
+            data_file=data_file.name,
+            submitted_at=now,
+            files=stored,
+            findings=verdict.findings,
+        )
+        store.put_bytes(f"{prefix}/{SUBMISSION_FILE}", dump_json(submission))
+    except BaseException:
+        _remove_quietly(store, prefix)
+        raise
+    copied = {path.resolve() for path, _, _ in plan}
     not_copied = sorted(
         p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.resolve() not in copied
     )
     return SubmitResult(verdict=verdict, batch_id=batch_id, landed=True, files_not_copied=not_copied)
+
+
+def _copy_all(plan: list[tuple[Path, str, str | None]], *, store: ObjectStore, prefix: str) -> list[StoredFile]:
+    """Copy (source, submitted name, key or None for `evidence/<sha256>`) into `prefix`."""
+    stored: list[StoredFile] = []
+    for source, name, key in plan:
+        try:
+            digest, size = sha256_of(source), source.stat().st_size
+        except OSError as exc:
+            raise InputError(f"{source}: cannot be read: {exc.strerror}") from exc
+        key = key or f"evidence/{digest}"
+        if all(f.landing_name != key for f in stored):
+            store.put_file(f"{prefix}/{key}", source)
+        stored.append(StoredFile(path=name, key=key, sha256=digest, bytes=size))
+    return stored
+
+
+def _remove_quietly(store: ObjectStore, prefix: str) -> None:
+    """Undo a half-done submission (the batch id is new, so everything under it is ours)."""
+    with suppress(KakuninError):  # the original error is the one to report; a retry uses a new batch id
+        delete_prefix(store, prefix + "/")
+
+
+@contextmanager
+def materialised(store: ObjectStore, prefix: str, submission: Submission) -> Iterator[Path]:
+    """The batch's document and evidence in a temporary folder under their submitted names.
+
+    This is how the intake gate re-judges a landed document with the same code that judged
+    the employee's folder. The data file is never copied out. A name that is not a safe
+    relative path, or an object that is missing, is left out (the gate reports it).
+    """
+    with tempfile.TemporaryDirectory(prefix="kakunin-judge-") as tmp:
+        root = Path(tmp)
+        for stored in submission.files:
+            if stored.path == submission.data_file:
+                continue
+            name = normalise_evidence_path(stored.path)
+            if name is None or (stored.path == submission.document_file and name not in DOCUMENT_NAMES):
+                continue
+            try:
+                key = check_key(f"{prefix}/{stored.landing_name}")
+                if not store.exists(key):
+                    continue
+                target = root / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with store.reading(key) as source:
+                    shutil.copyfile(source, target)
+            except (StorageError, OSError):
+                continue
+        yield root
 
 
 def _refuse_reused_document_id(verdict: Verdict, batches: list[BatchSummary]) -> Verdict:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 _DURATION = re.compile(
     r"^(?P<sign>[-+])?P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?P<time>T.*)?$"
+    r"(?P<time>T.*)?\Z"
 )
 
 

@@ -16,6 +16,9 @@ import yaml
 from pydantic import BaseModel
 from yaml.nodes import MappingNode, Node
 
+MAX_NESTING = 64
+_TOO_DEEP = f"the document is nested too deeply (more than {MAX_NESTING} levels of mappings and lists)"
+
 
 class DocumentSyntaxError(ValueError):
     """The text is not a well-formed YAML or JSON mapping; the message says where."""
@@ -69,18 +72,40 @@ def parse_mapping(text: str, *, json_only: bool = False) -> dict[str, Any]:
             data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
     except json.JSONDecodeError as exc:
         raise DocumentSyntaxError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise DocumentSyntaxError(_TOO_DEEP) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         refused = isinstance(exc, _Refused)
         prefix = "refused" if refused else "not valid YAML"
         raise DocumentSyntaxError(f"{prefix}: {exc.problem or exc.context}{where}") from exc
-    except (yaml.YAMLError, RecursionError) as exc:
+    except yaml.YAMLError as exc:
         raise DocumentSyntaxError(f"not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         found = "an empty document" if data is None else f"a {type(data).__name__}"
         raise DocumentSyntaxError(f"expected a mapping of fields at the top level, found {found}")
+    if nesting_depth(data) > MAX_NESTING:
+        raise DocumentSyntaxError(_TOO_DEEP)
     return data
+
+
+def nesting_depth(data: Any) -> int:
+    """How many mappings and lists deep `data` goes, walked without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_NESTING:
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _reject_duplicate_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -102,7 +102,11 @@ def _submit_samples(home: Path, scratch: Path) -> None:
     ]
     for number, (name, options) in enumerate(batches, start=1):
         folder = samples.write_batch(
-            scratch / name, document_id=f"PRV-2026-{800000 + number:06d}", received_on=received_on, seed=number, **options
+            scratch / name,
+            document_id=f"PRV-2026-{800000 + number:06d}",
+            received_on=received_on,
+            seed=number,
+            **options,
         )
         result = submit_batch(folder, store=store, registry=registry, today=today, now=datetime.now(UTC))
         if not result.landed:
@@ -134,10 +138,21 @@ def build_retention(home: Path) -> None:
     rows = pq.read_table(manifests, columns=["record_id", "retention_until"])
     expiring = rows.filter(pc.less(rows.column("retention_until"), _today(RETENTION_SHIFT_DAYS)))
     held = expiring.column("record_id")[0].as_py()
-    _worker(home, ["hold", "add", "--dataset", "jp_customer_leads", "--record", held, "--reason", "chaos: a held record"])
+    _worker(
+        home, ["hold", "add", "--dataset", "jp_customer_leads", "--record", held, "--reason", "chaos: a held record"]
+    )
     _worker(
         home,
-        ["erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", _a_subject_key(home), "--reason", "chaos"],
+        [
+            "erasure",
+            "request",
+            "--dataset",
+            "jp_customer_leads",
+            "--subject-key",
+            _a_subject_key(home),
+            "--reason",
+            "chaos",
+        ],
     )
 
 
@@ -269,7 +284,9 @@ def _curated_problems(home: Path, purged: set[str]) -> list[str]:
         if len(ids) != len(set(ids)):
             found.append(f"{batch_id}: a record is in the curated files twice")
         if set(ids) != expected_ids:
-            found.append(f"{batch_id}: curated record ids do not match the manifest ({len(ids)} vs {len(expected_ids)})")
+            found.append(
+                f"{batch_id}: curated record ids do not match the manifest ({len(ids)} vs {len(expected_ids)})"
+            )
     return found
 
 
@@ -353,9 +370,7 @@ def _concurrent(scenario: Scenario, expected: Outcome, round_: int, root: Path) 
     return found
 
 
-def run_campaign(
-    *, sample: int | None, rounds: int, jobs: int, root: Path, only: str | None = None
-) -> list[Row]:
+def run_campaign(*, sample: int | None, rounds: int, jobs: int, root: Path, only: str | None = None) -> list[Row]:
     scenarios = [
         Scenario("intake", ["intake", "run"], build_intake),
         Scenario("retention", ["retention", "run"], build_retention, shift_days=RETENTION_SHIFT_DAYS),
@@ -377,10 +392,17 @@ def run_campaign(
         with ThreadPoolExecutor(jobs) as pool:
             results = list(pool.map(lambda p: _one_point(scenario, expected, p, root), points))
         found = [f"clean run: {p}" for p in baseline] + [p for r in results for p in r]
-        rows.append(Row(f"{scenario.name}: kill before each store operation", len(points), sum(not r for r in results), found))
+        rows.append(
+            Row(f"{scenario.name}: kill before each store operation", len(points), sum(not r for r in results), found)
+        )
         concurrent = [_concurrent(scenario, expected, i, root) for i in range(1, rounds + 1)]
         rows.append(
-            Row(f"{scenario.name}: two runs at once", rounds, sum(not r for r in concurrent), [p for r in concurrent for p in r])
+            Row(
+                f"{scenario.name}: two runs at once",
+                rounds,
+                sum(not r for r in concurrent),
+                [p for r in concurrent for p in r],
+            )
         )
     return rows
 

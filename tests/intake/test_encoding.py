@@ -23,6 +23,11 @@ LINES = ["customer_no,name", "C0000001,山田 太郎", "C0000002,髙橋 花子",
             None,
             id="mixed-utf-8-and-cp932",
         ),
+        pytest.param(
+            b"\n".join([line.encode("cp932") for line in LINES * 60] + [LINES[4].encode("utf-8")]),
+            None,
+            id="cp932-with-one-utf-8-line",
+        ),
     ],
 )
 def test_detect_encoding(tmp_path: Path, content: bytes, expected: str | None) -> None:
@@ -38,3 +43,11 @@ def test_only_the_contracts_encodings_are_tried(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     path.write_bytes("\n".join(LINES).encode("cp932"))
     assert detect_encoding(path, ["utf-8"]).encoding is None
+
+
+def test_good_cp932_sample_is_still_cp932(tmp_path: Path) -> None:
+    from kakunin.samples import write_rows
+
+    path = tmp_path / "data.csv"
+    write_rows(path, rows=300, seed=7, encoding="cp932", beyond_jis=True)
+    assert detect_encoding(path, ["utf-8", "cp932"]).encoding == "cp932"

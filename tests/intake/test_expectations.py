@@ -30,23 +30,32 @@ PHONES_BAD = [
     "090 1234 5678",
     "0570-123-456",
     "050-1234-5678x",
+    "090-1234-5678\n",
 ]
 CASES = [
     (
         "ExpectColumnValuesToBeJpPostalCode",
         ["100-0005", "012-3456"],
-        ["1000005", "100-005", "１００-０００５", "100-00051"],
+        ["1000005", "100-005", "１００-０００５", "100-00051", "100-0005\n"],
     ),
     ("ExpectColumnValuesToBeJpPhoneNumber", PHONES_OK, PHONES_BAD),
     (
         "ExpectColumnValuesToBeFullWidthKatakana",
         ["ヤマダ　タロウ", "ヴァージル ケー", "スズキ"],
-        ["やまだ たろう", "ﾔﾏﾀﾞ", "Yamada", "ヤマダ・タロウ", "山田"],
+        ["やまだ たろう", "ﾔﾏﾀﾞ", "Yamada", "ヤマダ・タロウ", "山田", "ヤマダ\n"],
     ),
     (
         "ExpectColumnValuesToBeEmailAddress",
         ["a@example.jp", "first.last+tag@sub.example.co.jp"],
-        ["a@", "@example.jp", "a@@example.jp", "a b@example.jp", "a@example", "a..b@example.jp"],
+        [
+            "a@",
+            "@example.jp",
+            "a@@example.jp",
+            "a b@example.jp",
+            "a@example",
+            "a..b@example.jp",
+            "a@example.jp\n",
+        ],
     ),
 ]
 
@@ -104,3 +113,14 @@ def test_the_gx_fingerprint_hook_still_exists() -> None:
 
     _gx_context()
     assert pandas_execution_engine.hash_pandas_dataframe is _cheap_fingerprint
+
+
+def test_every_regex_in_the_suites_is_anchored_at_the_very_end(registry: Any) -> None:
+    """`$` also matches before a final newline, so `"C1450003\\n"` would pass `^C[0-9]{7}$`."""
+    import json
+
+    for suite_path in registry.root.glob("*/*suite*.json"):
+        for expectation in json.loads(suite_path.read_text(encoding="utf-8"))["expectations"]:
+            regex = expectation.get("kwargs", {}).get("regex")
+            if regex is not None:
+                assert regex.endswith("\\Z"), (suite_path, regex)

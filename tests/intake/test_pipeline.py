@@ -219,3 +219,103 @@ def test_a_malformed_row_is_rejected_without_quoting_it(store: LocalStore, regis
     rejection = (store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8")
     assert "Expected 10 columns" in rejection
     assert "秘密子" not in rejection
+
+
+def _trailing_newlines(path: Path) -> None:
+    """Row 2 repeats row 1's customer number with a newline after it; rows 3 and 4 end email and postal code so."""
+    import csv
+    import io
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    column = {name: i for i, name in enumerate(rows[0])}
+    rows[2][column["customer_no"]] = rows[1][column["customer_no"]] + "\n"
+    rows[3][column["email"]] += "\n"
+    rows[4][column["postal_code"]] += "\n"
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def test_a_trailing_newline_in_a_quoted_value_fails_its_rule_and_uniqueness(
+    store: LocalStore, registry: Registry, submit: Submit
+) -> None:
+    ref = submit(rows=600, data_mutation=_trailing_newlines)
+    result = run_batch(ref, make_context(store, registry))
+    assert (result.decision, result.received, result.published, result.quarantined) == ("published", 600, 596, 4)
+    failed = pq.read_table(store.root / ref.quarantine("failed_rows.parquet"))
+    rules = dict(zip(failed.column("_source_row").to_pylist(), failed.column("failed").to_pylist(), strict=True))
+    assert sorted(rules[1]) == ["expect_column_values_to_be_unique:customer_no"]
+    assert sorted(rules[2]) == [
+        "expect_column_values_to_be_unique:customer_no",
+        "expect_column_values_to_match_regex:customer_no",
+    ]
+    assert rules[3] == ["expect_column_values_to_be_email_address:email"]
+    assert rules[4] == ["expect_column_values_to_be_jp_postal_code:postal_code"]
+    digests = pq.read_table(next((store.root / "lineage").rglob("manifest.parquet"))).column("subject_digest")
+    assert len(pc.unique(digests)) == len(digests), "no two published records share a subject digest"
+
+
+def _decomposed_kana(path: Path) -> None:
+    """Row 1's name_kana written with combining dakuten (NFD), as some Mac exports do."""
+    import csv
+    import io
+    import unicodedata
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][rows[0].index("name_kana")] = unicodedata.normalize("NFD", "ガギグ　ゲゴ")
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def test_decomposed_text_is_published_as_nfc(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    ref = submit(data_mutation=_decomposed_kana)
+    result = run_batch(ref, make_context(store, registry))
+    assert (result.decision, result.published, result.quarantined) == ("published", 30, 0)
+    assert "ガギグ　ゲゴ" in curated_table(store).column("name_kana").to_pylist()
+
+
+def _evidence_as(renames: dict[int, str]) -> Callable[[dict[str, object], Path], None]:
+    """Rename evidence files (by index) and, where the new name has no folder, cite it spelled as given."""
+
+    def mutate(doc: dict[str, object], batch: Path) -> None:
+        entries: list[dict[str, str]] = doc["evidence"]  # type: ignore[assignment]
+        for index, spelled in renames.items():
+            target = batch / Path(spelled.replace("//", "/"))
+            (batch / entries[index]["file"]).rename(target)
+            entries[index]["file"] = spelled
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "renames",
+    [
+        pytest.param({0: "./evidence/contract-2026.pdf", 2: "evidence//dpa.pdf"}, id="dot-and-double-slash"),
+        pytest.param({0: "evidence/契約書2026.pdf", 2: "evidence/contract (signed).pdf"}, id="names-outside-keys"),
+    ],
+)
+def test_evidence_paths_as_people_write_them_pass_the_gate_and_do_not_block_others(
+    store: LocalStore, registry: Registry, submit: Submit, renames: dict[int, str]
+) -> None:
+    unusual = submit(mutation=_evidence_as(renames))
+    ordinary = submit()
+    ctx = make_context(store, registry)
+    results = [run_batch(ref, ctx) for ref in (unusual, ordinary)]
+    assert [(r.decision, r.published) for r in results] == [("published", 30)] * 2
+    evidence = json.loads(next((store.root / "provenance").glob("*/evidence.json")).read_text(encoding="utf-8"))
+    stored = sorted(p.name for p in next((store.root / "provenance").glob("*/evidence")).iterdir())
+    assert sorted(e["sha256"] for e in evidence) == stored
+    assert verify(store, today=TODAY).intact
+
+
+def test_changed_evidence_in_landing_is_landing_tampered(store: LocalStore, registry: Registry, submit: Submit) -> None:
+    ref = submit()
+    landed = sorted((store.root / ref.landing("evidence")).iterdir())[0]
+    landed.write_bytes(b"%PDF-1.4 swapped\n")
+    result = run_batch(ref, make_context(store, registry))
+    assert result.decision.startswith("rejected")
+    rejection = json.loads((store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8"))
+    assert "landing.tampered" in {f["code"] for f in rejection["findings"]}

@@ -141,3 +141,41 @@ def test_tampering_is_caught_and_undoing_it_passes_again(
     for path, content in originals.items():
         path.write_bytes(content)
     assert verify(published, today=TODAY).intact
+
+
+def _rewrite_json(path: Path, change: Callable[[dict[str, object]], None]) -> None:
+    import json
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _set_in(dotted: str, value: object) -> Callable[[dict[str, object]], None]:
+    def change(data: dict[str, object]) -> None:
+        target: object = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]  # type: ignore[index]
+        target[last] = value  # type: ignore[index]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("pattern", "dotted"),
+    [
+        pytest.param("lineage/chain/*.json", "header_key", id="link-header-key"),
+        pytest.param("lineage/manifests/*/*/manifest.json", "provenance_document.key", id="header-document-key"),
+        pytest.param("lineage/manifests/*/*/manifest.json", "receipt.key", id="header-receipt-key"),
+        pytest.param("lineage/manifests/*/*/manifest.json", "curated_files.0.key", id="header-curated-key"),
+    ],
+)
+def test_an_unsafe_key_in_the_lineage_is_reported_as_tampering(
+    published: LocalStore, pattern: str, dotted: str
+) -> None:
+    (target,) = _nth(pattern, 1)(published.root)
+    _rewrite_json(target, _set_in(dotted, "../../x"))
+    problems = _problems(published)
+    where = target.relative_to(published.root).as_posix()
+    assert any(where in p and "unsafe" in p for p in problems), problems

@@ -110,3 +110,34 @@ def test_an_undefined_citation_in_a_block_that_applies_is_missing(make_batch: Ma
         doc["gdpr"] = {"lawful_basis": "consent", "art14_notice": {"provided_on": "2026-11-20", "evidence": ["letter"]}}
 
     assert findings_of(make_batch(eu), registry) == {("evidence.missing", "gdpr.art14_notice.evidence[0]")}
+
+
+@pytest.mark.parametrize(
+    ("written", "normalised"),
+    [
+        pytest.param("evidence/x.pdf", "evidence/x.pdf", id="plain"),
+        pytest.param("./evidence/x.pdf", "evidence/x.pdf", id="leading-dot"),
+        pytest.param("evidence//x.pdf", "evidence/x.pdf", id="double-slash"),
+        pytest.param("evidence/./x.pdf", "evidence/x.pdf", id="inner-dot"),
+        pytest.param("evidence/契約書2026.pdf", "evidence/契約書2026.pdf", id="japanese-name"),
+        pytest.param("../x.pdf", None, id="parent"),
+        pytest.param("evidence/../x.pdf", None, id="parent-inside"),
+        pytest.param("/etc/passwd", None, id="absolute"),
+        pytest.param("evidence\\x.pdf", None, id="backslash"),
+        pytest.param("C:x.pdf", None, id="drive"),
+        pytest.param("a\x00b", None, id="nul"),
+        pytest.param("", None, id="empty"),
+        pytest.param(".", None, id="the-folder-itself"),
+    ],
+)
+def test_normalise_evidence_path(written: str, normalised: str | None) -> None:
+    from kakunin.provenance.evidence import normalise_evidence_path
+
+    assert normalise_evidence_path(written) == normalised
+
+
+@pytest.mark.parametrize("file", ["./evidence/contract-2026.pdf", "evidence//contract-2026.pdf"])
+def test_a_path_spelled_with_dots_or_double_slashes_is_the_same_file(
+    make_batch: MakeBatch, registry: Registry, file: str
+) -> None:
+    assert findings_of(make_batch(set_file(0, file)), registry) == set()

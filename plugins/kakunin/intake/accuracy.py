@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from kakunin.intake.conform import PARSE_FAILURES, SOURCE_ROW
+from kakunin.lineage.digests import normalise_keys
 
 WHOLE_TABLE_RULES = {"expect_column_values_to_be_unique"}
 FAILURES_SCHEMA = pa.schema([pa.field(SOURCE_ROW, pa.int64()), pa.field("failed", pa.list_(pa.string()))])
@@ -269,10 +270,15 @@ def evaluate(
 
 
 def _duplicated_rows(keys: list[pa.Array], rows: list[pa.Array]) -> pa.Array:
-    """Source rows of every occurrence of a key that occurs more than once (nulls are not keys)."""
+    """Source rows of every occurrence of a key that occurs more than once (nulls and blanks are not keys).
+
+    Keys are compared after `normalise_keys`, the normalisation the subject digest uses,
+    so records that would share a subject digest are duplicates here.
+    """
     if not keys:
         return pa.array([], pa.int64())
-    all_keys = pa.chunked_array(keys).combine_chunks()
+    all_keys = normalise_keys(pa.chunked_array(keys).combine_chunks())
+    all_keys = pc.if_else(pc.equal(all_keys, ""), pa.scalar(None, pa.string()), all_keys)
     counts = pc.value_counts(pc.drop_null(all_keys))
     repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     if len(repeated) == 0:

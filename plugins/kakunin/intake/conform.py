@@ -3,7 +3,9 @@
 Everything here works on whole Arrow arrays (no per-row Python), so a chunk of a
 million rows costs about as much as reading it. A value that does not parse as its
 column's type fails its row (`parse.value`) and becomes null in the conformed chunk;
-the rest of the batch goes on.
+the rest of the batch goes on. Text is published in Unicode NFC: a name typed with
+combining marks (カ + U+3099) is the same name as its precomposed form (ガ), and the
+accuracy rules and readers downstream see one spelling.
 """
 
 from __future__ import annotations
@@ -140,9 +142,9 @@ def conform_chunk(chunk: pa.RecordBatch | pa.Table, contract: DatasetContract, *
 
 
 def convert_column(raw: pa.Array, column: Column) -> tuple[pa.Array, pa.Array]:
-    """(typed array, boolean array: the value was present but did not parse)."""
+    """(typed array, boolean array: the value was present but did not parse); text comes out NFC."""
     if column.type is ColumnType.STRING:
-        return raw, pa.nulls(len(raw), pa.bool_()).fill_null(False)
+        return pc.utf8_normalize(raw, "NFC"), pa.nulls(len(raw), pa.bool_()).fill_null(False)
     trimmed = pc.utf8_trim_whitespace(raw)
     if column.type is ColumnType.DATE:
         typed = _parse_dates(trimmed)

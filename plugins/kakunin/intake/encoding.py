@@ -1,9 +1,10 @@
 """Which of a contract's encodings a file is in: the first that decodes all of it strictly.
 
-Strict decoding alone does not stop mojibake: most UTF-8 Japanese also decodes "cleanly"
+Strict decoding alone does not stop mojibake: much UTF-8 Japanese also decodes "cleanly"
 as cp932 into nonsense. So a file that is not valid UTF-8 is accepted as cp932 only if
-its lines with non-ASCII bytes are not, in the main, valid UTF-8 themselves: a file
-that is mostly UTF-8 with a few cp932 lines is mixed, and rejected rather than guessed.
+none of its lines with non-ASCII bytes is valid UTF-8 itself: real cp932 Japanese text
+practically never is, so even one such line means the file mixes encodings, and it is
+rejected rather than guessed (one garbled record is still a wrong record).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _BLOCK = 8 << 20
-_MIXED_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def detect_encoding(path: Path, candidates: Sequence[str]) -> Detection:
             continue
         if encoding.replace("_", "-").lower() not in {"utf-8", "utf8"} and "utf-8" in candidates:
             valid, total = utf8_line_share(path)
-            if valid > max(1, _MIXED_SHARE * total):
+            if valid:
                 mixed_reason = (
                     f"{valid} of {total} lines with Japanese text are UTF-8 but the file as a whole is not: "
                     "it mixes encodings, and decoding it as one would garble the rest"

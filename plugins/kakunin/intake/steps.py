@@ -29,11 +29,19 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from kakunin import audit, leases
-from kakunin.batches import REJECTION_FILE, SUBMISSION_FILE, Rejection, Submission, is_batch_id
+from kakunin.batches import (
+    REJECTION_FILE,
+    SUBMISSION_FILE,
+    Rejection,
+    StoredFile,
+    Submission,
+    is_batch_id,
+    materialised,
+)
 from kakunin.codes import ReasonCode
 from kakunin.contracts import IDENTIFIER, DatasetContract, Registry
 from kakunin.durations import parse_duration
-from kakunin.errors import ConfigError, InputError, KakuninError
+from kakunin.errors import ConfigError, InputError, KakuninError, StorageError
 from kakunin.intake.conform import (
     PARSE_FAILURES,
     SOURCE_ROW,
@@ -44,11 +52,11 @@ from kakunin.intake.conform import (
 )
 from kakunin.intake.encoding import detect_encoding
 from kakunin.lineage.formats import commit_key, manifest_prefix
-from kakunin.provenance.document import judge, read_document
-from kakunin.provenance.evidence import resolve_inside, sha256_of
+from kakunin.provenance.document import DOCUMENT_NAMES, judge, read_document
+from kakunin.provenance.evidence import normalise_evidence_path, sha256_of
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
-from kakunin.storage import ObjectStore, delete_prefix, local_folder, object_sha256
+from kakunin.storage import ObjectStore, check_key, delete_prefix, object_sha256
 from kakunin.yaml_io import dump_json
 
 log = logging.getLogger(__name__)
@@ -333,22 +341,19 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         return skipped
     store = ctx.store
     submission: Submission = _load(store, ref.landing(SUBMISSION_FILE), Submission)
-    with local_folder(store, ref.landing()) as folder:
-        tampered = [
-            Finding.of(
-                ReasonCode.LANDING_TAMPERED,
-                stored.path,
-                f"{stored.path} changed or disappeared in landing after it was submitted",
-            )
-            for stored in submission.files
-            if (path := resolve_inside(folder, stored.path)) is None
-            or not path.is_file()
-            or sha256_of(path) != stored.sha256
-        ]
-        document_path = resolve_inside(folder, submission.document_file)
-        if document_path is None:
-            raise InputError(f"{ref}: _submission.json names an unsafe document path")
-        parsed = read_document(document_path)
+    tampered = [
+        Finding.of(
+            ReasonCode.LANDING_TAMPERED,
+            stored.path,
+            f"{stored.path} changed or disappeared in landing after it was submitted",
+        )
+        for stored in submission.files
+        if not _landed_unchanged(store, ref, stored)
+    ]
+    with materialised(store, ref.landing(), submission) as folder:
+        document_file = submission.document_file
+        safe = document_file in DOCUMENT_NAMES and (folder / document_file).is_file()
+        parsed = read_document(folder / document_file if safe else None)
         verdict = judge(parsed, batch_dir=folder, registry=ctx.registry, today=ctx.today)
     findings = tampered + verdict.findings
     if tampered or not verdict.accepted or parsed.document is None:
@@ -363,11 +368,13 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         return StepOutcome(batch=str(ref), step="gate", status="rejected", detail=", ".join(verdict.error_codes))
     document = parsed.document
     prefix = f"provenance/{document.document_id}"
-    store.put_bytes(f"{prefix}/{submission.document_file}", store.get_bytes(ref.landing(submission.document_file)))
+    store.put_bytes(f"{prefix}/{document_file}", store.get_bytes(ref.landing(document_file)))
+    by_name = {f.path: f for f in submission.files}
     index = []
     for entry in document.evidence:
-        stored = next(f for f in submission.files if f.path == entry.file)
-        store.put_bytes(f"{prefix}/evidence/{stored.sha256}", store.get_bytes(ref.landing(entry.file)))
+        stored = by_name[normalise_evidence_path(entry.file) or ""]  # the judge found it among these files
+        with store.reading(ref.landing(stored.landing_name)) as source:
+            store.put_file(f"{prefix}/evidence/{stored.sha256}", source)
         index.append({"id": entry.id, "kind": entry.kind.value, "file": entry.file, "sha256": stored.sha256})
     store.put_bytes(f"{prefix}/evidence.json", (json.dumps(index, ensure_ascii=False, indent=2) + "\n").encode())
     record = GateRecord(
@@ -399,6 +406,15 @@ def _audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
         codes=list(dict.fromkeys(f.code.value for f in record.findings if f.severity == "warning")),
         detail={"stage": "provenance"},
     )
+
+
+def _landed_unchanged(store: ObjectStore, ref: BatchRef, stored: StoredFile) -> bool:
+    """Whether the landed object behind `stored` exists with the hash it was submitted with."""
+    try:
+        key = check_key(ref.landing(stored.landing_name))
+        return store.exists(key) and object_sha256(store, key) == stored.sha256
+    except StorageError:
+        return False  # a name no submit writes: _submission.json itself was edited
 
 
 def _gate_record(ref: BatchRef, ctx: IntakeContext) -> tuple[GateRecord, ProvenanceDocument]:

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
-from kakunin.errors import KakuninError
+from kakunin.errors import KakuninError, StorageError
 from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import (
     AUDIT_CHAIN,
@@ -38,7 +38,7 @@ from kakunin.lineage.formats import (
     ManifestHeader,
     commit_key,
 )
-from kakunin.storage import ObjectStore, object_sha256
+from kakunin.storage import ObjectStore, check_key, object_sha256
 
 
 class Problem(BaseModel):
@@ -83,6 +83,25 @@ def _file_sha(store: ObjectStore, key: str) -> str | None:
     return object_sha256(store, key) if store.exists(key) else None
 
 
+def _unsafe(keys: list[str]) -> list[str]:
+    """The keys among `keys` that no writer would produce (`../x`, absolute): tampering, not an I/O error."""
+    bad = []
+    for key in keys:
+        try:
+            check_key(key)
+        except StorageError:
+            bad.append(key)
+    return bad
+
+
+def _fail_unsafe(state: _State, check: str, where: str, keys: list[str]) -> bool:
+    """Record one problem per unsafe key named by the object at `where`; True when there was any."""
+    bad = _unsafe(keys)
+    for key in bad:
+        state.fail(check, where, f"names an unsafe store key {key[:200]!r}: it was altered")
+    return bool(bad)
+
+
 def _sequence_of(key: str) -> int:
     return int(key.rsplit("/", 1)[1].removesuffix(".json"))
 
@@ -122,6 +141,9 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
         except ValidationError:
             state.fail("chain", key, "not a manifest chain link")
             continue
+        if _fail_unsafe(state, "chain", key, [link.header_key]):
+            previous_header_sha = link.header_sha256
+            continue
         if not store.exists(link.header_key):
             state.fail("manifest", link.header_key, "manifest header is missing")
             previous_header_sha = link.header_sha256
@@ -141,6 +163,9 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
             state.fail("manifest", link.header_key, f"header says sequence {header.sequence}, link {link.sequence}")
         previous_header_sha = link.header_sha256
         state.linked_headers[link.header_key] = link.header_sha256
+        named = [header.provenance_document.key, header.receipt.key, *(f.key for f in header.curated_files)]
+        if _fail_unsafe(state, "manifest", link.header_key, named):
+            continue
         try:
             _verify_header_files(store, header, link.header_key, state)
         except KakuninError as exc:
@@ -250,6 +275,8 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
         except ValidationError:
             state.fail("chain", key, "not a certificate chain link")
             continue
+        if _fail_unsafe(state, "chain", key, [link.certificate_key]):
+            continue
         state.linked_certificates.append(link.certificate_key)
         if not store.exists(link.certificate_key):
             state.fail("certificate", link.certificate_key, "purge certificate is missing")
@@ -261,6 +288,13 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
             certificate = Certificate.model_validate_json(data)
         except ValidationError:
             state.fail("certificate", link.certificate_key, "not a valid purge certificate")
+            continue
+        named = [
+            certificate.records.key,
+            *(a.key for a in certificate.files),
+            *(r.key for r in certificate.receipts_removed),
+        ]
+        if _fail_unsafe(state, "certificate", link.certificate_key, named):
             continue
         if _file_sha(store, certificate.records.key) != certificate.records.sha256:
             state.fail("certificate", certificate.records.key, "purged-records list missing or changed")

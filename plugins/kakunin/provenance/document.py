@@ -44,17 +44,25 @@ class ParsedDocument:
 
 
 def locate_document(path: Path) -> tuple[Path, Path | None]:
-    """(batch folder, document file or None) for a folder or a document path."""
+    """(batch folder, document file or None) for a folder or a document path.
+
+    A linked document is refused like a linked data file: a link could point anywhere,
+    and what is judged must be what is copied.
+    """
+    if path.is_symlink() and not path.is_dir():
+        raise InputError(f"{path}: the provenance document must be a regular file, not a link")
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.is_file():
         return path.parent, path
     if not path.is_dir():
         raise InputError(f"{path}: not a file or folder")
-    found = [path / name for name in DOCUMENT_NAMES if (path / name).is_file()]
+    found = [path / name for name in DOCUMENT_NAMES if (path / name).is_file() or (path / name).is_symlink()]
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise InputError(f"{path}: more than one provenance document ({names}); keep exactly one")
+    if found and (found[0].is_symlink() or not found[0].is_file()):
+        raise InputError(f"{found[0]}: the provenance document must be a regular file, not a link or a folder")
     return path, (found[0] if found else None)
 
 

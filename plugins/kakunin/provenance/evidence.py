@@ -16,16 +16,29 @@ from kakunin.provenance.model import Evidence
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def resolve_inside(batch_dir: Path, relative: str) -> Path | None:
-    """The file `relative` names inside `batch_dir`, or None when the path is unsafe."""
+def normalise_evidence_path(relative: str) -> str | None:
+    """The one spelling of an evidence path (`./a//b` → `a/b`), or None when it is unsafe.
+
+    Submit records files under this form and the gate looks them up by it, so every
+    comparison of evidence paths goes through here. Unsafe: empty, NUL, backslashes, a
+    drive letter, absolute, or any `..` (even one that would stay inside).
+    """
     if not relative or "\x00" in relative or "\\" in relative or _DRIVE.match(relative):
         return None
     parts = PurePosixPath(relative)
-    if parts.is_absolute() or ".." in parts.parts:
+    if parts.is_absolute() or ".." in parts.parts or not parts.parts:
+        return None
+    return parts.as_posix()
+
+
+def resolve_inside(batch_dir: Path, relative: str) -> Path | None:
+    """The file `relative` names inside `batch_dir`, or None when the path is unsafe."""
+    normalised = normalise_evidence_path(relative)
+    if normalised is None:
         return None
     root = batch_dir.resolve()
     current = root
-    for part in parts.parts:
+    for part in PurePosixPath(normalised).parts:
         current = current / part
         if current.is_symlink():
             return None

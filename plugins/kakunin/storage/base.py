@@ -19,13 +19,13 @@ from pydantic import BaseModel
 
 from kakunin.errors import StorageError
 
-_KEY_PART = re.compile(r"^[A-Za-z0-9._=@+-][A-Za-z0-9._=@+ -]*$")
+_KEY_PART = re.compile(r"[A-Za-z0-9._=@+-][A-Za-z0-9._=@+ -]*")
 
 
 def check_key(key: str) -> str:
     """Return `key` if it is a safe relative key; raise `StorageError` otherwise."""
     parts = key.split("/")
-    if not key or key.startswith("/") or any(p in {"", ".", ".."} or not _KEY_PART.match(p) for p in parts):
+    if not key or key.startswith("/") or any(p in {"", ".", ".."} or not _KEY_PART.fullmatch(p) for p in parts):
         raise StorageError(f"unsafe or malformed store key {key!r}")
     return key
 
