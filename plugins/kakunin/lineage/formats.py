@@ -11,7 +11,8 @@ from datetime import date, datetime
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_KIND = "kakunin.manifest/v1"
 RECEIPT_KIND = "kakunin.receipt/v1"
@@ -104,6 +105,11 @@ class ManifestHeader(_Record):
     code_version: str
     counts: Counts
     retention_clock_fallbacks: int
+    retention_clamped: int = Field(
+        default=0,
+        description="records whose retention clock would keep them past the contract's max_retention, "
+        "kept until received_on + max_retention instead",
+    )
     manifest_parquet_sha256: str
     curated_files: list[StoredObject]
     provenance_document_id: str
@@ -306,3 +312,19 @@ class ErasureRequest(_Record):
     reason: str
     requested_by: str
     requested_at: datetime
+
+
+LAST_DAY = date.max
+
+
+def readable_dates(table: pa.Table, column: str) -> pa.Table:
+    """`table` with `column` (date32) capped at 9999-12-31, so it converts to Python dates.
+
+    Records published before retention was clamped per record could carry a year past
+    9999; Arrow stores it, but `date` cannot hold it. Readers show the calendar's last day.
+    """
+    index = table.schema.get_field_index(column)
+    if index < 0:
+        return table
+    capped = pc.min_element_wise(table.column(column), pa.scalar(LAST_DAY, pa.date32()))
+    return table.set_column(index, table.schema.field(index), capped)

@@ -135,6 +135,18 @@ def _curated_files(store: ObjectStore) -> list[tuple[str, str, str, str]]:
     return files
 
 
+def _month_key(month: str) -> tuple[int, int]:
+    """`YYYY-MM` (or a longer year, from records published before per-record clamping) as numbers.
+
+    Compared as text, "10002-01" would sort before "2026-05" and look long expired.
+    """
+    year, _, number = month.rpartition("-")
+    try:
+        return int(year), int(number)
+    except ValueError:
+        return (0, 0)  # not a month we wrote: open it rather than skip it
+
+
 def _held_by(hold: Hold, dataset: str, batch_id: str) -> bool:
     return hold.dataset == dataset and (hold.scope == "dataset" or (hold.scope == "batch" and hold.target == batch_id))
 
@@ -151,12 +163,12 @@ def make_plan(ctx: RetentionContext) -> Plan:
             erasure_targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
             request_of[row["record_id"]] = request.request_id
     held_requests: set[str] = set()
-    as_of_month = f"{ctx.as_of:%Y-%m}"
+    as_of_month = (ctx.as_of.year, ctx.as_of.month)
     files: list[FilePlan] = []
     retained_counts: dict[str, int] = defaultdict(int)
     months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
     for key, dataset, month, batch_id in _curated_files(store):
-        if month > as_of_month and key not in erasure_targets:
+        if _month_key(month) > as_of_month and key not in erasure_targets:
             continue  # not a day of it has begun to expire: never opened
         with store.reading(key) as path:
             table = pq.read_table(path, columns=["record_id", "retention_until"])
