@@ -260,3 +260,26 @@ def subprocess_with_stdin(kakunin: Kakunin, args: list[str], text: str, env: dic
         env=full_env,
         check=False,
     )
+
+
+def test_a_retention_run_while_another_holds_the_lease_exits_75_and_does_nothing(
+    make_batch: MakeBatch, kakunin: Kakunin
+) -> None:
+    from datetime import UTC, datetime
+
+    from kakunin import leases
+    from kakunin.storage import LocalStore
+
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    store = LocalStore(kakunin.home)  # type: ignore[attr-defined]
+    lease = leases.acquire(store, "retention", owner="other-worker", now=lambda: datetime.now(UTC))
+    assert lease is not None
+    busy = kakunin("retention", "run", "--as-of", "2026-11-26")
+    assert busy.code == 75
+    assert "another retention run is in progress" in busy.stderr
+    assert "other-worker" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    assert not list((kakunin.home / "lineage").rglob("PC-*"))  # type: ignore[attr-defined]
+    lease.release()
+    assert kakunin("retention", "run", "--as-of", "2026-11-26").code == 0

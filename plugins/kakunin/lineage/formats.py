@@ -201,8 +201,10 @@ def certificate_key(run_id: str, *, open_: bool = False) -> str:
     return f"{CERTIFICATES}/{run_id}.open.json" if open_ else f"{CERTIFICATES}/{run_id}.json"
 
 
-def certificate_records_key(run_id: str) -> str:
-    return f"{CERTIFICATES}/{run_id}.records.parquet"
+def certificate_records_key(run_id: str, *, closed: bool = False) -> str:
+    """The purged-records list: the plan's (written with the open certificate), or, when the
+    purge had to differ from the plan, what the closed certificate actually purged."""
+    return f"{CERTIFICATES}/{run_id}.closed.records.parquet" if closed else f"{CERTIFICATES}/{run_id}.records.parquet"
 
 
 PURGED_RECORDS_SCHEMA = pa.schema(
@@ -247,6 +249,20 @@ class Retained(_Record):
     records: int
 
 
+class ReplannedFile(_Record):
+    """A curated file an open certificate planned to purge, but found changed when the purge came to it.
+
+    Nothing in it was destroyed under this certificate; the next plan (in the same run)
+    reads its current content and purges what is still due.
+    """
+
+    key: str
+    sha256_planned: str
+    sha256_found: str
+    records_planned: int
+    reason: str
+
+
 class BatchPurge(_Record):
     dataset: str
     batch_id: str
@@ -273,6 +289,18 @@ class Certificate(_Record):
     quarantine_removed: list[RemovedObject]
     receipts_removed: list[RemovedObject]
     erasure_requests: list[str]
+    replanned: list[ReplannedFile] = Field(
+        default=[], description="files found changed since the plan: left untouched, re-planned by the next plan"
+    )
+    planned_records: StoredObject | None = Field(
+        default=None,
+        description="when the purge differs from the open certificate's plan (a file re-planned, a record held "
+        "since), the plan's record list; `records` then lists what was actually purged",
+    )
+    future_as_of: bool = Field(
+        default=False,
+        description="the as-of date was after the day the run started, explicitly allowed (--allow-future-as-of)",
+    )
 
 
 class CertificateLink(_Record):
