@@ -209,26 +209,42 @@ def retention() -> None:
     """Purge what is past its retention (APPI Art. 22), keep what is held, certify both."""
 
 
-def _retention_context(as_of: Any) -> Any:
+def _retention_context(as_of: Any, *, future_as_of: bool = False) -> Any:
     from kakunin import audit
     from kakunin.retention.purge import RetentionContext
     from kakunin.storage import open_store
 
     return RetentionContext(
-        store=open_store(), registry=_registry(), as_of=_day(as_of), now=clock.now_utc, actor=audit.current_actor()
+        store=open_store(),
+        registry=_registry(),
+        as_of=_day(as_of),
+        now=clock.now_utc,
+        actor=audit.current_actor(),
+        future_as_of=future_as_of,
     )
 
 
 @retention.command("run")
 @_as_of_option
 @click.option("--dry-run", is_flag=True, help="Print what would go, per dataset and expiry month, and what is held.")
+@click.option(
+    "--allow-future-as-of",
+    "allow_future",
+    is_flag=True,
+    help="Allow an as-of date after today (purges records before their retention ends; recorded in the certificate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def retention_run(as_of: Any, dry_run: bool, as_json: bool) -> None:
-    """Remove every curated record whose retention_until is before the as-of date (default today)."""
-    from kakunin.retention.purge import dry_run as summarise
-    from kakunin.retention.purge import make_plan
+def retention_run(as_of: Any, dry_run: bool, allow_future: bool, as_json: bool) -> None:
+    """Remove every curated record whose retention_until is before the as-of date (default today).
 
-    ctx = _retention_context(as_of)
+    A dry run may look ahead to any date; a real run as of a later day than today needs
+    --allow-future-as-of.
+    """
+    from kakunin.retention.purge import check_as_of, make_plan
+    from kakunin.retention.purge import dry_run as summarise
+
+    future = check_as_of(_day(as_of), today=clock.today(), allow_future=allow_future or dry_run)
+    ctx = _retention_context(as_of, future_as_of=future)
     if dry_run:
         summary = summarise(make_plan(ctx))
         if as_json:
@@ -273,6 +289,8 @@ def hold_add(dataset: str, batch_id: str | None, record_id: str | None, reason: 
     from kakunin.retention.holds import place_hold
     from kakunin.storage import open_store
 
+    if _registry().contract(dataset) is None:
+        raise KakuninError(f"dataset {dataset!r} has no contract (is it registered under expectations/?)")
     placed = place_hold(
         open_store(),
         dataset=dataset,

@@ -30,7 +30,7 @@ from kakunin import audit
 from kakunin.batches import REJECTION_FILE, Rejection
 from kakunin.contracts import Registry
 from kakunin.durations import parse_duration
-from kakunin.errors import KakuninError
+from kakunin.errors import InputError, KakuninError
 from kakunin.leases import DEFAULT_TTL, Lease, acquire, new_owner
 from kakunin.leases import read as read_lease
 from kakunin.lineage.chain import Chain, canonical_json, sha256_hex
@@ -622,6 +622,22 @@ def open_certificates(store: ObjectStore) -> list[Certificate]:
         for k in opened
         if k.removesuffix(".open.json") + ".json" not in keys
     ]
+
+
+def check_as_of(as_of: date, *, today: date, allow_future: bool) -> bool:
+    """Whether `as_of` is in the future; refuse one unless explicitly allowed.
+
+    A purge as of a later day destroys records whose retention has not ended: that is
+    a demo or a deliberate early purge, never a default. Returns True when it is allowed.
+    """
+    if as_of <= today:
+        return False
+    if not allow_future:
+        raise InputError(
+            f"as-of {as_of} is after today ({today}): that would purge records whose retention has not ended; "
+            "pass --allow-future-as-of (DAG param allow_future_as_of) if that is really meant"
+        )
+    return True
 
 
 def run_retention(ctx: RetentionContext) -> list[Certificate]:
