@@ -49,7 +49,7 @@ run: install
 		--reason "demo: litigation hold on the cp932 batch" --by legal-team
 	@AS_OF=$$($(BIN)/python -c "from kakunin.clock import today; from kakunin.durations import add_months; print(add_months(today(), 24))"); \
 		echo "airflow dags test kakunin_retention (as of $$AS_OF, two years from now) ..."; \
-		$(DEMO_ENV) $(AIRFLOW_ENV) $(BIN)/airflow dags test kakunin_retention -c "{\"as_of\": \"$$AS_OF\"}" \
+		$(DEMO_ENV) $(AIRFLOW_ENV) $(BIN)/airflow dags test kakunin_retention -c "{\"as_of\": \"$$AS_OF\", \"allow_future_as_of\": true}" \
 		> .airflow/retention-test.log 2>&1 || (tail -40 .airflow/retention-test.log; exit 1)
 	@grep -q "DagRun Finished: dag_id=kakunin_retention.*state=success" .airflow/retention-test.log \
 		|| (echo "kakunin_retention did not succeed; see .airflow/retention-test.log"; exit 1)

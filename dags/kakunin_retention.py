@@ -2,7 +2,10 @@
 
 Wiring only: one task calls `kakunin.retention.purge.run_retention` (which first finishes
 any run that died midway), then the lineage is verified. The as-of date is the run's
-logical date, or the `as_of` param (YYYY-MM-DD) of a manual run.
+logical date, or the `as_of` param (YYYY-MM-DD) of a manual run; an `as_of` after today
+also needs `allow_future_as_of: true` (it purges records before their retention ends,
+and the certificate says so). While another retention run holds the lease the task
+fails with that message and Airflow retries it later.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ log = logging.getLogger(__name__)
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
-    params={"as_of": Param(None, type=["null", "string"], description="Purge as of this date (YYYY-MM-DD).")},
+    params={
+        "as_of": Param(None, type=["null", "string"], description="Purge as of this date (YYYY-MM-DD)."),
+        "allow_future_as_of": Param(
+            False,
+            type="boolean",
+            description="Allow an as_of after today (purges records before their retention ends).",
+        ),
+    },
     tags=["kakunin", "appi", "retention"],
     doc_md=__doc__,
 )
@@ -32,18 +42,21 @@ def kakunin_retention() -> None:
     def purge() -> dict[str, int]:
         from kakunin import clock
         from kakunin.contracts import Registry, default_expectations_root
-        from kakunin.retention.purge import RetentionContext, run_retention
+        from kakunin.retention.purge import RetentionContext, check_as_of, run_retention
         from kakunin.storage import open_store
 
         context = get_current_context()
         configured = context["params"].get("as_of")
         as_of = date.fromisoformat(configured) if configured else clock.today()
+        allow_future = bool(context["params"].get("allow_future_as_of"))
+        future = check_as_of(as_of, today=clock.today(), allow_future=allow_future)
         ctx = RetentionContext(
             store=open_store(),
             registry=Registry(default_expectations_root()),
             as_of=as_of,
             now=clock.now_utc,
             actor=f"airflow:kakunin_retention/{context['run_id']}",
+            future_as_of=future,
         )
         certificates = run_retention(ctx)
         for certificate in certificates:

@@ -217,7 +217,7 @@ def test_retention_hold_and_erasure_from_the_command_line(make_batch: MakeBatch,
     assert preview.code == 0
     assert [(r["records"], r["held"]) for r in preview.json()["rows"]] == [(4, 1)]
     assert len(list((kakunin.home / "curated").rglob("part-*.parquet"))) == 1  # type: ignore[attr-defined]
-    run = kakunin("retention", "run", "--as-of", "2030-01-01")
+    run = kakunin("retention", "run", "--as-of", "2030-01-01", "--allow-future-as-of")
     assert run.code == 0, run.stderr
     assert "4 record(s) purged" in run.stdout
     assert "retained by" in run.stdout
@@ -337,3 +337,77 @@ def test_evidence_named_outside_store_keys_is_submitted_whole(make_batch: MakeBa
     assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
     assert [b["state"] for b in kakunin("batches", "--json").json()] == ["published"]
     assert not list((kakunin.home / "landing").rglob("*.*"))  # type: ignore[attr-defined]
+
+
+def test_a_retention_run_while_another_holds_the_lease_exits_75_and_does_nothing(
+    make_batch: MakeBatch, kakunin: Kakunin
+) -> None:
+    from datetime import UTC, datetime
+
+    from kakunin import leases
+    from kakunin.storage import LocalStore
+
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    store = LocalStore(kakunin.home)  # type: ignore[attr-defined]
+    lease = leases.acquire(store, "retention", owner="other-worker", now=lambda: datetime.now(UTC))
+    assert lease is not None
+    busy = kakunin("retention", "run", "--as-of", "2026-11-26")
+    assert busy.code == 75
+    assert "another retention run is in progress" in busy.stderr
+    assert "other-worker" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    assert not list((kakunin.home / "lineage").rglob("PC-*"))  # type: ignore[attr-defined]
+    lease.release()
+    assert kakunin("retention", "run", "--as-of", "2026-11-26").code == 0
+
+
+def test_holds_name_only_what_exists_and_releases_need_a_reason(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    import pyarrow.parquet as pq
+
+    batch_id = kakunin("batches", "--json").json()[0]["batch_id"]
+    manifest = next((kakunin.home / "lineage/manifests").rglob("manifest.parquet"))  # type: ignore[attr-defined]
+    record_id = pq.read_table(manifest).column("record_id")[0].as_py()
+    hold = ("hold", "add", "--reason", "litigation")
+    refused = [
+        kakunin(*hold, "--dataset", "no_such_dataset"),
+        kakunin(*hold, "--dataset", "jp_customer_leads", "--batch", "20261120T000000000000Z-00000000"),
+        kakunin(*hold, "--dataset", "jp_customer_leads", "--record", "019abef0-2300-7f64-94c4-bd404e68c655"),
+    ]
+    assert [r.code for r in refused] == [2, 2, 2]
+    assert "no_such_dataset" in refused[0].stderr
+    assert "no batch" in refused[1].stderr
+    assert "in no manifest" in refused[2].stderr
+    assert not any("Traceback" in r.stderr for r in refused)
+    assert "no holds" in kakunin("hold", "list").stdout
+    placed = [
+        kakunin(*hold, "--dataset", "jp_customer_leads", "--batch", batch_id),
+        kakunin(*hold, "--dataset", "jp_customer_leads", "--record", record_id),
+    ]
+    assert [p.code for p in placed] == [0, 0], [p.stderr for p in placed]
+    hold_id = placed[0].stdout.split(":")[0]
+    blank = kakunin("hold", "remove", hold_id, "--reason", "  ")
+    assert blank.code == 2
+    assert "reason" in blank.stderr
+    assert hold_id in kakunin("hold", "list").stdout, "the hold still stands"
+
+
+def test_a_future_as_of_needs_an_explicit_flag_and_is_recorded(make_batch: MakeBatch, kakunin: Kakunin) -> None:
+    assert kakunin("provenance", "submit", str(make_batch()), *AS_OF).code == 0
+    assert kakunin("intake", "run", *AS_OF, env=HMAC).code == 0
+    future = ("retention", "run", "--as-of", "2099-01-01")
+    refused = kakunin(*future)
+    assert refused.code == 2
+    assert "--allow-future-as-of" in refused.stderr
+    assert len(list((kakunin.home / "curated").rglob("part-*.parquet"))) == 1  # type: ignore[attr-defined]
+    assert kakunin(*future, "--dry-run").code == 0, "a preview destroys nothing"
+    allowed = kakunin(*future, "--allow-future-as-of", "--json")
+    assert allowed.code == 0, allowed.stderr
+    (certificate,) = allowed.json()
+    assert certificate["future_as_of"] is True
+    assert certificate["purged_count"] == 5
+    audit = [json.loads(p.read_text()) for p in sorted((kakunin.home / "audit").rglob("*.json"))]  # type: ignore[attr-defined]
+    (opened,) = [e for e in audit if e["action"] == "purge-open"]
+    assert opened["detail"]["future_as_of"] is True

@@ -22,6 +22,10 @@ from kakunin.durations import DurationError, IsoDuration, add_months, parse_dura
         pytest.param("P30D", date(2026, 2, 1), date(2026, 3, 3), id="days"),
         pytest.param("P1W", date(2026, 12, 28), date(2027, 1, 4), id="week-over-new-year"),
         pytest.param("P3Y", date(2026, 11, 20), date(2029, 11, 20), id="plain-years"),
+        pytest.param("P1Y", date(9999, 12, 31), date.max, id="past-the-calendar-stops-at-its-last-day"),
+        pytest.param("P1D", date(9999, 12, 31), date.max, id="last-day-plus-a-day"),
+        pytest.param("P3D", date(9999, 12, 30), date.max, id="days-past-the-last-day"),
+        pytest.param("P100000Y", date(2026, 11, 20), date.max, id="absurd-period"),
     ],
 )
 def test_adding_a_period(text: str, start: date, end: date) -> None:

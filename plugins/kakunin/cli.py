@@ -1,7 +1,9 @@
 """The `kakunin` command. It imports no Airflow and no Great Expectations on its paths.
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered),
-2 could not run (bad arguments, unreadable path, broken configuration). A known
+2 could not run (bad arguments, unreadable path, broken configuration), 75 busy: another
+retention run holds the lease, nothing was done, try again later (EX_TEMPFAIL of
+sysexits.h, which schedulers and shell loops read as "retry"). A known
 error prints `error: message` on stderr; nothing reaches a user as a traceback unless
 `KAKUNIN_DEBUG=1`.
 """
@@ -23,7 +25,7 @@ import click
 from kakunin import clock, render
 from kakunin.errors import KakuninError
 
-EXIT_OK, EXIT_NEGATIVE, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_OK, EXIT_NEGATIVE, EXIT_CANNOT_RUN, EXIT_BUSY = 0, 1, 2, 75
 
 
 def _registry() -> Any:
@@ -212,26 +214,42 @@ def retention() -> None:
     """Purge what is past its retention (APPI Art. 22), keep what is held, certify both."""
 
 
-def _retention_context(as_of: Any) -> Any:
+def _retention_context(as_of: Any, *, future_as_of: bool = False) -> Any:
     from kakunin import audit
     from kakunin.retention.purge import RetentionContext
     from kakunin.storage import open_store
 
     return RetentionContext(
-        store=open_store(), registry=_registry(), as_of=_day(as_of), now=clock.now_utc, actor=audit.current_actor()
+        store=open_store(),
+        registry=_registry(),
+        as_of=_day(as_of),
+        now=clock.now_utc,
+        actor=audit.current_actor(),
+        future_as_of=future_as_of,
     )
 
 
 @retention.command("run")
 @_as_of_option
 @click.option("--dry-run", is_flag=True, help="Print what would go, per dataset and expiry month, and what is held.")
+@click.option(
+    "--allow-future-as-of",
+    "allow_future",
+    is_flag=True,
+    help="Allow an as-of date after today (purges records before their retention ends; recorded in the certificate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def retention_run(as_of: Any, dry_run: bool, as_json: bool) -> None:
-    """Remove every curated record whose retention_until is before the as-of date (default today)."""
-    from kakunin.retention.purge import dry_run as summarise
-    from kakunin.retention.purge import make_plan, run_retention
+def retention_run(as_of: Any, dry_run: bool, allow_future: bool, as_json: bool) -> None:
+    """Remove every curated record whose retention_until is before the as-of date (default today).
 
-    ctx = _retention_context(as_of)
+    A dry run may look ahead to any date; a real run as of a later day than today needs
+    --allow-future-as-of.
+    """
+    from kakunin.retention.purge import check_as_of, make_plan
+    from kakunin.retention.purge import dry_run as summarise
+
+    future = check_as_of(_day(as_of), today=clock.today(), allow_future=allow_future or dry_run)
+    ctx = _retention_context(as_of, future_as_of=future)
     if dry_run:
         summary = summarise(make_plan(ctx))
         if as_json:
@@ -239,11 +257,24 @@ def retention_run(as_of: Any, dry_run: bool, as_json: bool) -> None:
         else:
             click.echo(render.dry_run_text(summary), nl=False)
         return
-    certificates = run_retention(ctx)
+    certificates = _run_or_busy(ctx, as_json=as_json)
     if as_json:
         _emit_json([c.model_dump(mode="json") for c in certificates])
     else:
         click.echo(render.certificates_text(certificates, as_of=ctx.as_of), nl=False)
+
+
+def _run_or_busy(ctx: Any, *, as_json: bool) -> Any:
+    """Run retention; if another run holds the lease, say so and exit 75 (busy, nothing done)."""
+    from kakunin.retention.purge import RetentionBusy, run_retention
+
+    try:
+        return run_retention(ctx)
+    except RetentionBusy as busy:
+        if as_json:
+            _emit_json({"outcome": "busy", "message": str(busy)})
+        click.echo(f"busy: {busy}", err=True)
+        sys.exit(EXIT_BUSY)
 
 
 @cli.group()
@@ -263,6 +294,8 @@ def hold_add(dataset: str, batch_id: str | None, record_id: str | None, reason: 
     from kakunin.retention.holds import place_hold
     from kakunin.storage import open_store
 
+    if _registry().contract(dataset) is None:
+        raise KakuninError(f"dataset {dataset!r} has no contract (is it registered under expectations/?)")
     placed = place_hold(
         open_store(),
         dataset=dataset,
@@ -346,10 +379,8 @@ def erasure_request(dataset: str, subject_key: tuple[str, ...], reason: str, pur
     )
     click.echo(f"{request.request_id}: {matches} record(s) of this subject in {dataset}")
     if purge_now:
-        from kakunin.retention.purge import run_retention
-
         ctx = _retention_context(None)
-        click.echo(render.certificates_text(run_retention(ctx), as_of=ctx.as_of), nl=False)
+        click.echo(render.certificates_text(_run_or_busy(ctx, as_json=False), as_of=ctx.as_of), nl=False)
     else:
         click.echo("they are purged by the next retention run (kakunin retention run, or the kakunin_retention DAG)")
 

@@ -36,8 +36,18 @@ class IsoDuration:
         return not (self.years or self.months or self.weeks or self.days)
 
     def add_to(self, start: date) -> date:
-        """The date this duration after `start`; month ends clamp (Jan 31 + P1M = Feb 28/29)."""
-        return add_months(start, 12 * self.years + self.months) + timedelta(weeks=self.weeks, days=self.days)
+        """The date this duration after `start`; month ends clamp (Jan 31 + P1M = Feb 28/29).
+
+        A result past the calendar's last day (9999-12-31) is that day: "kept until the end
+        of the calendar" is the most any retention can say, and it must never overflow.
+        """
+        months = 12 * self.years + self.months
+        if start.year * 12 + start.month - 1 + months > date.max.year * 12 + date.max.month - 1:
+            return date.max
+        moved = add_months(start, months)
+        if (date.max - moved).days < 7 * self.weeks + self.days:
+            return date.max
+        return moved + timedelta(weeks=self.weeks, days=self.days)
 
     def __str__(self) -> str:
         if self.is_zero:

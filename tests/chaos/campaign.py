@@ -25,6 +25,7 @@ It prints a table (points, recovered, problems) and exits 1 if any problem was f
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -247,9 +248,7 @@ def problems_in(home: Path, expected: Outcome, *, shift_days: int) -> list[str]:
     found += _curated_problems(home, set(got.purged))
     for path in sorted(p for p in home.rglob("*") if p.is_file()):
         relative = path.relative_to(home).as_posix()
-        if path.name.startswith((".tmp-", "_pending-")):
-            found.append(f"leftover {relative}")
-        elif relative.startswith(("work/", "landing/")):
+        if path.name.startswith((".tmp-", "_pending-")) or relative.startswith(("work/", "landing/", ".tmp/")):
             found.append(f"leftover {relative}")
     found += _held_leases(home)
     actions = {"accept", "reject", "publish"}
@@ -338,7 +337,7 @@ def _fresh(template: Path, into: Path) -> Path:
     return home
 
 
-def _one_point(scenario: Scenario, expected: Outcome, point: int, root: Path) -> list[str]:
+def _one_point(scenario: Scenario, expected: Outcome, point: int, *, root: Path) -> list[str]:
     workdir = Path(tempfile.mkdtemp(prefix=f"p{point:03d}-", dir=root))
     home = _fresh(scenario.template, workdir)
     killed = _worker(home, scenario.command, kill_at=point, shift_days=scenario.shift_days)
@@ -390,7 +389,7 @@ def run_campaign(*, sample: int | None, rounds: int, jobs: int, root: Path, only
             points = [points[(i * (len(points) - 1)) // max(sample - 1, 1)] for i in range(sample)]
         print(f"{scenario.name}: {total} fault points, trying {len(points)}", flush=True)
         with ThreadPoolExecutor(jobs) as pool:
-            results = list(pool.map(lambda p: _one_point(scenario, expected, p, root), points))
+            results = list(pool.map(functools.partial(_one_point, scenario, expected, root=root), points))
         found = [f"clean run: {p}" for p in baseline] + [p for r in results for p in r]
         rows.append(
             Row(f"{scenario.name}: kill before each store operation", len(points), sum(not r for r in results), found)

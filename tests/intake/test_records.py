@@ -50,7 +50,7 @@ def test_a_column_clock_with_empty_values(clock: list[date | None], received_on:
     from kakunin.durations import parse_duration
 
     period = parse_duration(text)
-    until, fallback = retention_until(
+    until, fallback, _ = retention_until(
         pa.array(clock, pa.date32()), rows=len(clock), received_on=received_on, period=period
     )
     assert until.to_pylist() == [period.add_to(day or received_on) for day in clock]
@@ -59,9 +59,25 @@ def test_a_column_clock_with_empty_values(clock: list[date | None], received_on:
 
 def test_an_empty_clock_falls_back_to_received_on_and_says_so() -> None:
     clock = pa.array([date(2026, 1, 31), None], pa.date32())
-    until, fallback = retention_until(clock, rows=2, received_on=date(2026, 11, 20), period=IsoDuration(months=1))
+    until, fallback, _ = retention_until(clock, rows=2, received_on=date(2026, 11, 20), period=IsoDuration(months=1))
     assert until.to_pylist() == [date(2026, 2, 28), date(2026, 12, 20)]
     assert fallback.to_pylist() == [False, True]
+
+
+def test_far_future_clock_dates_are_kept_no_longer_than_the_contract_allows() -> None:
+    clock = pa.array([date(2027, 1, 1), date(2099, 12, 31), date(9999, 12, 31), None], pa.date32())
+    until, fallback, clamped = retention_until(
+        clock, rows=4, received_on=date(2026, 11, 20), period=IsoDuration(years=1), latest=date(2031, 11, 20)
+    )
+    assert until.to_pylist() == [date(2028, 1, 1), date(2031, 11, 20), date(2031, 11, 20), date(2027, 11, 20)]
+    assert clamped.to_pylist() == [False, True, True, False]
+    assert fallback.to_pylist() == [False, False, False, True]
+
+
+def test_bulk_retention_never_passes_the_last_day_of_the_calendar() -> None:
+    days = np.array([date(9999, 12, 31), date(9999, 6, 30)], dtype="datetime64[D]")
+    moved = add_period(days, IsoDuration(years=1, days=3))
+    assert [d.astype(date) for d in moved] == [date.max, date.max]
 
 
 def test_hmac_matches_the_standard_library() -> None:

@@ -37,8 +37,15 @@ def uuid7_strings(count: int, *, unix_ms: int) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(text.tobytes())])
 
 
+LAST_DAY = np.datetime64(date.max, "D")
+
+
 def add_period(days: np.ndarray, period: IsoDuration) -> np.ndarray:
-    """`days` (datetime64[D]) moved by `period` on the calendar; month ends clamp like `IsoDuration.add_to`."""
+    """`days` (datetime64[D]) moved by `period` on the calendar; month ends clamp like `IsoDuration.add_to`.
+
+    Like `IsoDuration.add_to`, a result past 9999-12-31 is 9999-12-31: numpy would go on
+    counting, but a Python `date` (and every reader of the lineage) cannot.
+    """
     months = days.astype("datetime64[M]")
     day_of_month = (days - months.astype("datetime64[D]")).astype(np.int64)
     target = months + np.timedelta64(12 * period.years + period.months, "M")
@@ -47,20 +54,28 @@ def add_period(days: np.ndarray, period: IsoDuration) -> np.ndarray:
     )
     day = np.minimum(day_of_month, month_length - 1)
     moved: np.ndarray = target.astype("datetime64[D]") + day + np.timedelta64(7 * period.weeks + period.days, "D")
-    return moved
+    capped: np.ndarray = np.minimum(moved, LAST_DAY)
+    return capped
 
 
 def retention_until(
-    clock: pa.Array | None, *, rows: int, received_on: date, period: IsoDuration
-) -> tuple[pa.Array, pa.Array]:
-    """(retention date per row, True where the clock column was empty and `received_on` stood in).
+    clock: pa.Array | None, *, rows: int, received_on: date, period: IsoDuration, latest: date = date.max
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(retention date per row, True where `received_on` stood in for an empty clock, True where clamped).
 
     `clock` is the date column named by `retention.clock: column:X`, or None for `received_on`.
+    `latest` is the last day the dataset's contract allows any record to be kept
+    (`received_on + max_retention`): a row whose clock would keep it longer (a provider's
+    9999-12-31 for "open-ended") is kept until `latest` instead, and flagged as clamped.
     """
     if clock is None:
-        until = pa.nulls(rows, pa.date32()).fill_null(pa.scalar(period.add_to(received_on), pa.date32()))
-        return until, pa.nulls(rows, pa.bool_()).fill_null(False)
+        until = min(period.add_to(received_on), latest)
+        flags = pa.nulls(rows, pa.bool_()).fill_null(False)
+        clamped = pa.nulls(rows, pa.bool_()).fill_null(period.add_to(received_on) > latest)
+        return pa.nulls(rows, pa.date32()).fill_null(pa.scalar(until, pa.date32())), flags, clamped
     fallback = pc.is_null(clock)
     filled = pc.fill_null(clock, pa.scalar(received_on, pa.date32()))
     days = filled.to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    return pa.array(add_period(days, period), pa.date32()), fallback
+    moved = add_period(days, period)
+    cap = np.datetime64(latest, "D")
+    return pa.array(np.minimum(moved, cap), pa.date32()), fallback, pa.array(moved > cap, pa.bool_())

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 RECORD_ID = "record_id"
 RETENTION_UNTIL = "retention_until"
 RETENTION_FALLBACK = "retention_fallback"
+RETENTION_CLAMPED = "retention_clamped"
 RECORD_DIGEST = "record_digest"
 SUBJECT_DIGEST = "subject_digest"
 LINEAGE_COLUMNS = pa.schema(
@@ -72,6 +73,7 @@ LINEAGE_COLUMNS = pa.schema(
         pa.field(SOURCE_ROW, pa.int64()),
         pa.field(RETENTION_UNTIL, pa.date32()),
         pa.field(RETENTION_FALLBACK, pa.bool_()),
+        pa.field(RETENTION_CLAMPED, pa.bool_()),
         pa.field(RECORD_DIGEST, pa.string()),
         pa.field(SUBJECT_DIGEST, pa.string()),
     ]
@@ -577,6 +579,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     clock_column = (
         document.retention.clock.removeprefix("column:") if document.retention.clock != "received_on" else None
     )
+    latest = contract.max_retention_duration.add_to(document.received_on)  # the contract's limit, per record
     hmac = Hmac(ctx.hmac_key)
     with store.reading(ref.work("failures.parquet")) as path:
         failures = pq.read_table(path)
@@ -584,7 +587,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     unix_ms = int(ctx.now().timestamp() * 1000)
     data_columns = [c.name for c in contract.columns]
     months: dict[str, int] = {}
-    quarantined = fallbacks = 0
+    quarantined = fallbacks = clamped_rows = 0
     with ExitStack() as stack, store.reading(ref.work("conformed.parquet")) as conformed:
         curated: dict[str, pq.ParquetWriter] = {}
         lineage_path = stack.enter_context(store.writing(ref.work("lineage.parquet")))
@@ -597,11 +600,12 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             failing = pc.is_in(table.column(SOURCE_ROW), value_set=failed_rows)
             passing = table.filter(pc.invert(failing))
             if passing.num_rows:
-                until, fallback = retention_until(
+                until, fallback, clamped = retention_until(
                     passing.column(clock_column).combine_chunks() if clock_column else None,
                     rows=passing.num_rows,
                     received_on=document.received_on,
                     period=period,
+                    latest=latest,
                 )
                 record_ids = uuid7_strings(passing.num_rows, unix_ms=unix_ms)
                 lineage_writer.write_table(
@@ -611,6 +615,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                             passing.column(SOURCE_ROW),
                             until,
                             fallback,
+                            clamped,
                             hmac.hexdigests(canonical_records(passing, contract)),
                             hmac.hexdigests(normalised_subject_keys(passing, contract.subject_key)),
                         ],
@@ -632,6 +637,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                     curated[month].write_table(part)
                     months[month] = months.get(month, 0) + part.num_rows
                 fallbacks += pc.sum(fallback).as_py() or 0
+                clamped_rows += pc.sum(clamped).as_py() or 0
             rejected_rows = table.filter(failing)
             if rejected_rows.num_rows:
                 with_rules = with_failures(rejected_rows, failures)
@@ -643,7 +649,13 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                 q_writer.write_table(with_rules)
                 quarantined += rejected_rows.num_rows
     published = sum(months.values())
-    counts = {"published": published, "quarantined": quarantined, "retention_fallbacks": fallbacks, "months": months}
+    counts = {
+        "published": published,
+        "quarantined": quarantined,
+        "retention_fallbacks": fallbacks,
+        "retention_clamped": clamped_rows,
+        "months": months,
+    }
     store.put_bytes(ref.work("assign.json"), json.dumps(counts).encode())
     _maybe_fail(ctx, "assign")
     return StepOutcome(

@@ -11,7 +11,8 @@ from datetime import date, datetime
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_KIND = "kakunin.manifest/v1"
 RECEIPT_KIND = "kakunin.receipt/v1"
@@ -104,6 +105,11 @@ class ManifestHeader(_Record):
     code_version: str
     counts: Counts
     retention_clock_fallbacks: int
+    retention_clamped: int = Field(
+        default=0,
+        description="records whose retention clock would keep them past the contract's max_retention, "
+        "kept until received_on + max_retention instead",
+    )
     manifest_parquet_sha256: str
     curated_files: list[StoredObject]
     provenance_document_id: str
@@ -195,8 +201,10 @@ def certificate_key(run_id: str, *, open_: bool = False) -> str:
     return f"{CERTIFICATES}/{run_id}.open.json" if open_ else f"{CERTIFICATES}/{run_id}.json"
 
 
-def certificate_records_key(run_id: str) -> str:
-    return f"{CERTIFICATES}/{run_id}.records.parquet"
+def certificate_records_key(run_id: str, *, closed: bool = False) -> str:
+    """The purged-records list: the plan's (written with the open certificate), or, when the
+    purge had to differ from the plan, what the closed certificate actually purged."""
+    return f"{CERTIFICATES}/{run_id}.closed.records.parquet" if closed else f"{CERTIFICATES}/{run_id}.records.parquet"
 
 
 PURGED_RECORDS_SCHEMA = pa.schema(
@@ -241,6 +249,20 @@ class Retained(_Record):
     records: int
 
 
+class ReplannedFile(_Record):
+    """A curated file an open certificate planned to purge, but found changed when the purge came to it.
+
+    Nothing in it was destroyed under this certificate; the next plan (in the same run)
+    reads its current content and purges what is still due.
+    """
+
+    key: str
+    sha256_planned: str
+    sha256_found: str
+    records_planned: int
+    reason: str
+
+
 class BatchPurge(_Record):
     dataset: str
     batch_id: str
@@ -267,6 +289,18 @@ class Certificate(_Record):
     quarantine_removed: list[RemovedObject]
     receipts_removed: list[RemovedObject]
     erasure_requests: list[str]
+    replanned: list[ReplannedFile] = Field(
+        default=[], description="files found changed since the plan: left untouched, re-planned by the next plan"
+    )
+    planned_records: StoredObject | None = Field(
+        default=None,
+        description="when the purge differs from the open certificate's plan (a file re-planned, a record held "
+        "since), the plan's record list; `records` then lists what was actually purged",
+    )
+    future_as_of: bool = Field(
+        default=False,
+        description="the as-of date was after the day the run started, explicitly allowed (--allow-future-as-of)",
+    )
 
 
 class CertificateLink(_Record):
@@ -306,3 +340,19 @@ class ErasureRequest(_Record):
     reason: str
     requested_by: str
     requested_at: datetime
+
+
+LAST_DAY = date.max
+
+
+def readable_dates(table: pa.Table, column: str) -> pa.Table:
+    """`table` with `column` (date32) capped at 9999-12-31, so it converts to Python dates.
+
+    Records published before retention was clamped per record could carry a year past
+    9999; Arrow stores it, but `date` cannot hold it. Readers show the calendar's last day.
+    """
+    index = table.schema.get_field_index(column)
+    if index < 0:
+        return table
+    capped = pc.min_element_wise(table.column(column), pa.scalar(LAST_DAY, pa.date32()))
+    return table.set_column(index, table.schema.field(index), capped)

@@ -28,6 +28,7 @@ from kakunin.lineage.formats import (
     ChainLink,
     ManifestHeader,
     Receipt,
+    readable_dates,
 )
 from kakunin.storage import ObjectStore
 
@@ -83,7 +84,7 @@ def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any
         with store.reading(manifest_key) as path:
             table = pq.read_table(path, filters=[("record_id", "=", record_id)])
         if table.num_rows:
-            return table.to_pylist()[0], header_key
+            return readable_dates(table, "retention_until").to_pylist()[0], header_key
     return None
 
 
@@ -146,7 +147,9 @@ def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict
     """The closed purge certificate that names `record_id`, with its row there, or None."""
     for certificate in closed_certificates(store):
         with store.reading(certificate.records.key) as path:
-            rows = pq.read_table(path, filters=[("record_id", "=", record_id)]).to_pylist()
+            rows = readable_dates(
+                pq.read_table(path, filters=[("record_id", "=", record_id)]), "retention_until"
+            ).to_pylist()
         if rows:
             return certificate, rows[0]
     return None

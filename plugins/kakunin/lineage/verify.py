@@ -303,6 +303,8 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
                 state.purged_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
         for action in certificate.files:
             state.file_updates[action.key] = action.sha256_after if action.action == "rewrite" else None
+        for replanned in certificate.replanned:  # changed by another run before this one came to it
+            state.file_updates[replanned.key] = replanned.sha256_found
         state.certified_receipts.update(r.key for r in certificate.receipts_removed)
     keys = set(store.list_keys(f"{CERTIFICATES}/"))
     linked = set(state.linked_certificates)

@@ -45,6 +45,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
     from kakunin.intake.steps import (
         RECORD_DIGEST,
         RECORD_ID,
+        RETENTION_CLAMPED,
         RETENTION_FALLBACK,
         RETENTION_UNTIL,
         SUBJECT_DIGEST,
@@ -65,6 +66,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         raise ConfigError(f"dataset {ref.dataset} has no contract")
     prefix = manifest_prefix(ref.dataset, ref.batch_id)
     clock = document.retention.clock
+    clamped_clock = f"{clock} (clamped to max_retention {contract.max_retention} from received_on)"
     constants = {
         "dataset": ref.dataset,
         "batch_id": ref.batch_id,
@@ -76,8 +78,11 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
     }
     with store.reading(ref.work("lineage.parquet")) as assigned, store.writing(f"{prefix}/manifest.parquet") as out:
         columns = [RECORD_ID, SOURCE_ROW, RETENTION_UNTIL, RETENTION_FALLBACK, RECORD_DIGEST, SUBJECT_DIGEST]
+        assigned_file = pq.ParquetFile(assigned)
+        if RETENTION_CLAMPED in assigned_file.schema_arrow.names:  # absent in work files of an older release
+            columns.append(RETENTION_CLAMPED)
         with pq.ParquetWriter(out, MANIFEST_SCHEMA, compression="zstd") as writer:
-            for chunk in pq.ParquetFile(assigned).iter_batches(batch_size=ctx.chunk_rows, columns=columns):
+            for chunk in assigned_file.iter_batches(batch_size=ctx.chunk_rows, columns=columns):
                 n = chunk.num_rows
                 months = pc.strftime(pc.cast(chunk.column(RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
                 curated = pc.binary_join_element_wise(
@@ -86,6 +91,10 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
                 retention_clock = pc.if_else(
                     chunk.column(RETENTION_FALLBACK), pa.scalar("received_on (clock column empty)"), pa.scalar(clock)
                 )
+                if RETENTION_CLAMPED in chunk.schema.names:
+                    retention_clock = pc.if_else(
+                        chunk.column(RETENTION_CLAMPED), pa.scalar(clamped_clock), retention_clock
+                    )
                 arrays = {
                     "record_id": chunk.column(RECORD_ID),
                     **{name: pa.nulls(n, pa.string()).fill_null(value) for name, value in constants.items()},
@@ -166,6 +175,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
                 parse_failed=parsed.parse_failed_rows,
             ),
             retention_clock_fallbacks=assigned_counts["retention_fallbacks"],
+            retention_clamped=assigned_counts.get("retention_clamped", 0),
             manifest_parquet_sha256=manifest_sha,
             curated_files=commit.files,
             provenance_document_id=document.document_id,

@@ -20,6 +20,7 @@ from kakunin.lineage.digests import Hmac, normalise_subject_key
 from kakunin.lineage.formats import (
     ERASURE_REQUESTS,
     ErasureRequest,
+    readable_dates,
 )
 from kakunin.lineage.trace import closed_certificates, linked_manifests
 from kakunin.storage import ObjectStore
@@ -43,7 +44,7 @@ def records_of_subject(store: ObjectStore, dataset: str, digest: str) -> pa.Tabl
                 filters=[("subject_digest", "=", digest)],
             )
         if table.num_rows:
-            found.append(table)
+            found.append(readable_dates(table, "retention_until"))
     if not found:
         return pa.table(
             {"record_id": [], "batch_id": [], "curated_file": [], "retention_until": pa.array([], pa.date32())}

@@ -11,11 +11,14 @@ import secrets
 from datetime import datetime
 from typing import Literal
 
+import pyarrow.parquet as pq
+
 from kakunin import audit
 from kakunin.batches import is_batch_id
 from kakunin.contracts import IDENTIFIER
 from kakunin.errors import InputError
-from kakunin.lineage.formats import HOLDS, Hold, HoldRelease
+from kakunin.lineage.formats import HOLDS, Hold, HoldRelease, manifest_prefix
+from kakunin.lineage.trace import linked_manifests
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
 
@@ -43,10 +46,16 @@ def place_hold(
     if record_id is not None:
         if not re.fullmatch(_RECORD_ID, record_id):
             raise InputError(f"{record_id!r} is not a record id")
+        if not _record_exists(store, dataset, record_id):
+            raise InputError(f"record {record_id} is in no manifest of dataset {dataset}; nothing to hold")
         scope, target = "record", record_id
     elif batch_id is not None:
         if not is_batch_id(batch_id):
             raise InputError(f"{batch_id!r} is not a batch id")
+        if not _batch_exists(store, dataset, batch_id):
+            raise InputError(
+                f"no batch {batch_id} in dataset {dataset} (neither published, pending in landing/ nor quarantined)"
+            )
         scope, target = "batch", batch_id
     else:
         scope, target = "dataset", dataset
@@ -73,7 +82,30 @@ def place_hold(
     return hold
 
 
+def _batch_exists(store: ObjectStore, dataset: str, batch_id: str) -> bool:
+    """A hold on a batch must name one we have: published (manifest), pending, or quarantined."""
+    return (
+        store.exists(f"{manifest_prefix(dataset, batch_id)}/manifest.json")
+        or next(iter(store.list_keys(f"landing/{dataset}/{batch_id}/")), None) is not None
+        or next(iter(store.list_keys(f"quarantine/{dataset}/{batch_id}/")), None) is not None
+    )
+
+
+def _record_exists(store: ObjectStore, dataset: str, record_id: str) -> bool:
+    """A hold on a record must name one a linked manifest of the dataset lists (a typo holds nothing)."""
+    for header_key, manifest_key in linked_manifests(store):
+        if f"/manifests/{dataset}/" not in header_key:
+            continue
+        with store.reading(manifest_key) as path:
+            if pq.read_table(path, columns=["record_id"], filters=[("record_id", "=", record_id)]).num_rows:
+                return True
+    return False
+
+
 def release_hold(store: ObjectStore, hold_id: str, *, reason: str, released_by: str, now: datetime) -> HoldRelease:
+    """Release a hold; the reason is the record of why the protection ended, so it may not be blank."""
+    if not reason.strip():
+        raise InputError("releasing a hold needs a reason (e.g. the case closed, the inquiry answered)")
     if not re.fullmatch(_HOLD_ID, hold_id) or not store.exists(f"{HOLDS}/{hold_id}.json"):
         raise InputError(f"no hold {hold_id!r}")
     if store.exists(f"{HOLDS}/{hold_id}.released.json"):

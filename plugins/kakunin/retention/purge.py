@@ -18,7 +18,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -30,7 +30,9 @@ from kakunin import audit
 from kakunin.batches import REJECTION_FILE, Rejection
 from kakunin.contracts import Registry
 from kakunin.durations import parse_duration
-from kakunin.errors import StorageError
+from kakunin.errors import InputError, KakuninError
+from kakunin.leases import DEFAULT_TTL, Lease, acquire, new_owner
+from kakunin.leases import read as read_lease
 from kakunin.lineage.chain import Chain, canonical_json, sha256_hex
 from kakunin.lineage.formats import (
     CERTIFICATE_CHAIN,
@@ -44,6 +46,7 @@ from kakunin.lineage.formats import (
     ManifestHeader,
     Receipt,
     RemovedObject,
+    ReplannedFile,
     Retained,
     StoredObject,
     certificate_key,
@@ -54,6 +57,14 @@ from kakunin.retention.erasure import pending_requests, records_of_subject
 from kakunin.retention.holds import active_holds
 from kakunin.storage import ObjectStore, object_sha256
 from kakunin.yaml_io import dump_json
+
+RETENTION_LEASE = "retention"
+
+
+class RetentionBusy(KakuninError):
+    """Another retention run holds the lease: this one does nothing and says so."""
+
+    code = "busy"
 
 
 class InjectedFailure(RuntimeError):
@@ -68,10 +79,18 @@ class RetentionContext:
     now: Callable[[], datetime]
     actor: str
     fail_at: set[str] = field(default_factory=set)
+    future_as_of: bool = False  # the as-of date is after today, and the caller explicitly allowed it
+    lease_ttl: timedelta = DEFAULT_TTL
+    lease: Lease | None = None
 
     def checkpoint(self, name: str) -> None:
         if name in self.fail_at:
             raise InjectedFailure(f"injected failure at {name}")
+
+    def renew(self) -> None:
+        """Extend the run's lease between units of work; `LeaseLost` stops a run that was taken over."""
+        if self.lease is not None:
+            self.lease.renew()
 
 
 @dataclass
@@ -135,6 +154,18 @@ def _curated_files(store: ObjectStore) -> list[tuple[str, str, str, str]]:
     return files
 
 
+def _month_key(month: str) -> tuple[int, int]:
+    """`YYYY-MM` (or a longer year, from records published before per-record clamping) as numbers.
+
+    Compared as text, "10002-01" would sort before "2026-05" and look long expired.
+    """
+    year, _, number = month.rpartition("-")
+    try:
+        return int(year), int(number)
+    except ValueError:
+        return (0, 0)  # not a month we wrote: open it rather than skip it
+
+
 def _held_by(hold: Hold, dataset: str, batch_id: str) -> bool:
     return hold.dataset == dataset and (hold.scope == "dataset" or (hold.scope == "batch" and hold.target == batch_id))
 
@@ -151,12 +182,12 @@ def make_plan(ctx: RetentionContext) -> Plan:
             erasure_targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
             request_of[row["record_id"]] = request.request_id
     held_requests: set[str] = set()
-    as_of_month = f"{ctx.as_of:%Y-%m}"
+    as_of_month = (ctx.as_of.year, ctx.as_of.month)
     files: list[FilePlan] = []
     retained_counts: dict[str, int] = defaultdict(int)
     months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
     for key, dataset, month, batch_id in _curated_files(store):
-        if month > as_of_month and key not in erasure_targets:
+        if _month_key(month) > as_of_month and key not in erasure_targets:
             continue  # not a day of it has begun to expire: never opened
         with store.reading(key) as path:
             table = pq.read_table(path, columns=["record_id", "retention_until"])
@@ -337,18 +368,14 @@ def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
         quarantine_removed=plan.quarantine,
         receipts_removed=plan.receipts,
         erasure_requests=plan.erasure_requests,
+        future_as_of=ctx.future_as_of,
     )
     store.put_bytes(certificate_key(run_id, open_=True), dump_json(certificate))
-    audit.record(
-        store, "purge-open", at=now, actor=ctx.actor, detail={"certificate": run_id, "records": records.num_rows}
-    )
+    detail: dict[str, Any] = {"certificate": run_id, "records": records.num_rows}
+    if ctx.future_as_of:
+        detail.update(as_of=plan.as_of.isoformat(), future_as_of=True)
+    audit.record(store, "purge-open", at=now, actor=ctx.actor, detail=detail)
     return certificate
-
-
-def _purged_ids(store: ObjectStore, certificate: Certificate, key: str) -> pa.Array:
-    with store.reading(certificate.records.key) as path:
-        table = pq.read_table(path, columns=["record_id"], filters=[("curated_file", "=", key)])
-    return table.column("record_id").combine_chunks()
 
 
 def _rewrite_without(store: ObjectStore, key: str, purged: pa.Array) -> None:
@@ -361,46 +388,192 @@ def _rewrite_without(store: ObjectStore, key: str, purged: pa.Array) -> None:
                 writer.write_batch(batch.filter(keep))
 
 
-def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
-    """Do what an open certificate says, idempotently, and close it."""
+@dataclass
+class _Departures:
+    """Where carrying out a certificate departs from its plan (holds placed since, files changed since)."""
+
+    spared: list[pa.Array] = field(default_factory=list)  # planned record ids not purged after all
+    held: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # hold id → records it kept
+    replanned: list[ReplannedFile] = field(default_factory=list)
+    files: list[FileAction] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.spared or self.replanned)
+
+
+def _held_now(holds: list[Hold], rows: pa.Table, dataset: str, batch_id: str, out: _Departures) -> pa.Array:
+    """Mask of the planned `rows` an active hold covers now, counting each hold's records into `out`."""
+    ids = rows.column("record_id").combine_chunks()
+    held = pa.nulls(len(ids), pa.bool_()).fill_null(False)
+    for hold in holds:
+        if hold.scope == "record":
+            mask = pc.equal(ids, hold.target) if hold.dataset == dataset else None
+        else:
+            mask = pa.nulls(len(ids), pa.bool_()).fill_null(True) if _held_by(hold, dataset, batch_id) else None
+        if mask is None:
+            continue
+        fresh = pc.and_(mask, pc.invert(held))
+        if count := pc.sum(fresh).as_py() or 0:
+            out.held[hold.hold_id] += count
+            held = pc.or_(held, fresh)
+    return held
+
+
+def _present(store: ObjectStore, key: str, ids: pa.Array) -> pa.Array:
+    """Which of `ids` are still in the curated file `key`."""
+    with store.reading(key) as path:
+        in_file = pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks()
+    return pc.is_in(ids, value_set=in_file)
+
+
+def _purged_elsewhere(store: ObjectStore, certificate: Certificate, key: str) -> pa.Array:
+    """Record ids of `key` that another closed certificate names (it changed the file, not this one)."""
+    from kakunin.lineage.trace import closed_certificates
+
+    found = [pa.array([], pa.string())]
+    for other in closed_certificates(store):
+        if other.run_id != certificate.run_id and any(f.key == key for f in other.files):
+            with store.reading(other.records.key) as path:
+                table = pq.read_table(path, columns=["record_id"], filters=[("curated_file", "=", key)])
+            found.append(table.column("record_id").combine_chunks())
+    return pa.concat_arrays(found)
+
+
+def _carry_out_file(
+    ctx: RetentionContext,
+    certificate: Certificate,
+    action: FileAction,
+    rows: pa.Table,
+    holds: list[Hold],
+    out: _Departures,
+) -> None:
+    """Purge one planned file, sparing records held since the plan; a file changed since is re-planned."""
     store = ctx.store
-    for index, action in enumerate(certificate.files):
-        if store.exists(action.key):
-            purged = _purged_ids(store, certificate, action.key)
-            if object_sha256(store, action.key) == action.sha256_before:
-                if action.action == "delete":
-                    store.delete(action.key)
-                else:
-                    _rewrite_without(store, action.key, purged)
-            elif _still_holds_any(store, action.key, purged):
-                raise StorageError(
-                    f"{action.key} changed after purge certificate {certificate.run_id} planned it; "
-                    "the certificate stays open until someone looks (lineage verify reports it)"
+    if not store.exists(action.key):
+        out.files.append(action)  # deleted already, by this certificate before a crash
+        return
+    dataset, batch_id = rows.column("dataset")[0].as_py(), rows.column("batch_id")[0].as_py()
+    ids = rows.column("record_id").combine_chunks()
+    held = _held_now(holds, rows, dataset, batch_id, out)
+    to_purge, spared = ids.filter(pc.invert(held)), ids.filter(held)
+    if len(spared):
+        out.spared.append(spared)
+    found = object_sha256(store, action.key)
+    if found == action.sha256_before:
+        if not len(to_purge):
+            return  # every planned record of this file is held now: the file is not touched
+        if action.action == "delete" and not len(spared):
+            store.delete(action.key)
+            out.files.append(action)
+            return
+        _rewrite_without(store, action.key, to_purge)
+    else:
+        present = _present(store, action.key, to_purge)
+        if pc.any(present).as_py():
+            # Changed since the plan (another run rewrote it): purging from content the plan never
+            # saw is not what this certificate promised. Leave it; the next plan reads it afresh.
+            gone = to_purge.filter(pc.invert(present))
+            elsewhere = pc.is_in(gone, value_set=_purged_elsewhere(store, certificate, action.key))
+            out.spared += [to_purge.filter(present), gone.filter(elsewhere)]
+            out.replanned.append(
+                ReplannedFile(
+                    key=action.key,
+                    sha256_planned=action.sha256_before,
+                    sha256_found=found,
+                    records_planned=action.records_removed,
+                    reason=f"changed after this certificate planned it; {pc.sum(present).as_py()} planned record(s) "
+                    "still in it were left to the next plan",
                 )
+            )
+            return
+    if len(spared) or action.action == "rewrite":
+        out.files.append(
+            action.model_copy(
+                update={
+                    "action": "rewrite",
+                    "method": "rewrite without the purged records",
+                    "records_removed": len(to_purge),
+                    "records_kept": action.records_kept + len(spared),
+                }
+            )
+        )
+    else:
+        out.files.append(action)  # done already, by this certificate before a crash
+
+
+def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
+    """Do what an open certificate says, idempotently, and close it.
+
+    Holds are read again here, not taken from the plan: a hold placed after the plan (or
+    after a crash, before the next run resumes it) keeps its records. A file found changed
+    since the plan is re-planned rather than fatal. Either way the closed certificate lists
+    what was actually purged and keeps a pointer to the plan.
+    """
+    store = ctx.store
+    holds = active_holds(store)
+    with store.reading(certificate.records.key) as path:
+        planned = pq.read_table(path)
+    out = _Departures()
+    for index, action in enumerate(certificate.files):
+        ctx.renew()
+        rows = planned.filter(pc.equal(planned.column("curated_file"), action.key))
+        _carry_out_file(ctx, certificate, action, rows, holds, out)
         ctx.checkpoint(f"file-{index}")
     for removed in [*certificate.quarantine_removed, *certificate.receipts_removed]:
         if store.exists(removed.key):
             store.delete(removed.key)
     ctx.checkpoint("before-close")
-    return close_certificate(ctx, certificate)
+    return close_certificate(ctx, certificate, _as_carried_out(store, certificate, planned, out))
 
 
-def _still_holds_any(store: ObjectStore, key: str, purged: pa.Array) -> bool:
-    with store.reading(key) as path:
-        ids = pq.read_table(path, columns=["record_id"]).column("record_id")
-    return bool(pc.any(pc.is_in(ids, value_set=purged)).as_py())
+def _as_carried_out(store: ObjectStore, certificate: Certificate, planned: pa.Table, out: _Departures) -> Certificate:
+    """The certificate as it will be closed: the plan, or what was done where that differs."""
+    if not out.any:
+        return certificate.model_copy(update={"files": out.files})
+    spared = pa.concat_arrays(out.spared) if out.spared else pa.array([], pa.string())
+    purged = planned.filter(pc.invert(pc.is_in(planned.column("record_id"), value_set=spared)))
+    spared_rows = planned.filter(pc.is_in(planned.column("record_id"), value_set=spared))
+    left = {r.removeprefix("erasure request ") for r in spared_rows.column("reason").to_pylist()}
+    records_key = certificate_records_key(certificate.run_id, closed=True)
+    with store.writing(records_key) as path:
+        pq.write_table(purged, path, compression="zstd")
+    retained = {r.hold_id: r for r in certificate.retained}
+    holds = {h.hold_id: h for h in active_holds(store)}
+    for hold_id, count in out.held.items():
+        hold = holds[hold_id]
+        before = retained[hold_id].records if hold_id in retained else 0
+        retained[hold_id] = Retained(
+            hold_id=hold_id, scope=hold.scope, target=hold.target, reason=hold.reason, records=before + count
+        )
+    return certificate.model_copy(
+        update={
+            "records": StoredObject(key=records_key, sha256=object_sha256(store, records_key), rows=purged.num_rows),
+            "planned_records": certificate.records,
+            "purged_count": purged.num_rows,
+            "batches": _batches(store, purged),
+            "files": out.files,
+            "replanned": out.replanned,
+            "retained": [retained[h] for h in sorted(retained)],
+            "erasure_requests": [r for r in certificate.erasure_requests if r not in left],
+        }
+    )
 
 
-def close_certificate(ctx: RetentionContext, certificate: Certificate) -> Certificate:
-    """Write the closed certificate create-only (a racing run cannot replace it), then link it."""
+def close_certificate(ctx: RetentionContext, certificate: Certificate, done: Certificate | None = None) -> Certificate:
+    """Write the closed certificate create-only (a racing run cannot replace it), then link it.
+
+    `done` is the certificate as carried out (see `carry_out`); by default, the plan itself.
+    """
     store = ctx.store
+    done = done or certificate
     files = [
         action.model_copy(update={"sha256_after": object_sha256(store, action.key)})
         if action.action == "rewrite"
         else action
-        for action in certificate.files
+        for action in done.files
     ]
-    closed = certificate.model_copy(update={"status": "closed", "closed_at": ctx.now(), "files": files})
+    closed = done.model_copy(update={"status": "closed", "closed_at": ctx.now(), "files": files})
     if not store.put_bytes_if_absent(certificate_key(certificate.run_id), dump_json(closed)):
         closed = Certificate.model_validate_json(store.get_bytes(certificate_key(certificate.run_id)))
     ctx.checkpoint("closed")
@@ -415,6 +588,7 @@ def close_certificate(ctx: RetentionContext, certificate: Certificate) -> Certif
             "records": closed.purged_count,
             "files": len(closed.files),
             "retained": sum(r.records for r in closed.retained),
+            "replanned": len(closed.replanned),
         },
     )
     return closed
@@ -450,14 +624,49 @@ def open_certificates(store: ObjectStore) -> list[Certificate]:
     ]
 
 
+def check_as_of(as_of: date, *, today: date, allow_future: bool) -> bool:
+    """Whether `as_of` is in the future; refuse one unless explicitly allowed.
+
+    A purge as of a later day destroys records whose retention has not ended: that is
+    a demo or a deliberate early purge, never a default. Returns True when it is allowed.
+    """
+    if as_of <= today:
+        return False
+    if not allow_future:
+        raise InputError(
+            f"as-of {as_of} is after today ({today}): that would purge records whose retention has not ended; "
+            "pass --allow-future-as-of (DAG param allow_future_as_of) if that is really meant"
+        )
+    return True
+
+
 def run_retention(ctx: RetentionContext) -> list[Certificate]:
-    """Finish any interrupted run, then plan and carry out this one; returns the closed certificates."""
-    link_closed_certificates(ctx.store)
-    closed = [carry_out(ctx, certificate) for certificate in open_certificates(ctx.store)]
-    plan = make_plan(ctx)
-    if plan.empty:
+    """Finish any interrupted run, then plan and carry out this one; returns the closed certificates.
+
+    One run at a time: the run holds the `retention` lease throughout (renewed between
+    files) and `RetentionBusy` is raised, with nothing done, when another run holds it.
+    """
+    lease = acquire(ctx.store, RETENTION_LEASE, owner=new_owner(), now=ctx.now, ttl=ctx.lease_ttl)
+    if lease is None:
+        holder = read_lease(ctx.store, RETENTION_LEASE)
+        who = f" ({holder.owner}, since {holder.acquired_at:%Y-%m-%d %H:%M} UTC)" if holder else ""
+        raise RetentionBusy(
+            f"another retention run is in progress{who}; this run did nothing. "
+            "Run again once it has finished (its certificate will show what it purged)."
+        )
+    ctx.lease = lease
+    try:
+        link_closed_certificates(ctx.store)
+        closed = [carry_out(ctx, certificate) for certificate in open_certificates(ctx.store)]
+        ctx.renew()
+        plan = make_plan(ctx)
+        if plan.empty:
+            return closed
+        ctx.renew()
+        certificate = open_certificate(ctx, plan)
+        ctx.checkpoint("opened")
+        closed.append(carry_out(ctx, certificate))
         return closed
-    certificate = open_certificate(ctx, plan)
-    ctx.checkpoint("opened")
-    closed.append(carry_out(ctx, certificate))
-    return closed
+    finally:
+        ctx.lease = None
+        lease.release()
