@@ -57,8 +57,8 @@ def _in_flight(store: ObjectStore) -> set[tuple[str, str]]:
     return flights
 
 
-def find_leftovers(store: ObjectStore, *, now: datetime, include_locks: bool = True) -> list[Leftover]:
-    """Every leftover in the store now, in key order within each kind."""
+def find_leftovers(store: ObjectStore, *, now: datetime | None = None) -> list[Leftover]:
+    """Every leftover in the store now, in key order within each kind; free leases only when `now` is given."""
     found = [Leftover(kind="partial-write", key=p.name, holds_data=True) for p in store.partial_writes()]
     flights = _in_flight(store)
     for key in store.list_keys("curated/"):
@@ -72,7 +72,7 @@ def find_leftovers(store: ObjectStore, *, now: datetime, include_locks: bool = T
         parts = key.split("/")
         if len(parts) >= 4 and (parts[1], parts[2]) not in flights:
             found.append(Leftover(kind="work", key=key, holds_data=True))
-    if include_locks:
+    if now is not None:
         names = sorted({key.rsplit("/", 1)[0].removeprefix(f"{leases.LOCKS}/") for key in _lock_keys(store)})
         for name in names:
             parts = name.split("/")

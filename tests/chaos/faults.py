@@ -10,6 +10,7 @@ the code under test takes exactly the paths it takes in production.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,14 +20,33 @@ from kakunin.storage import LocalStore
 KILLED = 137  # the exit status a shell shows for kill -9
 
 
-class FaultyStore(LocalStore):
-    """`LocalStore` with a kill before operation `kill_at` (1-based; 0 never), logging each point to `log`."""
+class Killed(BaseException):
+    """An in-process stand-in for kill -9: a BaseException, so no `except Exception` handler absorbs it."""
 
-    def __init__(self, root: Path, *, kill_at: int = 0, log: Path | None = None) -> None:
+
+class FaultyStore(LocalStore):
+    """`LocalStore` with a kill before operation `kill_at` (1-based; 0 never), logging each point to `log`.
+
+    In-process tests use `kill_when` instead: a regular expression matched against
+    `"<operation> <key>"`; the `occurrence`-th operation that matches raises `Killed`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        kill_at: int = 0,
+        log: Path | None = None,
+        kill_when: str | None = None,
+        occurrence: int = 1,
+    ) -> None:
         super().__init__(root)
         self.kill_at = kill_at
         self.log = log
+        self.kill_when = re.compile(kill_when) if kill_when else None
+        self.matches_left = occurrence
         self.count = 0
+        self.killed = False
 
     def _point(self, operation: str, key: str) -> None:
         self.count += 1
@@ -35,6 +55,11 @@ class FaultyStore(LocalStore):
                 handle.write(f"{self.count}\t{operation}\t{key}\n")
         if self.count == self.kill_at:
             os._exit(KILLED)
+        if self.kill_when is not None and not self.killed and self.kill_when.search(f"{operation} {key}"):
+            self.matches_left -= 1
+            if self.matches_left == 0:
+                self.killed = True
+                raise Killed(f"killed before {operation} {key}")
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._point("put", key)

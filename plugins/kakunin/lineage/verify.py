@@ -7,7 +7,9 @@ It checks, and reports every failure with where it is:
   document) still has the SHA-256 the header recorded;
 - every record id in a manifest is in the curated store, or named by a closed purge
   certificate; no curated record lacks a manifest row;
-- no receipt record is gone before its `keep_until`.
+- no receipt record is gone before its `keep_until`;
+- nothing a crashed run left behind (a half-written temporary, a staged file or work file of
+  a batch no longer in landing) holds data outside the lineage.
 """
 
 from __future__ import annotations
@@ -341,6 +343,19 @@ def _verify_audit(store: ObjectStore, state: _State) -> int:
     return count
 
 
+def _verify_no_leftovers(store: ObjectStore, state: _State) -> None:
+    """Data a crashed run left outside the lineage: no manifest names it, so nothing else would purge it."""
+    from kakunin.leftovers import find_leftovers
+
+    for leftover in find_leftovers(store):
+        state.fail(
+            "leftover",
+            leftover.key,
+            f"{leftover.message}; it can hold personal data outside the lineage "
+            "(the next intake or retention run removes it)",
+        )
+
+
 def verify(store: ObjectStore, *, today: date) -> VerifyReport:
     """Check every chain, file and record; the report lists every problem found."""
     state = _State(today=today)
@@ -348,6 +363,7 @@ def verify(store: ObjectStore, *, today: date) -> VerifyReport:
     manifests = _verify_manifests(store, state)
     records, files = _verify_curated(store, state)
     audit_entries = _verify_audit(store, state)
+    _verify_no_leftovers(store, state)
     return VerifyReport(
         intact=not state.problems,
         certificates=certificates,

@@ -14,6 +14,7 @@ first, so nothing is purged twice and nothing planned is forgotten.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from kakunin.durations import parse_duration
 from kakunin.errors import InputError, KakuninError
 from kakunin.leases import DEFAULT_TTL, Lease, acquire, new_owner
 from kakunin.leases import read as read_lease
+from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.chain import Chain, canonical_json, sha256_hex
 from kakunin.lineage.formats import (
     CERTIFICATE_CHAIN,
@@ -55,10 +57,13 @@ from kakunin.lineage.formats import (
 )
 from kakunin.retention.erasure import pending_requests, records_of_subject
 from kakunin.retention.holds import active_holds
-from kakunin.storage import ObjectStore, object_sha256
+from kakunin.storage import ObjectStore, delete_prefix, object_sha256
 from kakunin.yaml_io import dump_json
 
+log = logging.getLogger(__name__)
+
 RETENTION_LEASE = "retention"
+JOURNAL = "journal/retention"
 
 
 class RetentionBusy(KakuninError):
@@ -370,12 +375,63 @@ def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
         erasure_requests=plan.erasure_requests,
         future_as_of=ctx.future_as_of,
     )
+    audit.prepare_once(store, _journal(run_id, "purge-open"))
     store.put_bytes(certificate_key(run_id, open_=True), dump_json(certificate))
-    detail: dict[str, Any] = {"certificate": run_id, "records": records.num_rows}
-    if ctx.future_as_of:
-        detail.update(as_of=plan.as_of.isoformat(), future_as_of=True)
-    audit.record(store, "purge-open", at=now, actor=ctx.actor, detail=detail)
+    _audit_opened(ctx, certificate)
     return certificate
+
+
+def _journal(run_id: str, action: str) -> str:
+    """Where a run notes the audit log's head before a decision, for `audit.record_once`."""
+    return f"{JOURNAL}/{run_id}/audit-{action}.json"
+
+
+def _audit_opened(ctx: RetentionContext, certificate: Certificate) -> None:
+    detail: dict[str, Any] = {"certificate": certificate.run_id, "records": certificate.purged_count}
+    if certificate.future_as_of:
+        detail.update(as_of=certificate.as_of.isoformat(), future_as_of=True)
+    audit.record_once(
+        ctx.store,
+        "purge-open",
+        marker_key=_journal(certificate.run_id, "purge-open"),
+        at=certificate.opened_at,
+        actor=ctx.actor,
+        detail=detail,
+        match={"certificate": certificate.run_id},
+    )
+
+
+def _audit_closed(ctx: RetentionContext, closed: Certificate) -> None:
+    """The purge entry, once; then the run's journal goes (every entry of the certificate is logged)."""
+    _audit_opened(ctx, closed)
+    audit.record_once(
+        ctx.store,
+        "purge",
+        marker_key=_journal(closed.run_id, "purge"),
+        at=closed.closed_at or ctx.now(),
+        actor=ctx.actor,
+        detail={
+            "certificate": closed.run_id,
+            "records": closed.purged_count,
+            "files": len(closed.files),
+            "retained": sum(r.records for r in closed.retained),
+            "replanned": len(closed.replanned),
+        },
+        match={"certificate": closed.run_id},
+    )
+    delete_prefix(ctx.store, f"{JOURNAL}/{closed.run_id}/")
+
+
+def finish_journals(ctx: RetentionContext) -> None:
+    """Log what a killed run did not (its certificate closed, the entry missing), and drop journals of
+    runs that died before their certificate was written."""
+    store = ctx.store
+    runs = sorted({key.split("/")[2] for key in store.list_keys(f"{JOURNAL}/") if key.count("/") == 3})
+    for run_id in runs:
+        if store.exists(certificate_key(run_id)):
+            _audit_closed(ctx, Certificate.model_validate_json(store.get_bytes(certificate_key(run_id))))
+        elif not store.exists(certificate_key(run_id, open_=True)):
+            delete_prefix(store, f"{JOURNAL}/{run_id}/")
 
 
 def _rewrite_without(store: ObjectStore, key: str, purged: pa.Array) -> None:
@@ -574,23 +630,12 @@ def close_certificate(ctx: RetentionContext, certificate: Certificate, done: Cer
         for action in done.files
     ]
     closed = done.model_copy(update={"status": "closed", "closed_at": ctx.now(), "files": files})
+    audit.prepare_once(store, _journal(certificate.run_id, "purge"))
     if not store.put_bytes_if_absent(certificate_key(certificate.run_id), dump_json(closed)):
         closed = Certificate.model_validate_json(store.get_bytes(certificate_key(certificate.run_id)))
     ctx.checkpoint("closed")
     link_closed_certificates(store)
-    audit.record(
-        store,
-        "purge",
-        at=ctx.now(),
-        actor=ctx.actor,
-        detail={
-            "certificate": closed.run_id,
-            "records": closed.purged_count,
-            "files": len(closed.files),
-            "retained": sum(r.records for r in closed.retained),
-            "replanned": len(closed.replanned),
-        },
-    )
+    _audit_closed(ctx, closed)
     return closed
 
 
@@ -657,7 +702,14 @@ def run_retention(ctx: RetentionContext) -> list[Certificate]:
     ctx.lease = lease
     try:
         link_closed_certificates(ctx.store)
-        closed = [carry_out(ctx, certificate) for certificate in open_certificates(ctx.store)]
+        finish_journals(ctx)
+        removed = remove_leftovers(ctx.store, find_leftovers(ctx.store, now=ctx.now()))
+        if removed:
+            log.info("removed %d leftover object(s) of runs that did not finish", removed)
+        closed = []
+        for certificate in open_certificates(ctx.store):
+            _audit_opened(ctx, certificate)
+            closed.append(carry_out(ctx, certificate))
         ctx.renew()
         plan = make_plan(ctx)
         if plan.empty:
