@@ -14,8 +14,9 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key)
 
-.PHONY: install run test lint format schemas bench clean
+.PHONY: install run test lint format schemas bench chaos clean
 N ?= 1000000
+CHAOS_SAMPLE ?=
 
 ## install: bootstrap uv (pinned) and sync .venv from uv.lock, nothing else
 install: $(VENV)/.synced
@@ -74,6 +75,12 @@ format: install
 ## bench: intake against a floor measured in the same run (N rows, default 1,000,000); JSON in var/bench/
 bench: install
 	$(BIN)/python -m kakunin.bench --rows $(N) --out var/bench
+
+## chaos: kill intake and retention before every store operation in turn, rerun, check; then concurrent runs
+## (CHAOS_SAMPLE=8 tries 8 kill points per scenario; the full run tries them all). Table in var/chaos/.
+chaos: install
+	PYTHONPATH=plugins:. $(BIN)/python -m tests.chaos.campaign $(if $(CHAOS_SAMPLE),--sample $(CHAOS_SAMPLE)) \
+		--json var/chaos/campaign.json
 
 ## schemas: regenerate the JSON Schemas under lineage/ from the models
 schemas: install

@@ -47,8 +47,11 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_learns_it(store: Loca
     clock = Clock()
     old = acquire(store, "retention", owner="a", now=clock, ttl=timedelta(minutes=5))
     assert old is not None
+    old.renew()  # fresh: nothing to write
+    assert old.record.generation == 1
     clock.at += timedelta(minutes=4)
     old.renew()  # renewing in time keeps it
+    assert old.record.generation == 2
     clock.at += timedelta(minutes=4)
     assert acquire(store, "retention", owner="b", now=clock) is None, "renewed: still held"
     clock.at += timedelta(minutes=2)

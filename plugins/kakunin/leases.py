@@ -114,7 +114,14 @@ class Lease:
         return record
 
     def renew(self) -> None:
-        """Extend the lease by `ttl`; `LeaseLost` if another worker took it meanwhile."""
+        """Make sure the lease is still ours, extending it by `ttl` once half of it has passed.
+
+        While more than half the lease is left nobody can have taken it, so nothing is
+        written; after that the next generation is written create-only, and `LeaseLost`
+        says another worker took the lease after it expired.
+        """
+        if self.now() < self.record.expires_at - self.ttl / 2:
+            return
         self.record = self._next(released=False)
 
     def release(self) -> None:
