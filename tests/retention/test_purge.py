@@ -247,3 +247,40 @@ def _now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_a_retention_run_removes_what_a_killed_writer_left_and_logs_each_purge_once(
+    published: Published, retention_context: MakeContext
+) -> None:
+    """Defect 5 and 10 of issue 15: a half-written rewrite of curated data is removed by the next
+    run (it held names and emails outside the lineage), and a run killed after closing its
+    certificate but before logging it gets its `purge` entry exactly once."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from kakunin.lineage.formats import AuditEntry
+
+    store = published.store
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    half_written = store.root / ".tmp" / f"{socket.gethostname()}-{int(dead.stdout)}-x1y2z3w4"
+    half_written.parent.mkdir(exist_ok=True)
+    half_written.write_bytes(next((store.root / "curated").rglob("part-*.parquet")).read_bytes())
+    assert [p.check for p in verify(store, today=TODAY).problems] == ["leftover"]
+    with pytest.raises(InjectedFailure):
+        run_retention(retention_context(store, date(2027, 12, 1), fail_at={"closed"}))
+    run_retention(retention_context(store, date(2027, 12, 1)))
+    assert not half_written.exists()
+    entries = [
+        AuditEntry.model_validate_json(p.read_bytes()) for p in sorted((store.root / "audit/log").glob("*.json"))
+    ]
+    purges = [e.detail["certificate"] for e in entries if e.action == "purge"]
+    opens = [e.detail["certificate"] for e in entries if e.action == "purge-open"]
+    assert len(purges) == len(set(purges)) == len(closed_certificates(store)) == 1
+    assert opens == purges
+    assert not list((store.root / "journal").rglob("*.json")), json.dumps(
+        sorted(map(str, store.root.rglob("journal/**/*")))
+    )
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
