@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -180,5 +181,41 @@ def test_a_resumed_purge_keeps_records_held_after_the_crash(
     assert held not in purged
     assert certificate.purged_count == len(purged) == 39
     assert trace(store, held).status.startswith("live")
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
+
+
+def test_a_hold_placed_after_a_crash_cannot_keep_what_was_already_purged(
+    published: Published, retention_context: MakeContext
+) -> None:
+    """Review finding: the run rewrote a file, was killed, and then a hold named a record it had
+    already removed; the resumed certificate must say that record was purged, not kept."""
+    store = published.store
+    as_of = date(2028, 1, 1)
+    records = _records(store)
+    ids = pa.array(_manifest_ids(store, published.three_years.batch_id))
+    three_years = records.filter(pc.is_in(records["record_id"], value_set=ids))
+    _erase(store, three_years["customer_no"][0].as_py())  # the three-year file is rewritten without them
+    ctx = retention_context(store, as_of)
+    plan = make_plan(ctx)
+    index, rewritten = next((i, f) for i, f in enumerate(plan.files) if 0 < f.purge.num_rows < f.total)
+    with pytest.raises(InjectedFailure):
+        run_retention(retention_context(store, as_of, fail_at={f"file-{index}"}))
+    gone = rewritten.purge.column("record_id")[0].as_py()
+    assert gone not in set(_records(store)["record_id"].to_pylist()), "the rewrite happened before the kill"
+    late = place_hold(
+        store,
+        dataset="jp_customer_leads",
+        batch_id=None,
+        record_id=gone,
+        reason="litigation after the crash",
+        placed_by="counsel",
+        now=datetime.now(UTC),
+    )
+    run_retention(retention_context(store, as_of))
+    (certificate,) = closed_certificates(store)
+    purged = set(pq.read_table(store.root / certificate.records.key).column("record_id").to_pylist())
+    assert gone in purged
+    assert late.hold_id not in {r.hold_id for r in certificate.retained}
     report = verify(store, today=TODAY)
     assert report.intact, report.problems

@@ -458,8 +458,14 @@ class _Departures:
         return bool(self.spared or self.replanned)
 
 
-def _held_now(holds: list[Hold], rows: pa.Table, dataset: str, batch_id: str, out: _Departures) -> pa.Array:
-    """Mask of the planned `rows` an active hold covers now, counting each hold's records into `out`."""
+def _held_now(
+    holds: list[Hold], rows: pa.Table, dataset: str, batch_id: str, out: _Departures, *, among: pa.Array | None = None
+) -> pa.Array:
+    """Mask of the planned `rows` an active hold covers now, counting each hold's records into `out`.
+
+    `among` limits it to rows still in the file: a record this certificate already removed
+    before a crash cannot be kept by a hold placed after it, and must not be counted as kept.
+    """
     ids = rows.column("record_id").combine_chunks()
     held = pa.nulls(len(ids), pa.bool_()).fill_null(False)
     for hold in holds:
@@ -469,6 +475,8 @@ def _held_now(holds: list[Hold], rows: pa.Table, dataset: str, batch_id: str, ou
             mask = pa.nulls(len(ids), pa.bool_()).fill_null(True) if _held_by(hold, dataset, batch_id) else None
         if mask is None:
             continue
+        if among is not None:
+            mask = pc.and_(mask, among)
         fresh = pc.and_(mask, pc.invert(held))
         if count := pc.sum(fresh).as_py() or 0:
             out.held[hold.hold_id] += count
@@ -511,11 +519,12 @@ def _carry_out_file(
         return
     dataset, batch_id = rows.column("dataset")[0].as_py(), rows.column("batch_id")[0].as_py()
     ids = rows.column("record_id").combine_chunks()
-    held = _held_now(holds, rows, dataset, batch_id, out)
+    found = object_sha256(store, action.key)
+    still_there = None if found == action.sha256_before else _present(store, action.key, ids)
+    held = _held_now(holds, rows, dataset, batch_id, out, among=still_there)
     to_purge, spared = ids.filter(pc.invert(held)), ids.filter(held)
     if len(spared):
         out.spared.append(spared)
-    found = object_sha256(store, action.key)
     if found == action.sha256_before:
         if not len(to_purge):
             return  # every planned record of this file is held now: the file is not touched
@@ -580,10 +589,12 @@ def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
         if store.exists(removed.key):
             store.delete(removed.key)
     ctx.checkpoint("before-close")
-    return close_certificate(ctx, certificate, _as_carried_out(store, certificate, planned, out))
+    return close_certificate(ctx, certificate, _as_carried_out(store, certificate, planned, out, holds))
 
 
-def _as_carried_out(store: ObjectStore, certificate: Certificate, planned: pa.Table, out: _Departures) -> Certificate:
+def _as_carried_out(
+    store: ObjectStore, certificate: Certificate, planned: pa.Table, out: _Departures, holds: list[Hold]
+) -> Certificate:
     """The certificate as it will be closed: the plan, or what was done where that differs."""
     if not out.any:
         return certificate.model_copy(update={"files": out.files})
@@ -595,9 +606,9 @@ def _as_carried_out(store: ObjectStore, certificate: Certificate, planned: pa.Ta
     with store.writing(records_key) as path:
         pq.write_table(purged, path, compression="zstd")
     retained = {r.hold_id: r for r in certificate.retained}
-    holds = {h.hold_id: h for h in active_holds(store)}
+    by_id = {h.hold_id: h for h in holds}  # as read when carrying out: a hold released since still kept these
     for hold_id, count in out.held.items():
-        hold = holds[hold_id]
+        hold = by_id[hold_id]
         before = retained[hold_id].records if hold_id in retained else 0
         retained[hold_id] = Retained(
             hold_id=hold_id, scope=hold.scope, target=hold.target, reason=hold.reason, records=before + count
