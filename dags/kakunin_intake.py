@@ -44,11 +44,14 @@ def _intake_context() -> Any:
 
 
 def _run_step(name: str, batch: str) -> str:
-    from kakunin.intake.steps import BatchRef, run_step
+    from kakunin.intake.steps import BatchBusy, BatchRef, run_step
 
-    # Under the batch's lease: a CLI run beside the DAG cannot work on the same batch; a held
-    # batch raises BatchBusy, and the task's retry comes back to it.
-    outcome = run_step(name, BatchRef.parse(batch), _intake_context())
+    # Under the batch's lease: a CLI run beside the DAG cannot work on the same batch. A batch
+    # another worker holds is skipped here (the holder finishes it, or the next run takes it).
+    try:
+        outcome = run_step(name, BatchRef.parse(batch), _intake_context())
+    except BatchBusy as busy:
+        raise AirflowSkipException(f"{busy}; the next run takes it if that worker does not finish it") from busy
     log.info("%s %s: %s %s", name, batch, outcome.status, outcome.detail)
     if outcome.status == "skipped (rejected earlier)":
         raise AirflowSkipException(f"batch {batch} was rejected earlier; nothing to {name}")

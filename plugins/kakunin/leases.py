@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from kakunin.errors import KakuninError
+from kakunin.errors import KakuninError, StorageError
 from kakunin.storage import ObjectStore, check_key
-from kakunin.storage.local import process_gone
+from kakunin.storage.local import machine_id, process_gone
 
 LOCKS = "locks"
 DEFAULT_TTL = timedelta(minutes=30)
 
-__all__ = ["DEFAULT_TTL", "LOCKS", "Lease", "LeaseLost", "LeaseRecord", "acquire", "drop", "new_owner", "read"]
+__all__ = ["DEFAULT_TTL", "LOCKS", "Lease", "LeaseLost", "LeaseRecord", "acquire", "new_owner", "read"]
 
 
 class LeaseLost(KakuninError):
@@ -61,8 +60,8 @@ class LeaseRecord(BaseModel):
 
 
 def new_owner() -> str:
-    """A worker id for messages and the lease record: host, process and a random tag (no user data)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    """A worker id for messages and the lease record: machine, process and a random tag (no user data)."""
+    return f"{machine_id()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _prefix(name: str) -> str:
@@ -113,22 +112,24 @@ class Lease:
             raise LeaseLost(f"lease {self.record.name} was taken over by another worker after it expired")
         return record
 
-    def renew(self) -> None:
-        """Make sure the lease is still ours, extending it by `ttl` once half of it has passed.
+    def renew(self, *, force: bool = False) -> None:
+        """Make sure the lease is still ours, extending it by `ttl` once half of it has passed
+        (or now, with `force`, before a unit of work that needs the whole lease ahead of it).
 
         While more than half the lease is left nobody can have taken it, so nothing is
-        written; after that the next generation is written create-only, and `LeaseLost`
+        written; otherwise the next generation is written create-only, and `LeaseLost`
         says another worker took the lease after it expired.
         """
-        if self.now() < self.record.expires_at - self.ttl / 2:
+        if not force and self.now() < self.record.expires_at - self.ttl / 2:
             return
         self.record = self._next(released=False)
 
     def release(self) -> None:
-        """Give the lease up; the next worker may take it at once. Losing it meanwhile is not an error here."""
+        """Give the lease up; the next worker may take it at once. Losing it meanwhile is not an error here,
+        nor a store that cannot take the release: the lease then simply expires."""
         try:
             self.record = self._next(released=True)
-        except LeaseLost:
+        except (LeaseLost, StorageError):
             return
 
     def __enter__(self) -> Lease:
@@ -161,10 +162,3 @@ def acquire(
     if not store.put_bytes_if_absent(_generation_key(name, record.generation), record.model_dump_json().encode()):
         return None  # another worker took this generation first
     return Lease(store, record, ttl=ttl, now=now)
-
-
-def drop(store: ObjectStore, name: str) -> None:
-    """Remove every generation of a lease whose subject is finished (a batch published or rejected)."""
-    from kakunin.storage import delete_prefix
-
-    delete_prefix(store, _prefix(name) + "/")

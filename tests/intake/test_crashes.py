@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -24,6 +23,7 @@ from kakunin.intake.steps import BatchRef, gate
 from kakunin.lineage.formats import AuditEntry
 from kakunin.lineage.verify import verify
 from kakunin.storage import LocalStore
+from kakunin.storage.local import machine_id
 from tests.chaos.faults import FaultyStore, Killed
 from tests.conftest import TODAY
 from tests.intake.conftest import KEY, make_context
@@ -71,6 +71,7 @@ def test_a_kill_during_post_publish_cleanup_is_finished_and_blocks_nobody(
     assert crash_then_rerun(store, registry, pattern) == ["published", "published"]
     assert run_intake(make_context(store, registry)) == [], "nothing is pending any more"
     assert leftovers(store) == []
+    assert not list((store.root / "locks").rglob("*.json")), "finished batches' leases are swept"
     assert not (store.root / first.quarantine("rejection.json")).exists(), "a published batch is never rejected"
     audit = decisions(store)
     for ref in (first, second):
@@ -158,7 +159,7 @@ def test_leftovers_are_reported_by_verify_and_removed_by_the_next_run(
     run_intake(make_context(store, registry))
     assert verify(store, today=TODAY).intact
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    temp = store.root / ".tmp" / f"{socket.gethostname()}-{int(dead.stdout)}-abcd1234"
+    temp = store.root / ".tmp" / f"{machine_id()}-{int(dead.stdout)}-abcd1234"
     temp.write_bytes(b"name,email\n")  # a half-written file of a killed writer
     staged = next((store.root / "curated").rglob("part-*.parquet")).with_name(
         "_pending-20260101T000000000000Z-0000abcd.parquet"
@@ -167,7 +168,7 @@ def test_leftovers_are_reported_by_verify_and_removed_by_the_next_run(
     stray = store.root / "work" / ref.dataset / "20260101T000000000000Z-0000abcd" / "conformed.parquet"
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"PAR1")
-    live = store.root / ".tmp" / f"{socket.gethostname()}-{os.getpid()}-live0000"
+    live = store.root / ".tmp" / f"{machine_id()}-{os.getpid()}-live0000"
     live.write_bytes(b"in flight")  # this process is alive: its write is not a leftover
     report = verify(store, today=TODAY)
     assert not report.intact

@@ -16,6 +16,7 @@ from kakunin.retention.erasure import request_erasure
 from kakunin.retention.holds import place_hold, release_hold
 from kakunin.retention.purge import InjectedFailure, RetentionContext, dry_run, make_plan, run_retention
 from kakunin.storage import LocalStore
+from kakunin.storage.local import machine_id
 from tests.conftest import TODAY
 from tests.intake.conftest import KEY
 from tests.retention.conftest import Published
@@ -256,7 +257,6 @@ def test_a_retention_run_removes_what_a_killed_writer_left_and_logs_each_purge_o
     run (it held names and emails outside the lineage), and a run killed after closing its
     certificate but before logging it gets its `purge` entry exactly once."""
     import json
-    import socket
     import subprocess
     import sys
 
@@ -264,7 +264,7 @@ def test_a_retention_run_removes_what_a_killed_writer_left_and_logs_each_purge_o
 
     store = published.store
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    half_written = store.root / ".tmp" / f"{socket.gethostname()}-{int(dead.stdout)}-x1y2z3w4"
+    half_written = store.root / ".tmp" / f"{machine_id()}-{int(dead.stdout)}-x1y2z3w4"
     half_written.parent.mkdir(exist_ok=True)
     half_written.write_bytes(next((store.root / "curated").rglob("part-*.parquet")).read_bytes())
     assert [p.check for p in verify(store, today=TODAY).problems] == ["leftover"]

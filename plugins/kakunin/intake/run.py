@@ -9,8 +9,7 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
-from kakunin import leases
-from kakunin.batches import REJECTION_FILE, Rejection, short_rule_name
+from kakunin.batches import REJECTION_FILE, SUBMISSION_FILE, Rejection, short_rule_name
 from kakunin.errors import KakuninError
 from kakunin.intake.steps import (
     STEPS,
@@ -20,8 +19,6 @@ from kakunin.intake.steps import (
     StepOutcome,
     find_pending,
     holding_lease,
-    is_finished,
-    lease_name,
 )
 from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.formats import ManifestHeader, manifest_prefix
@@ -42,19 +39,24 @@ class BatchResult(BaseModel):
     error: str | None = None
 
 
-def run_batch(ref: BatchRef, ctx: IntakeContext) -> BatchResult:
+class BatchGone(KakuninError):
+    """The batch left landing (another worker finished it) between listing and taking its lease."""
+
+
+def run_batch(ref: BatchRef, ctx: IntakeContext, *, only_if_pending: bool = False) -> BatchResult:
     """Run (or finish) one batch under its lease; a step that already ran is skipped, so this repairs
-    a half-done batch. `BatchBusy` if another worker holds the batch."""
+    a half-done batch. `BatchBusy` if another worker holds the batch; with `only_if_pending`,
+    `BatchGone` if another worker finished it before this one got the lease."""
     with holding_lease(ref, ctx) as lease:
+        if only_if_pending and not ctx.store.exists(ref.landing(SUBMISSION_FILE)):
+            raise BatchGone(f"batch {ref} was finished by another worker")
         leased = replace(ctx, lease=lease)
         outcomes = []
-        for _, step in STEPS:
-            lease.renew()
+        for index, (_, step) in enumerate(STEPS):
+            if index:
+                lease.renew(force=True)  # each step starts with the whole lease ahead of it
             outcomes.append(step(ref, leased))
-        result = summarise(ref, ctx, outcomes)
-    if is_finished(ref, ctx.store):
-        leases.drop(ctx.store, lease_name(ref))
-    return result
+        return summarise(ref, ctx, outcomes)
 
 
 def _not_run(ref: BatchRef, decision: str, message: str) -> BatchResult:
@@ -113,7 +115,9 @@ def run_intake(ctx: IntakeContext, *, batch_id: str | None = None) -> list[Batch
     results = []
     for ref in pending:
         try:
-            results.append(run_batch(ref, ctx))
+            results.append(run_batch(ref, ctx, only_if_pending=True))
+        except BatchGone:
+            continue
         except BatchBusy as exc:
             results.append(_not_run(ref, "busy (another worker)", str(exc)))
         except KakuninError as exc:

@@ -178,13 +178,11 @@ def holding_lease(ref: BatchRef, ctx: IntakeContext) -> leases.Lease:
 
 
 def run_step(name: str, ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
-    """One step under the batch's lease (what a DAG task calls); the lease is dropped once the batch is done."""
+    """One step under the batch's lease (what a DAG task calls). A finished batch's released lease
+    is removed by the next run's leftover sweep, never here: another worker may be taking it."""
     step = dict(STEPS)[name]
     with holding_lease(ref, ctx) as lease:
-        outcome = step(ref, replace(ctx, lease=lease))
-    if is_finished(ref, ctx.store):
-        leases.drop(ctx.store, lease_name(ref))
-    return outcome
+        return step(ref, replace(ctx, lease=lease))
 
 
 def _renew(ctx: IntakeContext) -> None:
@@ -463,6 +461,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                 for chunk in read_row_groups(
                     source, contract, encoding, rows=ctx.chunk_rows, block_bytes=ctx.block_bytes
                 ):
+                    _renew(ctx)  # a long file must not outlive the lease
                     conformed = conform_chunk(chunk, contract, first_row=rows + 1)
                     parse_failed += (
                         conformed.num_rows
@@ -527,6 +526,7 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                 failed_rows=failed,
             )
             return StepOutcome(batch=str(ref), step="accuracy", status="rejected", detail=message)
+    _renew(ctx)
     with store.writing(ref.work("failures.parquet")) as path:
         pq.write_table(failures, path, compression=WORK_COMPRESSION)
     store.put_bytes(ref.work("accuracy.json"), dump_json(summary))
@@ -596,6 +596,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         )
         q_writer: pq.ParquetWriter | None = None
         for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=ctx.chunk_rows):
+            _renew(ctx)
             table = pa.Table.from_batches([chunk]).drop_columns([PARSE_FAILURES])
             failing = pc.is_in(table.column(SOURCE_ROW), value_set=failed_rows)
             passing = table.filter(pc.invert(failing))
@@ -648,6 +649,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                     )
                 q_writer.write_table(with_rules)
                 quarantined += rejected_rows.num_rows
+        _renew(ctx)  # the staged files replace their names as this block closes: still ours?
     published = sum(months.values())
     counts = {
         "published": published,

@@ -27,9 +27,19 @@ TEMP_FOLDER = ".tmp"
 STALE_AFTER_SECONDS = 24 * 3600  # a temporary this old is abandoned even if its process id was reused
 
 
+def machine_id() -> str:
+    """This machine as process ids see it: host name and pid namespace (containers sharing a host
+    name do not share process ids)."""
+    try:
+        namespace = Path("/proc/self/ns/pid").stat().st_ino
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}~{namespace}"
+
+
 def process_gone(host: str, pid: int) -> bool:
-    """True only when `host` is this machine and no process `pid` runs on it (a crashed writer)."""
-    if host != socket.gethostname() or pid <= 0:
+    """True only when `host` is this machine (`machine_id`) and no process `pid` runs on it (a crashed writer)."""
+    if host != machine_id() or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -56,14 +66,21 @@ class LocalStore:
 
     def _new_temp(self) -> tuple[int, str]:
         """An open temporary file in `.tmp/`, named `<host>-<pid>-<random>` so a sweeper can tell whose it is."""
-        return tempfile.mkstemp(prefix=f"{socket.gethostname()}-{os.getpid()}-", dir=self._temp_dir())
+        return tempfile.mkstemp(prefix=f"{machine_id()}-{os.getpid()}-", dir=self._temp_dir())
 
     def partial_writes(self) -> list[PartialWrite]:
-        """Temporaries left by writes that never finished: their process is gone, or they are a day old."""
+        """Temporaries left by writes that never finished: their process is gone, or they are a day old.
+
+        Also `.tmp-*` files beside their keys, where releases before the `.tmp/` folder put them:
+        nothing writes those any more, so every one is a leftover.
+        """
+        found = [
+            PartialWrite(name=path.relative_to(self.root).as_posix(), bytes=path.stat().st_size, age_seconds=0.0)
+            for path in self._legacy_temporaries()
+        ]
         folder = self.root / TEMP_FOLDER
         if not folder.is_dir():
-            return []
-        found = []
+            return found
         for path in sorted(folder.iterdir()):
             try:
                 age = time.time() - path.stat().st_mtime
@@ -74,6 +91,15 @@ class LocalStore:
             if process_gone(owner_host, pid) or age > STALE_AFTER_SECONDS:
                 name = f"{TEMP_FOLDER}/{path.name}"
                 found.append(PartialWrite(name=name, bytes=path.stat().st_size, age_seconds=age))
+        return found
+
+    def _legacy_temporaries(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not (d == TEMP_FOLDER and Path(dirpath) == self.root))
+            found += [Path(dirpath, name) for name in sorted(filenames) if name.startswith(".tmp-")]
         return found
 
     def sweep_partial_writes(self) -> list[PartialWrite]:
@@ -173,9 +199,12 @@ class LocalStore:
         os.close(fd)
         try:
             yield Path(tmp)
-            with Path(tmp).open("rb+") as handle:
-                os.fsync(handle.fileno())  # durable before it becomes visible under its name
-            Path(tmp).replace(target)
+            try:
+                with Path(tmp).open("rb+") as handle:
+                    os.fsync(handle.fileno())  # durable before it becomes visible under its name
+                Path(tmp).replace(target)
+            except OSError as exc:
+                raise StorageError(f"cannot write {key}: {exc.strerror}") from exc
         finally:
             Path(tmp).unlink(missing_ok=True)
 
