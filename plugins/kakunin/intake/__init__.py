@@ -1,0 +1,1 @@
+"""Intake: a landed batch through the provenance gate, parsing, accuracy, record ids, publish and lineage."""
