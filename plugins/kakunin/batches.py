@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
 from kakunin.errors import InputError, KakuninError, StorageError
+from kakunin.hashing import sha256_file
 from kakunin.lineage.formats import ManifestHeader
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
-from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside, sha256_of
+from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
 from kakunin.provenance.findings import Finding, Verdict, decide
 from kakunin.storage import ObjectStore, check_key, delete_prefix
 from kakunin.yaml_io import dump_json
@@ -201,7 +202,7 @@ def _copy_all(plan: list[tuple[Path, str, str | None]], *, store: ObjectStore, p
     stored: list[StoredFile] = []
     for source, name, key in plan:
         try:
-            digest, size = sha256_of(source), source.stat().st_size
+            digest, size = sha256_file(source), source.stat().st_size
         except OSError as exc:
             raise InputError(f"{source}: cannot be read: {exc.strerror}") from exc
         key = key or f"evidence/{digest}"

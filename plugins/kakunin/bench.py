@@ -181,7 +181,7 @@ def _published(home: Path) -> int:
 
 
 def _evidence(batch: Path) -> list[dict[str, str]]:
-    import hashlib
+    from kakunin.hashing import sha256_bytes
 
     (batch / "evidence").mkdir(exist_ok=True)
     entries = []
@@ -193,7 +193,7 @@ def _evidence(batch: Path) -> list[dict[str, str]]:
                 "id": evidence_id,
                 "kind": kind,
                 "file": f"evidence/{evidence_id}.pdf",
-                "sha256": hashlib.sha256(content).hexdigest(),
+                "sha256": sha256_bytes(content),
             }
         )
     return entries

@@ -9,7 +9,6 @@ Data rows are made with Faker's ja_JP locale; names, kana and addresses are fake
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import random
@@ -22,6 +21,7 @@ from typing import Any
 
 from kakunin.codes import ReasonCode
 from kakunin.durations import add_months
+from kakunin.hashing import sha256_bytes
 from kakunin.yaml_io import dump_yaml
 
 JST = timezone(timedelta(hours=9))
@@ -118,7 +118,7 @@ def _write_evidence(batch: Path, ids: list[str]) -> list[dict[str, Any]]:
         target = batch / file
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-        entries.append({"id": evidence_id, "kind": kind, "file": file, "sha256": hashlib.sha256(content).hexdigest()})
+        entries.append({"id": evidence_id, "kind": kind, "file": file, "sha256": sha256_bytes(content)})
     return entries
 
 
@@ -249,7 +249,7 @@ def _opt_out(doc: dict[str, Any], batch: Path) -> None:
             "id": "ppc-filing",
             "kind": "ppc_filing",
             "file": "evidence/ppc-filing.pdf",
-            "sha256": hashlib.sha256(content).hexdigest(),
+            "sha256": sha256_bytes(content),
         }
     )
     doc["opt_out"] = {"published_on": add_months(doc["received_on"], -30), "evidence": ["ppc-filing"]}

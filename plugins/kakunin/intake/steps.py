@@ -42,6 +42,7 @@ from kakunin.codes import ReasonCode
 from kakunin.contracts import IDENTIFIER, DatasetContract, Registry
 from kakunin.durations import parse_duration
 from kakunin.errors import ConfigError, InputError, KakuninError, StorageError
+from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.intake.conform import (
     PARSE_FAILURES,
     SOURCE_ROW,
@@ -53,7 +54,7 @@ from kakunin.intake.conform import (
 from kakunin.intake.encoding import detect_encoding
 from kakunin.lineage.formats import commit_key, manifest_prefix
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, read_document
-from kakunin.provenance.evidence import normalise_evidence_path, sha256_of
+from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, check_key, delete_prefix, object_sha256
@@ -451,7 +452,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         if detection.encoding is None:
             return fail(ReasonCode.PARSE_ENCODING, detection.reason)
         encoding = detection.encoding
-        source_sha256 = sha256_of(source)
+        source_sha256 = sha256_file(source)
         rows = parse_failed = 0
         try:
             with (
@@ -737,7 +738,6 @@ def lineage(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
 
 def _audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
     """The publish entry, once; its detail comes from the linked header (the work files may be gone)."""
-    from kakunin.lineage.chain import sha256_hex
     from kakunin.lineage.formats import ManifestHeader
 
     store = ctx.store
@@ -759,7 +759,7 @@ def _audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
         codes=[f.code.value for f in record.findings],
         detail={
             "manifest": header_key(ref),
-            "manifest_sha256": sha256_hex(data),
+            "manifest_sha256": sha256_bytes(data),
             "received": header.counts.received,
             "published": header.counts.published,
             "quarantined": header.counts.quarantined,
@@ -769,7 +769,7 @@ def _audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
 
 def _is_linked(store: ObjectStore, header_key: str) -> bool:
     """Whether the header exists and the chain link at its sequence pins exactly it."""
-    from kakunin.lineage.chain import entry_key, sha256_hex
+    from kakunin.lineage.chain import entry_key
     from kakunin.lineage.formats import MANIFEST_CHAIN, ChainLink, ManifestHeader
 
     if not store.exists(header_key):
@@ -780,7 +780,7 @@ def _is_linked(store: ObjectStore, header_key: str) -> bool:
     if not store.exists(link_key):
         return False
     link = ChainLink.model_validate_json(store.get_bytes(link_key))
-    return link.header_key == header_key and link.header_sha256 == sha256_hex(data)
+    return link.header_key == header_key and link.header_sha256 == sha256_bytes(data)
 
 
 STEPS: tuple[tuple[str, Callable[[BatchRef, IntakeContext], StepOutcome]], ...] = (

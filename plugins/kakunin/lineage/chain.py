@@ -7,11 +7,11 @@ win: the loser rebuilds on the new head and tries again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator
 
 from kakunin.errors import StorageError
+from kakunin.hashing import sha256_bytes
 from kakunin.storage import ObjectStore
 
 _ATTEMPTS = 50
@@ -19,10 +19,6 @@ _ATTEMPTS = 50
 
 def entry_key(prefix: str, sequence: int) -> str:
     return f"{prefix}/{sequence:012d}.json"
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def canonical_json(payload: object) -> bytes:
@@ -53,7 +49,7 @@ class Chain:
         if not keys:
             return 0, None
         last = keys[-1]
-        return self.sequence_of(last), sha256_hex(self.store.get_bytes(last))
+        return self.sequence_of(last), sha256_bytes(self.store.get_bytes(last))
 
     def append(self, build: Callable[[int, str | None], bytes]) -> tuple[int, bytes]:
         """Add the entry `build(sequence, previous_sha256)` at the end; returns (sequence, bytes)."""

@@ -14,7 +14,6 @@ It checks, and reports every failure with where it is:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
 from kakunin.errors import KakuninError, StorageError
+from kakunin.hashing import sha256_bytes
 from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import (
     AUDIT_CHAIN,
@@ -77,10 +77,6 @@ class _State:
         self.problems.append(Problem(check=check, where=where, message=message))
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _file_sha(store: ObjectStore, key: str) -> str | None:
     return object_sha256(store, key) if store.exists(key) else None
 
@@ -123,13 +119,13 @@ def _walk_chain(store: ObjectStore, prefix: str, state: _State) -> Iterator[tupl
             parsed = None
         if not isinstance(parsed, dict):
             state.fail("chain", key, "entry is not a JSON object")
-            previous_sha, expected = _sha(data), expected + 1
+            previous_sha, expected = sha256_bytes(data), expected + 1
             continue
         if parsed.get("sequence") != sequence:
             state.fail("chain", key, f"entry says it is number {parsed.get('sequence')}, but is stored as {sequence}")
         if parsed.get("previous") != previous_sha:
             state.fail("chain", key, "does not name the hash of the entry before it: changed, removed or reordered")
-        previous_sha, expected = _sha(data), expected + 1
+        previous_sha, expected = sha256_bytes(data), expected + 1
         yield key, data, parsed
 
 
@@ -151,7 +147,7 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
             previous_header_sha = link.header_sha256
             continue
         data = store.get_bytes(link.header_key)
-        if _sha(data) != link.header_sha256:
+        if sha256_bytes(data) != link.header_sha256:
             state.fail("manifest", link.header_key, "header changed since it was linked (SHA-256 differs)")
         try:
             header = ManifestHeader.model_validate_json(data)
@@ -284,7 +280,7 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
             state.fail("certificate", link.certificate_key, "purge certificate is missing")
             continue
         data = store.get_bytes(link.certificate_key)
-        if _sha(data) != link.certificate_sha256:
+        if sha256_bytes(data) != link.certificate_sha256:
             state.fail("certificate", link.certificate_key, "certificate changed since it was closed (SHA-256 differs)")
         try:
             certificate = Certificate.model_validate_json(data)

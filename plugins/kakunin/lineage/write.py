@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 
 from kakunin.durations import IsoDuration
 from kakunin.errors import ConfigError
-from kakunin.lineage.chain import Chain, canonical_json, entry_key, sha256_hex
+from kakunin.hashing import sha256_bytes, sha256_file
+from kakunin.lineage.chain import Chain, canonical_json, entry_key
 from kakunin.lineage.formats import (
     MANIFEST_CHAIN,
     MANIFEST_SCHEMA,
@@ -29,7 +30,6 @@ from kakunin.lineage.formats import (
     manifest_prefix,
     receipt_key,
 )
-from kakunin.provenance.evidence import sha256_of
 from kakunin.yaml_io import dump_json
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
                     "retention_clock": retention_clock,
                 }
                 writer.write_batch(pa.record_batch([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA))
-        manifest_sha = sha256_of(out)
+        manifest_sha = sha256_file(out)
     now = ctx.now()
     receipt = Receipt(
         dataset=ref.dataset,
@@ -183,7 +183,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
                 key=f"{gate_record.provenance_prefix}/{gate_record.document_file}", sha256=gate_record.document_sha256
             ),
             source_file_sha256=parsed.source_sha256,
-            receipt=StoredObject(key=receipt_key(ref.dataset, ref.batch_id), sha256=sha256_hex(receipt_bytes)),
+            receipt=StoredObject(key=receipt_key(ref.dataset, ref.batch_id), sha256=sha256_bytes(receipt_bytes)),
             receipt_keep_until=receipt.keep_until,
             gx=gx,
             previous=previous_header,
@@ -192,7 +192,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         store.put_bytes(header_key, data)
         headers[sequence] = header
         link = ChainLink(
-            sequence=sequence, previous=previous_link, header_key=header_key, header_sha256=sha256_hex(data)
+            sequence=sequence, previous=previous_link, header_key=header_key, header_sha256=sha256_bytes(data)
         )
         return canonical_json(link.model_dump(mode="json"))
 

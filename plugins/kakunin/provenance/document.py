@@ -8,7 +8,6 @@ and hands the rest to `checks.check_document`.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry, format_location
 from kakunin.errors import InputError
+from kakunin.hashing import sha256_bytes
 from kakunin.provenance.checks import CheckContext, check_document
 from kakunin.provenance.evidence import inspect_evidence
 from kakunin.provenance.findings import Finding, Verdict, decide
@@ -77,7 +77,7 @@ def read_document(doc_path: Path | None) -> ParsedDocument:
             raw = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{doc_path}: cannot be read: {exc.strerror}") from exc
-    sha256 = hashlib.sha256(raw).hexdigest() if len(raw) <= MAX_DOCUMENT_BYTES else None
+    sha256 = sha256_bytes(raw) if len(raw) <= MAX_DOCUMENT_BYTES else None
     if len(raw) > MAX_DOCUMENT_BYTES:
         size = doc_path.stat().st_size
         return _schema_only(

@@ -6,10 +6,10 @@ inside the batch folder once resolved; anything else is `unsafe` and never opene
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path, PurePosixPath
 
+from kakunin.hashing import sha256_file
 from kakunin.provenance.checks import EvidenceFileState
 from kakunin.provenance.model import Evidence
 
@@ -47,12 +47,6 @@ def resolve_inside(batch_dir: Path, relative: str) -> Path | None:
     return current
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks so large evidence does not fill memory."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def inspect_evidence(batch_dir: Path, entries: list[Evidence]) -> dict[str, EvidenceFileState]:
     """The state of each evidence entry's file, keyed by evidence id."""
     states: dict[str, EvidenceFileState] = {}
@@ -64,7 +58,7 @@ def inspect_evidence(batch_dir: Path, entries: list[Evidence]) -> dict[str, Evid
             states[entry.id] = EvidenceFileState.MISSING
         else:
             try:
-                digest = sha256_of(path)
+                digest = sha256_file(path)
             except OSError:
                 states[entry.id] = EvidenceFileState.MISSING
                 continue

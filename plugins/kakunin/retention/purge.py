@@ -32,10 +32,11 @@ from kakunin.batches import REJECTION_FILE, Rejection
 from kakunin.contracts import Registry
 from kakunin.durations import parse_duration
 from kakunin.errors import InputError, KakuninError
+from kakunin.hashing import sha256_bytes
 from kakunin.leases import DEFAULT_TTL, Lease, acquire, new_owner
 from kakunin.leases import read as read_lease
 from kakunin.leftovers import find_leftovers, remove_leftovers
-from kakunin.lineage.chain import Chain, canonical_json, sha256_hex
+from kakunin.lineage.chain import Chain, canonical_json
 from kakunin.lineage.formats import (
     CERTIFICATE_CHAIN,
     CERTIFICATES,
@@ -662,7 +663,7 @@ def link_closed_certificates(store: ObjectStore) -> None:
 
         def link(sequence: int, previous: str | None, key: str = key, data: bytes = data) -> bytes:
             entry = CertificateLink(
-                sequence=sequence, previous=previous, certificate_key=key, certificate_sha256=sha256_hex(data)
+                sequence=sequence, previous=previous, certificate_key=key, certificate_sha256=sha256_bytes(data)
             )
             return canonical_json(entry.model_dump(mode="json"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -10,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kakunin.hashing import sha256_file
 from kakunin.storage.base import ObjectStore, check_key
 from kakunin.storage.local import LocalStore
 
@@ -49,5 +49,5 @@ def local_folder(store: ObjectStore, prefix: str) -> Iterator[Path]:
 
 def object_sha256(store: ObjectStore, key: str) -> str:
     """Hex SHA-256 of a stored object, streamed (`StorageNotFound` if absent)."""
-    with store.reading(key) as path, path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    with store.reading(key) as path:
+        return sha256_file(path)
