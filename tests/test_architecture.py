@@ -100,6 +100,19 @@ def test_the_module_list_is_real() -> None:
     assert {"kakunin.cli", "kakunin.provenance.checks", "kakunin.storage.local", "kakunin.intake.steps"} <= set(MODULES)
 
 
+# Where `hashlib` and `json.dumps` may appear in the core. These lists may only shrink.
+_ALLOWED_CALLS = {
+    "hashlib": {"hashing.py", "lineage/digests.py", "intake/accuracy.py"},  # SHA-256; the HMAC; a cache key
+    "json.dumps": {"yaml_io.py", "lineage/chain.py"},  # the JSON writer; the canonical chain-entry writer
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ALLOWED_CALLS))
+def test_one_sha256_helper_and_one_json_writer(name: str) -> None:
+    found = {str(p.relative_to(PACKAGE_ROOT)) for p in PY_FILES if name in p.read_text(encoding="utf-8")}
+    assert found <= _ALLOWED_CALLS[name]
+
+
 def test_json_schemas_in_lineage_are_current() -> None:
     assert stale_files(lineage_dir()) == []
 

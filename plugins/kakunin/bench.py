@@ -125,7 +125,7 @@ def measure(name: str, argv: list[str], *, rows: int, env: dict[str, str]) -> Me
 
 def run(rows: int, out: Path) -> dict[str, object]:
     from kakunin.samples import COLUMNS, good_document
-    from kakunin.yaml_io import dump_yaml
+    from kakunin.yaml_io import dump_yaml, json_bytes
 
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data" / f"{rows}-v{GENERATOR_VERSION}"
@@ -169,7 +169,7 @@ def run(rows: int, out: Path) -> dict[str, object]:
         "ratio_intake_to_floor": round(intake.seconds / floor.seconds, 2),
         "rss_ratio_intake_to_floor": round(intake.peak_rss_mib / floor.peak_rss_mib, 2),
     }
-    (out / f"intake-{rows}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / f"intake-{rows}.json").write_bytes(json_bytes(result))
     return result
 
 
@@ -282,6 +282,8 @@ def _write_header(home: Path, batch_id: str) -> None:
 
 def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
     """Purge the same expired records from a store of N and of 10N records; the times should match."""
+    from kakunin.yaml_io import json_bytes
+
     expired = max(1, rows // 4)
     env = {**os.environ, "KAKUNIN_HMAC_KEY": "b" * 64}
     runs = {}
@@ -316,7 +318,7 @@ def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
         "ratio_10N_to_N": round(runs["10N"].seconds / runs["N"].seconds, 2),
         "whole_partition_records_per_second": round(expired / runs["10N"].seconds),
     }
-    (out / f"retention-{rows}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / f"retention-{rows}.json").write_bytes(json_bytes(result))
     return result
 
 

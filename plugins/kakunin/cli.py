@@ -10,7 +10,6 @@ error prints `error: message` on stderr; nothing reaches a user as a traceback u
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -24,6 +23,7 @@ import click
 
 from kakunin import clock, render
 from kakunin.errors import KakuninError
+from kakunin.yaml_io import json_text
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_CANNOT_RUN, EXIT_BUSY = 0, 1, 2, 75
 
@@ -35,7 +35,7 @@ def _registry() -> Any:
 
 
 def _emit_json(payload: Any) -> None:
-    click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    click.echo(json_text(payload))
 
 
 def _as_of_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 import shutil
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import Any
 from kakunin.codes import ReasonCode
 from kakunin.durations import add_months
 from kakunin.hashing import sha256_bytes
-from kakunin.yaml_io import dump_yaml
+from kakunin.yaml_io import dump_yaml, json_text
 
 JST = timezone(timedelta(hours=9))
 DATASET = "jp_customer_leads"
@@ -324,7 +323,7 @@ def write_batch(
     if mutation is not None:
         mutation(doc, batch)
     if as_json:
-        text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+        text = json_text(doc, default=str)
         (batch / "provenance.json").write_text(text + "\n", encoding="utf-8")
     else:
         (batch / "provenance.yaml").write_text(dump_yaml(doc), encoding="utf-8")

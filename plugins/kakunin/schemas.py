@@ -6,7 +6,6 @@ a test also asserts, so the published formats never drift from the code.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from kakunin.lineage.formats import (
 )
 from kakunin.provenance.findings import Verdict
 from kakunin.provenance.model import ProvenanceDocument
+from kakunin.yaml_io import json_text
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "provenance-document.v1.schema.json": ProvenanceDocument,
@@ -54,7 +54,7 @@ PARQUET_COLUMNS = "manifest-parquet.columns.json"
 def render_parquet_columns() -> str:
     """manifest.parquet's columns and Arrow types, for readers without Kakunin."""
     columns = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in MANIFEST_SCHEMA]
-    return json.dumps({"file": "manifest.parquet", "columns": columns}, indent=2) + "\n"
+    return json_text({"file": "manifest.parquet", "columns": columns}) + "\n"
 
 
 def _rendered() -> dict[str, str]:
@@ -68,7 +68,7 @@ def lineage_dir() -> Path:
 def render(model: type[BaseModel]) -> str:
     schema = model.model_json_schema(by_alias=True)
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
-    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    return json_text(schema) + "\n"
 
 
 def stale_files(directory: Path) -> list[str]:

@@ -1,15 +1,21 @@
-"""Strict, safe reading of YAML and JSON documents written by people.
+"""Strict, safe reading of YAML and JSON documents written by people, and the one JSON writer.
 
 PyYAML's defaults are wrong for documents about people and companies: YAML 1.1 turns
 `NO` (Norway) into False, silently keeps the last of two equal keys, and expands
 aliases without bound. This loader accepts only `true`/`false` as booleans, rejects
 duplicate keys and aliases, and keeps unquoted dates as dates.
+
+Every JSON Kakunin writes (store documents, markers, `--json` output, schemas) goes through
+`json_text`, `json_bytes` or `dump_json` here, so there is one spelling: UTF-8 kept as is,
+keys in their order. The exception is a chain entry, whose bytes are hashed and linked:
+`lineage.chain.canonical_json` writes those.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -129,6 +135,20 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
 
 
+def json_text(data: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None) -> str:
+    """`data` as JSON text: UTF-8 kept as is, keys in their order, indented by two (`indent=None`: one line).
+
+    `default` turns values JSON has no type for into ones it has (as in `json.dumps`); without
+    it such a value is a `TypeError`, which is what a document for the store wants.
+    """
+    return json.dumps(data, ensure_ascii=False, indent=indent, default=default)
+
+
+def json_bytes(data: Any) -> bytes:
+    """`data` as the indented UTF-8 JSON, ending in a newline, that Kakunin writes documents as."""
+    return (json_text(data) + "\n").encode()
+
+
 def dump_json(model: BaseModel) -> bytes:
     """A record as the indented UTF-8 JSON every Kakunin document in the store is written as."""
-    return (json.dumps(model.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n").encode()
+    return json_bytes(model.model_dump(mode="json"))

@@ -18,6 +18,7 @@ from datetime import datetime
 from kakunin.lineage.chain import Chain, canonical_json
 from kakunin.lineage.formats import AUDIT_CHAIN, AuditEntry
 from kakunin.storage import ObjectStore
+from kakunin.yaml_io import json_text
 
 __all__ = ["current_actor", "prepare_once", "record", "record_once"]
 
@@ -74,7 +75,7 @@ def prepare_once(store: ObjectStore, marker_key: str) -> None:
     """Note the log's head before a decision is written, so `record_once` knows where to look."""
     if not store.exists(marker_key):
         head, _ = Chain(store, AUDIT_CHAIN).head()
-        store.put_bytes(marker_key, json.dumps({"since": head}).encode())
+        store.put_bytes(marker_key, json_text({"since": head}, indent=None).encode())
 
 
 def record_once(
@@ -130,5 +131,6 @@ def record_once(
             codes=codes,
             detail=detail,
         )
-    store.put_bytes(marker_key, json.dumps({"since": marker["since"], "sequence": found.sequence}).encode())
+    done = {"since": marker["since"], "sequence": found.sequence}
+    store.put_bytes(marker_key, json_text(done, indent=None).encode())
     return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import replace
@@ -22,6 +21,7 @@ from kakunin.intake.steps import (
 )
 from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.formats import ManifestHeader, manifest_prefix
+from kakunin.yaml_io import json_text
 
 log = logging.getLogger(__name__)
 
@@ -134,4 +134,4 @@ def run_intake(ctx: IntakeContext, *, batch_id: str | None = None) -> list[Batch
 
 
 def results_json(results: list[BatchResult]) -> str:
-    return json.dumps([r.model_dump(mode="json") for r in results], ensure_ascii=False, indent=2)
+    return json_text([r.model_dump(mode="json") for r in results])

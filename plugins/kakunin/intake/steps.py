@@ -58,7 +58,7 @@ from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, check_key, delete_prefix, object_sha256
-from kakunin.yaml_io import dump_json
+from kakunin.yaml_io import dump_json, json_bytes, json_text
 
 log = logging.getLogger(__name__)
 
@@ -377,7 +377,7 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         with store.reading(ref.landing(stored.landing_name)) as source:
             store.put_file(f"{prefix}/evidence/{stored.sha256}", source)
         index.append({"id": entry.id, "kind": entry.kind.value, "file": entry.file, "sha256": stored.sha256})
-    store.put_bytes(f"{prefix}/evidence.json", (json.dumps(index, ensure_ascii=False, indent=2) + "\n").encode())
+    store.put_bytes(f"{prefix}/evidence.json", json_bytes(index))
     record = GateRecord(
         document=document.model_dump(mode="json", by_alias=True),
         document_sha256=submission.document_sha256,
@@ -659,7 +659,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         "retention_clamped": clamped_rows,
         "months": months,
     }
-    store.put_bytes(ref.work("assign.json"), json.dumps(counts).encode())
+    store.put_bytes(ref.work("assign.json"), json_text(counts, indent=None).encode())
     _maybe_fail(ctx, "assign")
     return StepOutcome(
         batch=str(ref), step="assign", status="done", detail=f"{published} to publish, {quarantined} quarantined"
