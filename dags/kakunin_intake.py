@@ -44,7 +44,7 @@ def _intake_context() -> Any:
 
 
 def _run_step(name: str, batch: str) -> str:
-    from kakunin.intake.steps import BatchBusy, BatchRef, run_step
+    from kakunin.intake.steps import BatchBusy, BatchRef, StepStatus, run_step
 
     # Under the batch's lease: a CLI run beside the DAG cannot work on the same batch. A batch
     # another worker holds is skipped here (the holder finishes it, or the next run takes it).
@@ -53,7 +53,7 @@ def _run_step(name: str, batch: str) -> str:
     except BatchBusy as busy:
         raise AirflowSkipException(f"{busy}; the next run takes it if that worker does not finish it") from busy
     log.info("%s %s: %s %s", name, batch, outcome.status, outcome.detail)
-    if outcome.status == "skipped (rejected earlier)":
+    if outcome.status is StepStatus.SKIPPED:
         raise AirflowSkipException(f"batch {batch} was rejected earlier; nothing to {name}")
     return batch
 

@@ -110,3 +110,34 @@ def _json(path: Path) -> Any:
     import json
 
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("status", "skipped"),
+    [
+        pytest.param("done", False, id="done"),
+        pytest.param("rejected", False, id="rejected-here"),
+        pytest.param("skipped (rejected earlier)", True, id="rejected-earlier"),
+    ],
+)
+def test_a_step_skips_its_task_only_when_the_batch_was_rejected_earlier(
+    airflow_home: Path, monkeypatch: pytest.MonkeyPatch, status: str, skipped: bool
+) -> None:
+    import importlib
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    import kakunin.intake.steps as steps
+
+    intake_dag = importlib.import_module("kakunin_intake")
+    monkeypatch.setattr(intake_dag, "_intake_context", lambda: None)
+    monkeypatch.setattr(
+        steps, "run_step", lambda name, ref, ctx: steps.StepOutcome(batch=str(ref), step=name, status=status)
+    )
+    if skipped:
+        with pytest.raises(AirflowSkipException, match="rejected earlier"):
+            intake_dag._run_step("parse", "jp_customer_leads/20260101T000000000000Z-0123abcd")
+    else:
+        assert intake_dag._run_step("parse", "jp_customer_leads/20260101T000000000000Z-0123abcd") == (
+            "jp_customer_leads/20260101T000000000000Z-0123abcd"
+        )

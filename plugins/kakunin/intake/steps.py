@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,7 +83,14 @@ LINEAGE_COLUMNS = pa.schema(
 WORK_COMPRESSION = "snappy"
 CURATED_COMPRESSION = "zstd"
 
-Status = Literal["done", "already done", "rejected", "skipped (rejected earlier)"]
+
+class StepStatus(StrEnum):
+    """How a step ended; the values are what `--json` and the logs show."""
+
+    DONE = "done"
+    ALREADY_DONE = "already done"  # a rerun found the step's work durable
+    REJECTED = "rejected"  # the batch went to quarantine at this step
+    SKIPPED = "skipped (rejected earlier)"  # an earlier step rejected the batch; nothing to do
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ class IntakeContext:
 class StepOutcome(BaseModel):
     batch: str
     step: str
-    status: Status
+    status: StepStatus
     detail: str = ""
 
 
@@ -322,14 +330,14 @@ def _skip(ref: BatchRef, ctx: IntakeContext, step: str, done_key: str) -> StepOu
     store = ctx.store
     if is_rejected(ref, store):
         finish_rejection(ref, ctx)
-        return StepOutcome(batch=str(ref), step=step, status="skipped (rejected earlier)")
+        return StepOutcome(batch=str(ref), step=step, status=StepStatus.SKIPPED)
     committed = step != "publish" and store.exists(commit_key(ref.dataset, ref.batch_id))
     if committed or _is_linked(store, header_key(ref)):
-        return StepOutcome(batch=str(ref), step=step, status="already done")
+        return StepOutcome(batch=str(ref), step=step, status=StepStatus.ALREADY_DONE)
     if store.exists(done_key):
         if step == "gate":
             _audit_accept(ref, ctx)
-        return StepOutcome(batch=str(ref), step=step, status="already done")
+        return StepOutcome(batch=str(ref), step=step, status=StepStatus.ALREADY_DONE)
     return None
 
 
@@ -366,7 +374,9 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             document_id=submission.document_id,
             document_sha256=submission.document_sha256,
         )
-        return StepOutcome(batch=str(ref), step="gate", status="rejected", detail=", ".join(verdict.error_codes))
+        return StepOutcome(
+            batch=str(ref), step="gate", status=StepStatus.REJECTED, detail=", ".join(verdict.error_codes)
+        )
     document = parsed.document
     prefix = f"provenance/{document.document_id}"
     store.put_bytes(f"{prefix}/{document_file}", store.get_bytes(ref.landing(document_file)))
@@ -390,7 +400,7 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     store.put_bytes(ref.work("gate.json"), dump_json(record))
     _audit_accept(ref, ctx)
     _maybe_fail(ctx, "gate")
-    return StepOutcome(batch=str(ref), step="gate", status="done", detail="accepted")
+    return StepOutcome(batch=str(ref), step="gate", status=StepStatus.DONE, detail="accepted")
 
 
 def _audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
@@ -443,7 +453,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             document_id=document.document_id,
             document_sha256=record.document_sha256,
         )
-        return StepOutcome(batch=str(ref), step="parse", status="rejected", detail=code.value)
+        return StepOutcome(batch=str(ref), step="parse", status=StepStatus.REJECTED, detail=code.value)
 
     if record.data_file != f"data.{contract.format.type}":
         return fail(ReasonCode.PARSE_SCHEMA, f"dataset {contract.dataset} takes data.{contract.format.type}")
@@ -477,7 +487,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     parsed = ParseRecord(encoding=encoding, rows=rows, source_sha256=source_sha256, parse_failed_rows=parse_failed)
     store.put_bytes(ref.work("parse.json"), dump_json(parsed))
     _maybe_fail(ctx, "parse")
-    return StepOutcome(batch=str(ref), step="parse", status="done", detail=f"{rows} rows in {encoding}")
+    return StepOutcome(batch=str(ref), step="parse", status=StepStatus.DONE, detail=f"{rows} rows in {encoding}")
 
 
 # 3 ── accuracy ────────────────────────────────────────────────────────────────────
@@ -526,14 +536,14 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                 document_sha256=record.document_sha256,
                 failed_rows=failed,
             )
-            return StepOutcome(batch=str(ref), step="accuracy", status="rejected", detail=message)
+            return StepOutcome(batch=str(ref), step="accuracy", status=StepStatus.REJECTED, detail=message)
     _renew(ctx)
     with store.writing(ref.work("failures.parquet")) as path:
         pq.write_table(failures, path, compression=WORK_COMPRESSION)
     store.put_bytes(ref.work("accuracy.json"), dump_json(summary))
     _maybe_fail(ctx, "accuracy")
     detail = f"{summary.failed_rows} of {summary.rows} rows failed ({summary.failed_ratio:.2%})"
-    return StepOutcome(batch=str(ref), step="accuracy", status="done", detail=detail)
+    return StepOutcome(batch=str(ref), step="accuracy", status=StepStatus.DONE, detail=detail)
 
 
 def _failed_rows(conformed: Path, failures: pa.Table, chunk_rows: int) -> pa.Table:
@@ -662,7 +672,10 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     store.put_bytes(ref.work("assign.json"), json_text(counts, indent=None).encode())
     _maybe_fail(ctx, "assign")
     return StepOutcome(
-        batch=str(ref), step="assign", status="done", detail=f"{published} to publish, {quarantined} quarantined"
+        batch=str(ref),
+        step="assign",
+        status=StepStatus.DONE,
+        detail=f"{published} to publish, {quarantined} quarantined",
     )
 
 
@@ -708,7 +721,9 @@ def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     store.put_bytes(commit_key(ref.dataset, ref.batch_id), dump_json(commit))
     _maybe_fail(ctx, "publish")
     total = sum(months.values())
-    return StepOutcome(batch=str(ref), step="publish", status="done", detail=f"{total} records in {len(files)} file(s)")
+    return StepOutcome(
+        batch=str(ref), step="publish", status=StepStatus.DONE, detail=f"{total} records in {len(files)} file(s)"
+    )
 
 
 # 6 ── lineage ─────────────────────────────────────────────────────────────────────
@@ -721,10 +736,10 @@ def lineage(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     store = ctx.store
     if is_rejected(ref, store):
         finish_rejection(ref, ctx)
-        return StepOutcome(batch=str(ref), step="lineage", status="skipped (rejected earlier)")
+        return StepOutcome(batch=str(ref), step="lineage", status=StepStatus.SKIPPED)
     if _is_linked(store, header_key(ref)):
         clear_published(ref, ctx)
-        return StepOutcome(batch=str(ref), step="lineage", status="already done")
+        return StepOutcome(batch=str(ref), step="lineage", status=StepStatus.ALREADY_DONE)
     audit.prepare_once(store, _audit_marker(ref, "publish"))
     _renew(ctx)
     header = write_lineage(ref, ctx)
@@ -733,7 +748,7 @@ def lineage(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     detail = (
         f"manifest #{header.sequence}: {header.counts.published} published, {header.counts.quarantined} quarantined"
     )
-    return StepOutcome(batch=str(ref), step="lineage", status="done", detail=detail)
+    return StepOutcome(batch=str(ref), step="lineage", status=StepStatus.DONE, detail=detail)
 
 
 def _audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
