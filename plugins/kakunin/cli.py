@@ -173,13 +173,14 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
     """Where RECORD_ID came from, under which purposes and ground, until when, and where it is now."""
     from kakunin import audit
     from kakunin.keys import ENV_VAR, parse_hmac_key
+    from kakunin.lineage.formats import AuditAction
     from kakunin.lineage.trace import text_of, trace
     from kakunin.storage import open_store
 
     store = open_store()
     key = parse_hmac_key(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
     found = trace(store, record_id.strip().lower(), hmac_key=key, contract_for=_registry().contract)
-    audit.record(store, "trace", at=clock.now_utc(), dataset=found.dataset, record_ids=[found.record_id])
+    audit.record(store, AuditAction.TRACE, at=clock.now_utc(), dataset=found.dataset, record_ids=[found.record_id])
     if as_json:
         _emit_json(found.model_dump(mode="json"))
     else:
@@ -191,6 +192,7 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
 def lineage_verify(as_json: bool) -> None:
     """Check every chain, file hash and record; exit 0 intact, 1 not."""
     from kakunin import audit
+    from kakunin.lineage.formats import AuditAction
     from kakunin.lineage.verify import verify
     from kakunin.storage import open_store
 
@@ -202,7 +204,7 @@ def lineage_verify(as_json: bool) -> None:
         click.echo(render.verify_text(report), nl=False)
     audit.record(
         store,
-        "verify",
+        AuditAction.VERIFY,
         at=clock.now_utc(),
         detail={"intact": report.intact, "problems": len(report.problems), "manifests": report.manifests},
     )

@@ -16,7 +16,7 @@ import os
 from datetime import datetime
 
 from kakunin.lineage.chain import Chain, canonical_json
-from kakunin.lineage.formats import AUDIT_CHAIN, AuditEntry
+from kakunin.lineage.formats import AUDIT_CHAIN, AuditAction, AuditEntry
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import json_text
 
@@ -38,7 +38,7 @@ def current_actor() -> str:
 
 def record(
     store: ObjectStore,
-    action: str,
+    action: AuditAction,
     *,
     at: datetime,
     actor: str | None = None,
@@ -80,7 +80,7 @@ def prepare_once(store: ObjectStore, marker_key: str) -> None:
 
 def record_once(
     store: ObjectStore,
-    action: str,
+    action: AuditAction,
     *,
     marker_key: str,
     at: datetime,

@@ -53,7 +53,7 @@ from kakunin.intake.conform import (
     read_row_groups,
 )
 from kakunin.intake.encoding import detect_encoding
-from kakunin.lineage.formats import commit_key, manifest_prefix
+from kakunin.lineage.formats import AuditAction, commit_key, manifest_prefix
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, read_document
 from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
@@ -257,7 +257,7 @@ def reject(
     """
     store = ctx.store
     _renew(ctx)
-    audit.prepare_once(store, _audit_marker(ref, "reject"))
+    audit.prepare_once(store, _audit_marker(ref, AuditAction.REJECT))
     if failed_rows is not None and failed_rows.num_rows:
         with store.writing(ref.quarantine("failed_rows.parquet")) as path:
             pq.write_table(failed_rows, path, compression=CURATED_COMPRESSION)
@@ -276,7 +276,7 @@ def reject(
     log.info("batch %s rejected at %s: %s", ref, stage, ", ".join(sorted({f.code.value for f in findings})))
 
 
-def _audit_marker(ref: BatchRef, action: str) -> str:
+def _audit_marker(ref: BatchRef, action: AuditAction) -> str:
     return ref.work(f"audit-{action}.json")
 
 
@@ -289,8 +289,8 @@ def finish_rejection(ref: BatchRef, ctx: IntakeContext) -> None:
     rejection = Rejection.model_validate_json(store.get_bytes(ref.quarantine(REJECTION_FILE)))
     audit.record_once(
         store,
-        "reject",
-        marker_key=_audit_marker(ref, "reject"),
+        AuditAction.REJECT,
+        marker_key=_audit_marker(ref, AuditAction.REJECT),
         at=ctx.now(),
         actor=ctx.actor,
         dataset=ref.dataset,
@@ -396,7 +396,7 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         findings=verdict.findings,
         provenance_prefix=prefix,
     )
-    audit.prepare_once(store, _audit_marker(ref, "accept"))
+    audit.prepare_once(store, _audit_marker(ref, AuditAction.ACCEPT))
     store.put_bytes(ref.work("gate.json"), dump_json(record))
     _audit_accept(ref, ctx)
     _maybe_fail(ctx, "gate")
@@ -407,8 +407,8 @@ def _audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
     record, document = _gate_record(ref, ctx)
     audit.record_once(
         ctx.store,
-        "accept",
-        marker_key=_audit_marker(ref, "accept"),
+        AuditAction.ACCEPT,
+        marker_key=_audit_marker(ref, AuditAction.ACCEPT),
         at=ctx.now(),
         actor=ctx.actor,
         dataset=ref.dataset,
@@ -740,7 +740,7 @@ def lineage(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     if _is_linked(store, header_key(ref)):
         clear_published(ref, ctx)
         return StepOutcome(batch=str(ref), step="lineage", status=StepStatus.ALREADY_DONE)
-    audit.prepare_once(store, _audit_marker(ref, "publish"))
+    audit.prepare_once(store, _audit_marker(ref, AuditAction.PUBLISH))
     _renew(ctx)
     header = write_lineage(ref, ctx)
     _maybe_fail(ctx, "lineage-written")
@@ -756,7 +756,7 @@ def _audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
     from kakunin.lineage.formats import ManifestHeader
 
     store = ctx.store
-    marker = _audit_marker(ref, "publish")
+    marker = _audit_marker(ref, AuditAction.PUBLISH)
     if not store.exists(marker):
         return
     data = store.get_bytes(header_key(ref))
@@ -764,7 +764,7 @@ def _audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
     record, _ = _gate_record(ref, ctx)
     audit.record_once(
         store,
-        "publish",
+        AuditAction.PUBLISH,
         marker_key=marker,
         at=header.created_at,
         actor=ctx.actor,

@@ -8,6 +8,7 @@ this module and the store only, never the code that wrote the records.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Literal
 
 import pyarrow as pa
@@ -173,13 +174,28 @@ class Receipt(_Record):
     records: int
 
 
+class AuditAction(StrEnum):
+    """What an audit entry records; the values are the `action` strings in the log."""
+
+    ACCEPT = "accept"  # a batch passed the provenance gate
+    REJECT = "reject"  # a batch went to quarantine
+    PUBLISH = "publish"  # a batch's records were published, with its manifest
+    PURGE_OPEN = "purge-open"  # a purge certificate was opened (the plan is fixed)
+    PURGE = "purge"  # a purge certificate was closed (the records are gone)
+    HOLD = "hold"  # a legal hold was placed
+    RELEASE_HOLD = "release-hold"  # a legal hold was released
+    ERASURE_REQUEST = "erasure-request"  # a data subject asked for erasure
+    TRACE = "trace"  # someone traced a record
+    VERIFY = "verify"  # someone verified the lineage
+
+
 class AuditEntry(_Record):
     """One entry of the operation log: who did what, when, to which batch or records."""
 
     sequence: int
     at: datetime
     actor: str
-    action: str
+    action: str  # an `AuditAction` value; kept a string so a reader also accepts actions added later
     dataset: str | None = None
     batch_id: str | None = None
     document_id: str | None = None

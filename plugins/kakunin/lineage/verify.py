@@ -32,6 +32,7 @@ from kakunin.lineage.formats import (
     CERTIFICATE_CHAIN,
     CERTIFICATES,
     MANIFEST_CHAIN,
+    AuditAction,
     AuditEntry,
     Certificate,
     CertificateLink,
@@ -329,7 +330,7 @@ def _verify_audit(store: ObjectStore, state: _State) -> int:
             state.fail("audit", key, "not a valid audit entry")
             continue
         manifest = entry.detail.get("manifest")
-        published = entry.action == "publish" and isinstance(manifest, str)
+        published = entry.action == AuditAction.PUBLISH and isinstance(manifest, str)
         if published and state.linked_headers.get(str(manifest)) != entry.detail.get("manifest_sha256"):
             state.fail(
                 "audit",

@@ -19,6 +19,7 @@ from kakunin.errors import InputError
 from kakunin.lineage.digests import Hmac, normalise_subject_key
 from kakunin.lineage.formats import (
     ERASURE_REQUESTS,
+    AuditAction,
     ErasureRequest,
     readable_dates,
 )
@@ -80,7 +81,7 @@ def request_erasure(
     matches = records_of_subject(store, dataset, digest)
     audit.record(
         store,
-        "erasure-request",
+        AuditAction.ERASURE_REQUEST,
         at=now,
         actor=requested_by,
         dataset=dataset,

@@ -17,7 +17,7 @@ from kakunin import audit
 from kakunin.batches import is_batch_id
 from kakunin.contracts import IDENTIFIER
 from kakunin.errors import InputError
-from kakunin.lineage.formats import HOLDS, Hold, HoldRelease, manifest_prefix
+from kakunin.lineage.formats import HOLDS, AuditAction, Hold, HoldRelease, manifest_prefix
 from kakunin.lineage.trace import linked_manifests
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
@@ -71,7 +71,7 @@ def place_hold(
     store.put_bytes(f"{HOLDS}/{hold.hold_id}.json", dump_json(hold))
     audit.record(
         store,
-        "hold",
+        AuditAction.HOLD,
         at=now,
         actor=placed_by,
         dataset=dataset,
@@ -112,7 +112,7 @@ def release_hold(store: ObjectStore, hold_id: str, *, reason: str, released_by: 
         raise InputError(f"hold {hold_id} was already released")
     release = HoldRelease(hold_id=hold_id, reason=reason.strip(), released_by=released_by, released_at=now)
     store.put_bytes(f"{HOLDS}/{hold_id}.released.json", dump_json(release))
-    audit.record(store, "release-hold", at=now, actor=released_by, detail={"hold_id": hold_id})
+    audit.record(store, AuditAction.RELEASE_HOLD, at=now, actor=released_by, detail={"hold_id": hold_id})
     return release
 
 

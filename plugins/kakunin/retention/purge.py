@@ -41,6 +41,7 @@ from kakunin.lineage.formats import (
     CERTIFICATE_CHAIN,
     CERTIFICATES,
     PURGED_RECORDS_SCHEMA,
+    AuditAction,
     BatchPurge,
     Certificate,
     CertificateLink,
@@ -376,13 +377,13 @@ def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
         erasure_requests=plan.erasure_requests,
         future_as_of=ctx.future_as_of,
     )
-    audit.prepare_once(store, _journal(run_id, "purge-open"))
+    audit.prepare_once(store, _journal(run_id, AuditAction.PURGE_OPEN))
     store.put_bytes(certificate_key(run_id, open_=True), dump_json(certificate))
     _audit_opened(ctx, certificate)
     return certificate
 
 
-def _journal(run_id: str, action: str) -> str:
+def _journal(run_id: str, action: AuditAction) -> str:
     """Where a run notes the audit log's head before a decision, for `audit.record_once`."""
     return f"{JOURNAL}/{run_id}/audit-{action}.json"
 
@@ -393,8 +394,8 @@ def _audit_opened(ctx: RetentionContext, certificate: Certificate) -> None:
         detail.update(as_of=certificate.as_of.isoformat(), future_as_of=True)
     audit.record_once(
         ctx.store,
-        "purge-open",
-        marker_key=_journal(certificate.run_id, "purge-open"),
+        AuditAction.PURGE_OPEN,
+        marker_key=_journal(certificate.run_id, AuditAction.PURGE_OPEN),
         at=certificate.opened_at,
         actor=ctx.actor,
         detail=detail,
@@ -407,8 +408,8 @@ def _audit_closed(ctx: RetentionContext, closed: Certificate) -> None:
     _audit_opened(ctx, closed)
     audit.record_once(
         ctx.store,
-        "purge",
-        marker_key=_journal(closed.run_id, "purge"),
+        AuditAction.PURGE,
+        marker_key=_journal(closed.run_id, AuditAction.PURGE),
         at=closed.closed_at or ctx.now(),
         actor=ctx.actor,
         detail={
@@ -642,7 +643,7 @@ def close_certificate(ctx: RetentionContext, certificate: Certificate, done: Cer
         for action in done.files
     ]
     closed = done.model_copy(update={"status": "closed", "closed_at": ctx.now(), "files": files})
-    audit.prepare_once(store, _journal(certificate.run_id, "purge"))
+    audit.prepare_once(store, _journal(certificate.run_id, AuditAction.PURGE))
     if not store.put_bytes_if_absent(certificate_key(certificate.run_id), dump_json(closed)):
         closed = Certificate.model_validate_json(store.get_bytes(certificate_key(certificate.run_id)))
     ctx.checkpoint("closed")

@@ -1,0 +1,37 @@
+"""The audit actions: an enum in code, the same plain strings in the log as before."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kakunin import audit
+from kakunin.lineage.formats import AUDIT_CHAIN, AuditAction, AuditEntry
+from kakunin.storage import LocalStore
+
+PUBLISHED_ACTIONS = [
+    "accept",
+    "reject",
+    "publish",
+    "purge-open",
+    "purge",
+    "hold",
+    "release-hold",
+    "erasure-request",
+    "trace",
+    "verify",
+]
+
+
+def test_the_action_values_are_the_strings_the_log_already_holds() -> None:
+    assert [a.value for a in AuditAction] == PUBLISHED_ACTIONS
+
+
+def test_an_entry_stores_its_action_as_the_plain_string(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    entry = audit.record(store, AuditAction.RELEASE_HOLD, at=datetime(2026, 11, 27, tzinfo=UTC), actor="auditor")
+    (key,) = store.list_keys(AUDIT_CHAIN + "/")
+    assert json.loads(store.get_bytes(key))["action"] == "release-hold"
+    assert entry.action == AuditAction.RELEASE_HOLD
+    assert AuditEntry.model_validate_json(store.get_bytes(key)).action == "release-hold"
