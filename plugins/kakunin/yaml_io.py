@@ -5,10 +5,11 @@ PyYAML's defaults are wrong for documents about people and companies: YAML 1.1 t
 aliases without bound. This loader accepts only `true`/`false` as booleans, rejects
 duplicate keys and aliases, and keeps unquoted dates as dates.
 
-Every JSON Kakunin writes (store documents, markers, `--json` output, schemas) goes through
+Kakunin's JSON (store documents, markers, `--json` output, schemas) is written by
 `json_text`, `json_bytes` or `dump_json` here, so there is one spelling: UTF-8 kept as is,
-keys in their order. The exception is a chain entry, whose bytes are hashed and linked:
-`lineage.chain.canonical_json` writes those.
+keys in their order. Chain entries, whose bytes are hashed and linked, are written by
+`lineage.chain.canonical_json`; lease records (and the bench's stand-in headers) keep
+pydantic's compact `model_dump_json`, which these functions do not replace.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ def canonical_json(payload: object) -> bytes:
     """The one canonical JSON writer: the bytes of a chain entry (audit log, manifest and certificate chains).
 
     Sorted keys, no spaces, UTF-8 kept, one trailing newline, so the same entry always has
-    the same bytes and hence the same SHA-256 the next entry links to. Every other JSON
-    Kakunin writes goes through `kakunin.yaml_io` (`dump_json`, `json_bytes`, `json_text`).
+    the same bytes and hence the same SHA-256 the next entry links to. Other JSON documents
+    are written through `kakunin.yaml_io` (`dump_json`, `json_bytes`, `json_text`).
     """
     return (json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
