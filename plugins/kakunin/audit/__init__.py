@@ -14,6 +14,7 @@ import getpass
 import json
 import os
 from datetime import datetime
+from typing import Required, TypedDict, Unpack
 
 from kakunin.lineage.chain import Chain, canonical_json
 from kakunin.lineage.formats import AUDIT_CHAIN, AuditAction, AuditEntry
@@ -23,6 +24,19 @@ from kakunin.yaml_io import json_text
 __all__ = ["current_actor", "prepare_once", "record", "record_once"]
 
 Detail = dict[str, str | int | float | bool | None]
+
+
+class EntryFields(TypedDict, total=False):
+    """What a caller says of an entry besides its action (`at` is required in practice)."""
+
+    at: Required[datetime]
+    actor: str | None
+    dataset: str | None
+    batch_id: str | None
+    document_id: str | None
+    record_ids: list[str] | None
+    codes: list[str] | None
+    detail: Detail | None
 
 
 def current_actor() -> str:
@@ -83,15 +97,8 @@ def record_once(
     action: AuditAction,
     *,
     marker_key: str,
-    at: datetime,
-    actor: str | None = None,
-    dataset: str | None = None,
-    batch_id: str | None = None,
-    document_id: str | None = None,
-    record_ids: list[str] | None = None,
-    codes: list[str] | None = None,
-    detail: Detail | None = None,
     match: Detail | None = None,
+    **entry: Unpack[EntryFields],
 ) -> AuditEntry | None:
     """Append the entry unless it is already in the log after the marker's head; None if no marker.
 
@@ -109,28 +116,17 @@ def record_once(
     for key in entry_keys:
         if chain.sequence_of(key) <= marker["since"]:
             continue
-        entry = AuditEntry.model_validate_json(store.get_bytes(key))
+        logged = AuditEntry.model_validate_json(store.get_bytes(key))
         if (
-            entry.action == action
-            and entry.dataset == dataset
-            and entry.batch_id == batch_id
-            and all(entry.detail.get(k) == v for k, v in (match or {}).items())
+            logged.action == action
+            and logged.dataset == entry.get("dataset")
+            and logged.batch_id == entry.get("batch_id")
+            and all(logged.detail.get(k) == v for k, v in (match or {}).items())
         ):
-            found = entry
+            found = logged
             break
     if found is None:
-        found = record(
-            store,
-            action,
-            at=at,
-            actor=actor,
-            dataset=dataset,
-            batch_id=batch_id,
-            document_id=document_id,
-            record_ids=record_ids,
-            codes=codes,
-            detail=detail,
-        )
+        found = record(store, action, **entry)
     done = {"since": marker["since"], "sequence": found.sequence}
     store.put_bytes(marker_key, json_text(done, indent=None).encode())
     return found
