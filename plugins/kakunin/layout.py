@@ -1,0 +1,254 @@
+"""Where everything lives in the object store: every key Kakunin writes or reads is built and parsed here.
+
+The layout is part of the contract (architecture.md, "Storage layout"; lineage-manifest.md):
+auditors' tools and DuckDB read these paths without Kakunin. Spelling a key in one place
+keeps writers and readers from drifting, and keeps the S3 port to one module's worth of paths.
+It imports only `kakunin.errors`, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from kakunin.errors import InputError
+
+IDENTIFIER = r"^[a-z][a-z0-9_]{0,63}$"
+BATCH_ID_PATTERN = r"^\d{8}T\d{12}Z-[0-9a-f]{8}$"
+
+# ── zones and folders ────────────────────────────────────────────────────────────────
+LANDING = "landing"
+WORK = "work"
+QUARANTINE = "quarantine"
+CURATED = "curated"
+MANIFESTS = "lineage/manifests"
+RECEIPTS = "lineage/receipts"
+MANIFEST_CHAIN = "lineage/chain"
+AUDIT_CHAIN = "audit/log"
+CERTIFICATES = "lineage/certificates"
+CERTIFICATE_CHAIN = "lineage/certificates/chain"
+HOLDS = "lineage/holds"
+ERASURE_REQUESTS = "lineage/erasure"
+RETENTION_JOURNAL = "journal/retention"
+LOCKS = "locks"
+
+# ── file names inside a batch's folders ──────────────────────────────────────────────
+SUBMISSION_FILE = "_submission.json"
+REJECTION_FILE = "rejection.json"
+MANIFEST_FILE = "manifest.json"
+MANIFEST_PARQUET = "manifest.parquet"
+COMMITS = "_commits"
+_PART = "part-"
+_PENDING = "_pending-"
+
+BatchZone = Literal["landing", "work", "quarantine"]
+
+
+def is_identifier(value: str) -> bool:
+    return re.fullmatch(IDENTIFIER, value) is not None
+
+
+def is_batch_id(value: str) -> bool:
+    return re.fullmatch(BATCH_ID_PATTERN, value) is not None
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """A batch, named `<dataset>/<batch_id>` where a string must carry it (DAG task arguments)."""
+
+    dataset: str
+    batch_id: str
+
+    @classmethod
+    def parse(cls, text: str) -> BatchRef:
+        dataset, _, batch_id = text.partition("/")
+        if not is_identifier(dataset) or not is_batch_id(batch_id):
+            raise InputError(f"{text!r} is not a batch reference (<dataset>/<batch_id>)")
+        return cls(dataset, batch_id)
+
+    def __str__(self) -> str:
+        return f"{self.dataset}/{self.batch_id}"
+
+    def _in(self, zone: str, name: str) -> str:
+        return f"{zone}/{self.dataset}/{self.batch_id}/{name}".rstrip("/")
+
+    def landing(self, name: str = "") -> str:
+        return self._in(LANDING, name)
+
+    def work(self, name: str = "") -> str:
+        return self._in(WORK, name)
+
+    def quarantine(self, name: str = "") -> str:
+        return self._in(QUARANTINE, name)
+
+    @property
+    def submission(self) -> str:
+        return self.landing(SUBMISSION_FILE)
+
+    @property
+    def rejection(self) -> str:
+        return self.quarantine(REJECTION_FILE)
+
+    @property
+    def manifest_prefix(self) -> str:
+        return f"{MANIFESTS}/{self.dataset}/{self.batch_id}"
+
+    @property
+    def manifest_header(self) -> str:
+        return f"{self.manifest_prefix}/{MANIFEST_FILE}"
+
+    @property
+    def manifest_parquet(self) -> str:
+        return f"{self.manifest_prefix}/{MANIFEST_PARQUET}"
+
+    @property
+    def receipt(self) -> str:
+        return f"{RECEIPTS}/{self.dataset}/{self.batch_id}.json"
+
+    @property
+    def commit(self) -> str:
+        return f"{CURATED}/{self.dataset}/{COMMITS}/{self.batch_id}.json"
+
+    def curated(self, month: str, *, pending: bool = False) -> str:
+        """The batch's curated file for one expiry month; `pending` is the hidden staged name."""
+        name = f"{_PENDING if pending else _PART}{self.batch_id}.parquet"
+        return f"{CURATED}/{self.dataset}/expiry={month}/{name}"
+
+    def audit_marker(self, action: str) -> str:
+        """Marks that the batch's audit entry for `action` is being or has been written (exactly once)."""
+        return self.work(f"audit-{action}.json")
+
+
+# ── parsers: from a listed key back to what it names ─────────────────────────────────
+
+
+def batch_prefix(zone: BatchZone | str, dataset: str = "") -> str:
+    """The prefix to list one zone (or one dataset in it), ending in `/`."""
+    return f"{zone}/{dataset}/" if dataset else f"{zone}/"
+
+
+def parse_batch_key(key: str, zone: BatchZone | str) -> tuple[BatchRef, str] | None:
+    """`<zone>/<dataset>/<batch_id>/<name...>` → (batch, name); None for any other key."""
+    parts = key.split("/", 3)
+    if len(parts) != 4 or parts[0] != zone or not is_identifier(parts[1]) or not is_batch_id(parts[2]):
+        return None
+    return BatchRef(parts[1], parts[2]), parts[3]
+
+
+@dataclass(frozen=True)
+class CuratedFile:
+    """A curated Parquet file named by its key: published (`part-`) or staged (`_pending-`)."""
+
+    key: str
+    ref: BatchRef
+    month: str
+    pending: bool
+
+
+def parse_curated_key(key: str) -> CuratedFile | None:
+    """`curated/<dataset>/expiry=<YYYY-MM>/(part-|_pending-)<batch_id>.parquet`, or None."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != CURATED or not parts[2].startswith("expiry="):
+        return None
+    name = parts[3].removesuffix(".parquet")
+    if name == parts[3]:
+        return None
+    pending = name.startswith(_PENDING)
+    batch_id = name.removeprefix(_PENDING if pending else _PART)
+    if batch_id == name or not is_batch_id(batch_id):
+        return None
+    return CuratedFile(key, BatchRef(parts[1], batch_id), parts[2].removeprefix("expiry="), pending)
+
+
+def parse_manifest_header_key(key: str) -> BatchRef | None:
+    """`lineage/manifests/<dataset>/<batch_id>/manifest.json` → the batch, or None."""
+    rest = key.removeprefix(f"{MANIFESTS}/")
+    parts = rest.split("/")
+    if rest == key or len(parts) != 3 or parts[2] != MANIFEST_FILE:
+        return None
+    return BatchRef(parts[0], parts[1])
+
+
+def manifest_parquet_of(header_key: str) -> str:
+    """The manifest.parquet that sits beside a manifest.json."""
+    return header_key.removesuffix(MANIFEST_FILE) + MANIFEST_PARQUET
+
+
+# ── chains (manifest, audit, certificate) ────────────────────────────────────────────
+
+
+def chain_entry_key(prefix: str, sequence: int) -> str:
+    return f"{prefix}/{sequence:012d}.json"
+
+
+def chain_sequence(key: str) -> int:
+    """The sequence number an entry key carries (`…/000000000042.json` → 42)."""
+    return int(key.rsplit("/", 1)[1].removesuffix(".json"))
+
+
+def is_chain_entry(prefix: str, key: str) -> bool:
+    """True for `<prefix>/<digits>.json`, the chain's own entries (not a subfolder's)."""
+    name = key.removeprefix(f"{prefix}/")
+    return name != key and "/" not in name and name.endswith(".json") and name[:-5].isdigit()
+
+
+# ── retention: certificates, journal, holds, erasure requests ───────────────────────
+
+
+def certificate_key(run_id: str, *, open_: bool = False) -> str:
+    return f"{CERTIFICATES}/{run_id}.open.json" if open_ else f"{CERTIFICATES}/{run_id}.json"
+
+
+def certificate_records_key(run_id: str, *, closed: bool = False) -> str:
+    """The purged-records list: the plan's (written with the open certificate), or, when the
+    purge had to differ from the plan, what the closed certificate actually purged."""
+    return f"{CERTIFICATES}/{run_id}.closed.records.parquet" if closed else f"{CERTIFICATES}/{run_id}.records.parquet"
+
+
+def closed_certificate_run(key: str) -> str | None:
+    """`lineage/certificates/<run_id>.json` (a closed certificate) → run id; None for any other key."""
+    name = key.removeprefix(f"{CERTIFICATES}/")
+    if name == key or "/" in name or not name.endswith(".json") or name.endswith(".open.json"):
+        return None
+    return name.removesuffix(".json")
+
+
+def journal_prefix(run_id: str) -> str:
+    return f"{RETENTION_JOURNAL}/{run_id}"
+
+
+def journal_key(run_id: str, name: str) -> str:
+    return f"{journal_prefix(run_id)}/{name}"
+
+
+def journal_run(key: str) -> str | None:
+    """`journal/retention/<run_id>/<name>` → run id, or None."""
+    parts = key.removeprefix(f"{RETENTION_JOURNAL}/").split("/")
+    return parts[0] if key.startswith(f"{RETENTION_JOURNAL}/") and len(parts) == 2 else None
+
+
+def hold_key(hold_id: str, *, released: bool = False) -> str:
+    return f"{HOLDS}/{hold_id}.released.json" if released else f"{HOLDS}/{hold_id}.json"
+
+
+def erasure_request_key(request_id: str) -> str:
+    return f"{ERASURE_REQUESTS}/{request_id}.json"
+
+
+# ── leases ───────────────────────────────────────────────────────────────────────────
+
+
+def lease_prefix(name: str) -> str:
+    return f"{LOCKS}/{name}"
+
+
+def lease_generation_key(name: str, generation: int) -> str:
+    return f"{lease_prefix(name)}/{generation:010d}.json"
+
+
+def intake_lease_name(ref: BatchRef) -> str:
+    return f"intake/{ref.dataset}/{ref.batch_id}"
+
+
+RETENTION_LEASE = "retention"
