@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from kakunin.batches import SUBMISSION_FILE, submit_batch
+from kakunin.batches import submit_batch
+from kakunin.layout import SUBMISSION_FILE
 from kakunin.contracts import Registry
 from kakunin.errors import StorageError
 from kakunin.storage import LocalStore

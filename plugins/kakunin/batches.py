@@ -13,7 +13,6 @@ rejection.json`, so the rejection is on record and the employee's files stay whe
 
 from __future__ import annotations
 
-import re
 import secrets
 import shutil
 import tempfile
@@ -29,17 +28,15 @@ from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
 from kakunin.errors import InputError, KakuninError, StorageError
 from kakunin.hashing import sha256_file
+from kakunin.layout import LANDING, MANIFEST_FILE, MANIFESTS, QUARANTINE, REJECTION_FILE, SUBMISSION_FILE, BatchRef
 from kakunin.lineage.formats import ManifestHeader
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
 from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
 from kakunin.provenance.findings import Finding, Verdict, decide
-from kakunin.storage import ObjectStore, check_key, delete_prefix
+from kakunin.storage import ObjectStore, check_key, delete_prefix, load
 from kakunin.yaml_io import dump_json
 
-BATCH_ID_PATTERN = r"^\d{8}T\d{12}Z-[0-9a-f]{8}$"
 DATA_FILES = ("data.csv", "data.parquet")
-SUBMISSION_FILE = "_submission.json"
-REJECTION_FILE = "rejection.json"
 UNKNOWN_DATASET = "_unknown"
 
 BatchState = Literal["pending", "rejected", "published"]
@@ -121,10 +118,6 @@ def new_batch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(4)}"
 
 
-def is_batch_id(value: str) -> bool:
-    return re.fullmatch(BATCH_ID_PATTERN, value) is not None
-
-
 def find_data_file(batch_dir: Path) -> Path:
     """The batch's one data file; `InputError` when there is none, two, or a link."""
     found = [batch_dir / name for name in DATA_FILES if (batch_dir / name).exists() or (batch_dir / name).is_symlink()]
@@ -161,7 +154,7 @@ def submit_batch(
             rejected_at=now,
             findings=verdict.findings,
         )
-        store.put_bytes(f"quarantine/{dataset}/{batch_id}/{REJECTION_FILE}", dump_json(rejection))
+        store.put_bytes(BatchRef(dataset, batch_id).rejection, dump_json(rejection))
         return SubmitResult(verdict=verdict, batch_id=batch_id, landed=False, files_not_copied=[])
     document = parsed.document
     plan: list[tuple[Path, str, str | None]] = [(doc_path, doc_path.name, doc_path.name)]
@@ -172,7 +165,8 @@ def submit_batch(
         if path is not None and name is not None and name not in seen:
             seen.add(name)
             plan.append((path, name, None))
-    prefix = f"landing/{document.dataset}/{batch_id}"
+    landed = BatchRef(document.dataset, batch_id)
+    prefix = landed.landing()
     try:
         stored = _copy_all(plan, store=store, prefix=prefix)
         submission = Submission(
@@ -186,7 +180,7 @@ def submit_batch(
             files=stored,
             findings=verdict.findings,
         )
-        store.put_bytes(f"{prefix}/{SUBMISSION_FILE}", dump_json(submission))
+        store.put_bytes(landed.submission, dump_json(submission))
     except BaseException:
         _remove_quietly(store, prefix)
         raise
@@ -264,9 +258,9 @@ def _refuse_reused_document_id(verdict: Verdict, batches: list[BatchSummary]) ->
 def list_batches(store: ObjectStore) -> list[BatchSummary]:
     """Every batch in the store, oldest first, with its state and reason codes."""
     summaries: dict[str, BatchSummary] = {}
-    for key in store.list_keys("landing/"):
+    for key in store.list_keys(f"{LANDING}/"):
         if key.endswith(f"/{SUBMISSION_FILE}"):
-            submission = Submission.model_validate_json(store.get_bytes(key))
+            submission = load(store, key, Submission)
             summaries[submission.batch_id] = BatchSummary(
                 batch_id=submission.batch_id,
                 dataset=submission.dataset,
@@ -274,9 +268,9 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 state="pending",
                 reason_codes=list(dict.fromkeys(f.code.value for f in submission.findings)),
             )
-    for key in store.list_keys("quarantine/"):
+    for key in store.list_keys(f"{QUARANTINE}/"):  # the `_unknown` dataset too: no parser would take it
         if key.endswith(f"/{REJECTION_FILE}"):
-            rejection = Rejection.model_validate_json(store.get_bytes(key))
+            rejection = load(store, key, Rejection)
             summaries[rejection.batch_id] = BatchSummary(
                 batch_id=rejection.batch_id,
                 dataset=rejection.dataset,
@@ -286,9 +280,9 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 stage=rejection.stage,
                 published=0,
             )
-    for key in store.list_keys("lineage/manifests/"):
-        if key.endswith("/manifest.json"):
-            header = ManifestHeader.model_validate_json(store.get_bytes(key))
+    for key in store.list_keys(f"{MANIFESTS}/"):
+        if key.endswith(f"/{MANIFEST_FILE}"):
+            header = load(store, key, ManifestHeader)
             failed_rules = ["parse.value"] if header.counts.parse_failed else []
             failed_rules += [short_rule_name(r.rule) for r in header.gx.rules if not r.success]
             summaries[header.batch_id] = BatchSummary(

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kakunin.durations import DurationError, IsoDuration, parse_duration
 from kakunin.errors import ConfigError
+from kakunin.layout import IDENTIFIER
 from kakunin.yaml_io import DocumentSyntaxError, parse_mapping
 
-IDENTIFIER = r"^[a-z][a-z0-9_]{0,63}$"
 M = TypeVar("M", bound=BaseModel)
 _MAX_CONFIG_BYTES = 1 << 20
 

@@ -112,8 +112,12 @@ class BatchRef:
 
     def curated(self, month: str, *, pending: bool = False) -> str:
         """The batch's curated file for one expiry month; `pending` is the hidden staged name."""
-        name = f"{_PENDING if pending else _PART}{self.batch_id}.parquet"
-        return f"{CURATED}/{self.dataset}/expiry={month}/{name}"
+        before, after = self.curated_around_month(pending=pending)
+        return f"{before}{month}{after}"
+
+    def curated_around_month(self, *, pending: bool = False) -> tuple[str, str]:
+        """The curated key's text before and after the month, for building many keys at once (in Arrow)."""
+        return f"{CURATED}/{self.dataset}/expiry=", f"/{_PENDING if pending else _PART}{self.batch_id}.parquet"
 
     def audit_marker(self, action: str) -> str:
         """Marks that the batch's audit entry for `action` is being or has been written (exactly once)."""
@@ -212,6 +216,14 @@ def closed_certificate_run(key: str) -> str | None:
     if name == key or "/" in name or not name.endswith(".json") or name.endswith(".open.json"):
         return None
     return name.removesuffix(".json")
+
+
+def open_certificate_run(key: str) -> str | None:
+    """`lineage/certificates/<run_id>.open.json` (a purge under way) → run id; None for any other key."""
+    name = key.removeprefix(f"{CERTIFICATES}/")
+    if name == key or "/" in name or not name.endswith(".open.json"):
+        return None
+    return name.removesuffix(".open.json")
 
 
 def journal_prefix(run_id: str) -> str:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kakunin import audit
-from kakunin.lineage.formats import AUDIT_CHAIN, AuditAction, AuditEntry
+from kakunin.layout import AUDIT_CHAIN
+from kakunin.lineage.formats import AuditAction, AuditEntry
 from kakunin.storage import LocalStore
 
 PUBLISHED_ACTIONS = [

@@ -10,7 +10,7 @@ import pytest
 from kakunin.contracts import Registry
 from kakunin.errors import InputError
 from kakunin.intake.run import run_batch
-from kakunin.intake.steps import BatchRef
+from kakunin.layout import BatchRef
 from kakunin.lineage.trace import trace
 from kakunin.storage import LocalStore
 from tests.intake.conftest import KEY, make_context

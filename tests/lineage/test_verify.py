@@ -9,7 +9,7 @@ import pytest
 
 from kakunin.contracts import Registry
 from kakunin.intake.run import run_batch
-from kakunin.intake.steps import BatchRef
+from kakunin.layout import BatchRef
 from kakunin.lineage.verify import verify
 from kakunin.storage import LocalStore
 from tests.conftest import TODAY

@@ -13,7 +13,8 @@ import pytest
 from kakunin.batches import submit_batch
 from kakunin.contracts import Registry
 from kakunin.intake.run import run_batch
-from kakunin.intake.steps import BatchRef, find_pending
+from kakunin.intake.work import find_pending
+from kakunin.layout import BatchRef
 from kakunin.lineage.trace import trace
 from kakunin.lineage.verify import verify
 from kakunin.retention.erasure import request_erasure

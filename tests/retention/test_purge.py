@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kakunin.lineage.trace import closed_certificates, trace
+from kakunin.lineage.chain import closed_certificates
+from kakunin.lineage.trace import trace
 from kakunin.lineage.verify import verify
 from kakunin.retention.erasure import request_erasure
 from kakunin.retention.holds import place_hold, release_hold

@@ -1,8 +1,9 @@
 """The lineage formats (lineage-manifest.md): what intake writes and what auditors verify.
 
 These models and the Parquet schema are the contract between the writers (intake,
-retention) and the readers (verify, trace, an auditor's DuckDB). Verification imports
-this module and the store only, never the code that wrote the records.
+retention) and the readers (verify, trace, an auditor's DuckDB). Where each document lives
+is `kakunin.layout`. Verification imports these, the chain and the store only, never the
+code that wrote the records.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_KIND = "kakunin.manifest/v1"
 RECEIPT_KIND = "kakunin.receipt/v1"
+
+# Column names shared by intake's work files, the manifest and the curated files.
+RECORD_ID = "record_id"
+SOURCE_ROW = "_source_row"  # the data row's 1-based line in the source file (work files; `source_row` in the manifest)
+RETENTION_UNTIL = "retention_until"
+RETENTION_FALLBACK = "retention_fallback"
+RETENTION_CLAMPED = "retention_clamped"
+RECORD_DIGEST = "record_digest"
+SUBJECT_DIGEST = "subject_digest"
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -38,22 +48,6 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("retention_clock", pa.string(), nullable=False),
     ]
 )
-
-
-def manifest_prefix(dataset: str, batch_id: str) -> str:
-    return f"lineage/manifests/{dataset}/{batch_id}"
-
-
-def receipt_key(dataset: str, batch_id: str) -> str:
-    return f"lineage/receipts/{dataset}/{batch_id}.json"
-
-
-def commit_key(dataset: str, batch_id: str) -> str:
-    return f"curated/{dataset}/_commits/{batch_id}.json"
-
-
-MANIFEST_CHAIN = "lineage/chain"
-AUDIT_CHAIN = "audit/log"
 
 
 class _Record(BaseModel):
@@ -206,22 +200,6 @@ class AuditEntry(_Record):
 
 
 # ── retention (purge certificates, holds, erasure requests) ─────────────────────────
-
-CERTIFICATES = "lineage/certificates"
-CERTIFICATE_CHAIN = "lineage/certificates/chain"
-HOLDS = "lineage/holds"
-ERASURE_REQUESTS = "lineage/erasure"
-
-
-def certificate_key(run_id: str, *, open_: bool = False) -> str:
-    return f"{CERTIFICATES}/{run_id}.open.json" if open_ else f"{CERTIFICATES}/{run_id}.json"
-
-
-def certificate_records_key(run_id: str, *, closed: bool = False) -> str:
-    """The purged-records list: the plan's (written with the open certificate), or, when the
-    purge had to differ from the plan, what the closed certificate actually purged."""
-    return f"{CERTIFICATES}/{run_id}.closed.records.parquet" if closed else f"{CERTIFICATES}/{run_id}.records.parquet"
-
 
 PURGED_RECORDS_SCHEMA = pa.schema(
     [

@@ -8,31 +8,33 @@ lives now. With the HMAC key at hand, the curated record is also checked against
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from kakunin.contracts import DatasetContract
 from kakunin.errors import InputError
-from kakunin.lineage.chain import Chain
-from kakunin.lineage.formats import (
-    CERTIFICATE_CHAIN,
-    MANIFEST_CHAIN,
-    Certificate,
-    CertificateLink,
-    ChainLink,
-    ManifestHeader,
-    Receipt,
-    readable_dates,
-)
-from kakunin.storage import ObjectStore
+from kakunin.lineage.chain import closed_certificates, linked_manifests
+from kakunin.lineage.formats import Certificate, ManifestHeader, Receipt, readable_dates
+from kakunin.storage import ObjectStore, load
+
+if TYPE_CHECKING:
+    from kakunin.contracts import DatasetContract
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
+
+class TraceStatus(StrEnum):
+    """Where the record is now; `Trace.status` says the same in a sentence."""
+
+    LIVE = "live"  # in the curated file its manifest row names
+    PURGED = "purged"  # gone, and a closed purge certificate names it
+    MISSING = "missing"  # gone, and no certificate accounts for it
 
 
 class Trace(BaseModel):
@@ -53,29 +55,11 @@ class Trace(BaseModel):
     retention_until: date
     retention_clock: str
     manifest: str
+    state: TraceStatus
     status: str
     curated_file: str | None
     purged_by: str | None = None
     digest_check: str
-
-
-def linked_manifests(store: ObjectStore) -> Iterator[tuple[str, str]]:
-    """(header key, manifest.parquet key) of every manifest in the chain whose Parquet exists, in order."""
-    for _, data in Chain(store, MANIFEST_CHAIN).entries():
-        header_key = ChainLink.model_validate_json(data).header_key
-        manifest_key = header_key.removesuffix("manifest.json") + "manifest.parquet"
-        if store.exists(manifest_key):
-            yield header_key, manifest_key
-
-
-def closed_certificates(store: ObjectStore) -> list[Certificate]:
-    """Every closed purge certificate, in chain order."""
-    found = []
-    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
-        link = CertificateLink.model_validate_json(data)
-        if store.exists(link.certificate_key):
-            found.append(Certificate.model_validate_json(store.get_bytes(link.certificate_key)))
-    return found
 
 
 def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any], str] | None:
@@ -104,18 +88,18 @@ def trace(
     if found is None:
         raise InputError(f"record {record_id} is in no manifest")
     row, header_key = found
-    header = ManifestHeader.model_validate_json(store.get_bytes(header_key))
-    receipt = (
-        Receipt.model_validate_json(store.get_bytes(header.receipt.key)) if store.exists(header.receipt.key) else None
-    )
+    header = load(store, header_key, ManifestHeader)
+    receipt = load(store, header.receipt.key, Receipt) if store.exists(header.receipt.key) else None
     curated_key = str(row["curated_file"])
     curated_row = _curated_row(store, curated_key, record_id)
     contract = contract_for(str(row["dataset"])) if contract_for else None
+    state = TraceStatus.LIVE if curated_row is not None else TraceStatus.MISSING
     status = f"live in {curated_key}" if curated_row is not None else "not in the curated store"
     purged_by = None
     if curated_row is None and (found_purge := purged_record(store, record_id)) is not None:
         certificate, purge_row = found_purge
         purged_by = certificate.run_id
+        state = TraceStatus.PURGED
         status = (
             f"purged on {certificate.closed_at:%Y-%m-%d %H:%M} UTC by certificate {certificate.run_id} "
             f"(as of {certificate.as_of}; {purge_row['reason']})"
@@ -136,6 +120,7 @@ def trace(
         retention_until=row["retention_until"],
         retention_clock=row["retention_clock"],
         manifest=header_key,
+        state=state,
         status=status,
         curated_file=curated_key if curated_row is not None else None,
         purged_by=purged_by,
@@ -197,13 +182,20 @@ def text_of(story: Trace) -> str:
 
 
 def first_record_id(store: ObjectStore) -> str | None:
-    """Any published record id (the demo traces one)."""
+    """A record still live in the curated store (the demo traces one), else any published one."""
+    fallback = None
     for _, manifest_key in linked_manifests(store):
         with store.reading(manifest_key) as path:
-            ids = pq.read_table(path, columns=["record_id"]).column("record_id")
-        if len(ids):
-            return str(pc.min(ids).as_py())
-    return None
+            table = pq.read_table(path, columns=["record_id", "curated_file"])
+        for curated_key in pc.unique(table.column("curated_file")).to_pylist():
+            if store.exists(curated_key):
+                with store.reading(curated_key) as path:
+                    ids = pq.read_table(path, columns=["record_id"]).column("record_id")
+                if len(ids):
+                    return str(pc.min(ids).as_py())
+        if fallback is None and table.num_rows:
+            fallback = str(pc.min(table.column("record_id")).as_py())
+    return fallback
 
 
 def first_purged_id(store: ObjectStore, certificate: Certificate) -> str | None:

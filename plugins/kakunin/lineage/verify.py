@@ -26,12 +26,20 @@ from pydantic import BaseModel, ValidationError
 
 from kakunin.errors import KakuninError, StorageError
 from kakunin.hashing import sha256_bytes
-from kakunin.lineage.chain import Chain
-from kakunin.lineage.formats import (
+from kakunin.layout import (
     AUDIT_CHAIN,
     CERTIFICATE_CHAIN,
     CERTIFICATES,
     MANIFEST_CHAIN,
+    BatchRef,
+    certificate_key,
+    chain_sequence,
+    closed_certificate_run,
+    manifest_parquet_of,
+    open_certificate_run,
+)
+from kakunin.lineage.chain import Chain
+from kakunin.lineage.formats import (
     AuditAction,
     AuditEntry,
     Certificate,
@@ -39,9 +47,8 @@ from kakunin.lineage.formats import (
     ChainLink,
     Commit,
     ManifestHeader,
-    commit_key,
 )
-from kakunin.storage import ObjectStore, check_key, object_sha256
+from kakunin.storage import ObjectStore, check_key, load, object_sha256
 
 
 class Problem(BaseModel):
@@ -101,16 +108,12 @@ def _fail_unsafe(state: _State, check: str, where: str, keys: list[str]) -> bool
     return bool(bad)
 
 
-def _sequence_of(key: str) -> int:
-    return int(key.rsplit("/", 1)[1].removesuffix(".json"))
-
-
 def _walk_chain(store: ObjectStore, prefix: str, state: _State) -> Iterator[tuple[str, bytes, dict[str, object]]]:
     """Yield (key, bytes, parsed) for each entry, recording breaks in order or linkage."""
     previous_sha: str | None = None
     expected = 1
     for key, data in Chain(store, prefix).entries():
-        sequence = _sequence_of(key)
+        sequence = chain_sequence(key)
         if sequence != expected:
             state.fail("chain", key, f"expected entry {expected} next, found {sequence}: an entry is missing")
             expected = sequence
@@ -173,7 +176,7 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
 
 
 def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str, state: _State) -> None:
-    manifest_key = where.removesuffix("manifest.json") + "manifest.parquet"
+    manifest_key = manifest_parquet_of(where)
     actual = _file_sha(store, manifest_key)
     if actual is None:
         state.fail("manifest", manifest_key, "manifest.parquet is missing")
@@ -195,12 +198,12 @@ def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str,
         state.fail("receipt", header.receipt.key, "receipt record removed, and no closed purge certificate names it")
     elif actual is not None and actual != header.receipt.sha256:
         state.fail("receipt", header.receipt.key, "receipt record changed (SHA-256 differs from the header)")
-    commit_at = commit_key(header.dataset, header.batch_id)
+    commit_at = BatchRef(header.dataset, header.batch_id).commit
     if not store.exists(commit_at):
         state.fail("commit", commit_at, "the batch's commit record is missing")
     else:
         try:
-            commit = Commit.model_validate_json(store.get_bytes(commit_at))
+            commit = load(store, commit_at, Commit)
             if commit.files != header.curated_files:
                 state.fail("commit", commit_at, "the commit record does not name the files its manifest header names")
         except ValidationError:
@@ -307,13 +310,14 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
         state.certified_receipts.update(r.key for r in certificate.receipts_removed)
     keys = set(store.list_keys(f"{CERTIFICATES}/"))
     linked = set(state.linked_certificates)
-    for key in sorted(k for k in keys if k.count("/") == 2 and k.endswith(".json") and not k.endswith(".open.json")):
+    for key in sorted(k for k in keys if closed_certificate_run(k) is not None):
         if key not in linked:
             state.fail(
                 "certificate", key, "a closed purge certificate is not linked into the chain (the next run links it)"
             )
-    for key in sorted(k for k in keys if k.endswith(".open.json")):
-        if key.removesuffix(".open.json") + ".json" not in keys:
+    for key in sorted(keys):
+        run_id = open_certificate_run(key)
+        if run_id is not None and certificate_key(run_id) not in keys:
             state.fail(
                 "certificate", key, "a purge was interrupted: its certificate is still open (the next run finishes it)"
             )

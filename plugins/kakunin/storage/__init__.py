@@ -8,17 +8,36 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from kakunin.hashing import sha256_file
 from kakunin.storage.base import ObjectStore, check_key
 from kakunin.storage.local import LocalStore
 
-__all__ = ["LocalStore", "ObjectStore", "check_key", "delete_prefix", "local_folder", "object_sha256", "open_store"]
+__all__ = [
+    "LocalStore",
+    "ObjectStore",
+    "check_key",
+    "delete_prefix",
+    "load",
+    "local_folder",
+    "object_sha256",
+    "open_store",
+]
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def open_store(home: str | None = None) -> ObjectStore:
     """The store named by `home`, else `KAKUNIN_HOME`, else `./var`."""
     return LocalStore(Path(home or os.environ.get("KAKUNIN_HOME") or "var"))
+
+
+def load(store: ObjectStore, key: str, model: type[Model]) -> Model:
+    """The JSON document at `key`, validated as `model` (typed, so callers need no casts)."""
+    return model.model_validate_json(store.get_bytes(key))
 
 
 def delete_prefix(store: ObjectStore, prefix: str) -> int:
