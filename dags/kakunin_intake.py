@@ -24,20 +24,13 @@ log = logging.getLogger(__name__)
 
 
 def _intake_context() -> Any:
-    from kakunin import clock
-    from kakunin.contracts import Registry, default_expectations_root
-    from kakunin.intake.steps import IntakeContext
-    from kakunin.keys import ENV_VAR, hmac_key_from_env, parse_hmac_key
-    from kakunin.storage import open_store
+    from kakunin.intake.context import IntakeContext
+    from kakunin.keys import ENV_VAR, parse_hmac_key
 
     configured = os.environ.get(ENV_VAR) or Variable.get("kakunin_hmac_key", default=None)
     run_id = str(get_current_context()["run_id"])
-    return IntakeContext(
-        store=open_store(),
-        registry=Registry(default_expectations_root()),
-        today=clock.today(),
-        now=clock.now_utc,
-        hmac_key=parse_hmac_key(configured) if configured else hmac_key_from_env(),
+    return IntakeContext.from_env(
+        hmac_key=parse_hmac_key(configured) if configured else None,
         actor=f"airflow:kakunin_intake/{run_id}",
         dag_run_id=run_id,
     )

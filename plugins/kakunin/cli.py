@@ -137,28 +137,9 @@ def intake_run(batch_id: str | None, as_json: bool, as_of: Any) -> None:
 
 
 def _intake_context(as_of: Any) -> Any:
-    from kakunin.intake.steps import IntakeContext
-    from kakunin.keys import hmac_key_from_env
-    from kakunin.storage import open_store
+    from kakunin.intake.context import IntakeContext
 
-    return IntakeContext(
-        store=open_store(),
-        registry=_registry(),
-        today=_day(as_of),
-        now=clock.now_utc,
-        hmac_key=hmac_key_from_env(),
-        actor=None,
-        code_version=_code_version(),
-    )
-
-
-def _code_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"kakunin {version('kakunin')}"
-    except PackageNotFoundError:
-        return "kakunin (not installed)"
+    return IntakeContext.from_env(today=_day(as_of))
 
 
 @cli.group()
@@ -441,7 +422,8 @@ def demo_report() -> None:
     """After intake: every batch with its outcome, one record traced, and the verify verdict."""
     from kakunin.batches import list_batches
     from kakunin.keys import hmac_key_from_env
-    from kakunin.lineage.trace import closed_certificates, first_purged_id, first_record_id, text_of, trace
+    from kakunin.lineage.chain import closed_certificates
+    from kakunin.lineage.trace import first_purged_id, first_record_id, text_of, trace
     from kakunin.lineage.verify import verify
     from kakunin.storage import open_store
 

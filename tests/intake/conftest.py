@@ -10,7 +10,9 @@ import pytest
 
 from kakunin.batches import submit_batch
 from kakunin.contracts import Registry
-from kakunin.intake.steps import BatchRef, IntakeContext, find_pending
+from kakunin.intake.context import IntakeContext
+from kakunin.intake.work import find_pending
+from kakunin.layout import BatchRef
 from kakunin.samples import spoil_a_few_rows, write_batch
 from kakunin.storage import LocalStore
 from tests.conftest import RECEIVED_ON, TODAY

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kakunin.intake.steps import StepOutcome, StepStatus
+from kakunin.intake.context import StepOutcome, StepStatus
 
 
 def test_status_values_are_the_strings_already_published() -> None:

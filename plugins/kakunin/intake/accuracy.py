@@ -28,8 +28,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from kakunin.intake.conform import PARSE_FAILURES, SOURCE_ROW
+from kakunin.intake.conform import PARSE_FAILURES
 from kakunin.lineage.digests import normalise_keys
+from kakunin.lineage.formats import SOURCE_ROW
 
 WHOLE_TABLE_RULES = {"expect_column_values_to_be_unique"}
 FAILURES_SCHEMA = pa.schema([pa.field(SOURCE_ROW, pa.int64()), pa.field("failed", pa.list_(pa.string()))])

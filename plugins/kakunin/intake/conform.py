@@ -21,8 +21,8 @@ import pyarrow.csv as pcsv
 
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Column, ColumnType, DatasetContract
+from kakunin.lineage.formats import SOURCE_ROW
 
-SOURCE_ROW = "_source_row"
 PARSE_FAILURES = "_parse_failures"
 DEFAULT_BLOCK_BYTES = 2 << 20  # measured: larger blocks make the reader's peak memory grow with the file
 

@@ -8,19 +8,15 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
-from kakunin.batches import REJECTION_FILE, SUBMISSION_FILE, Rejection, short_rule_name
+from kakunin.batches import Rejection, short_rule_name
 from kakunin.errors import KakuninError
-from kakunin.intake.steps import (
-    STEPS,
-    BatchBusy,
-    BatchRef,
-    IntakeContext,
-    StepOutcome,
-    find_pending,
-    holding_lease,
-)
+from kakunin.intake.context import BatchBusy, IntakeContext, StepOutcome, holding_lease
+from kakunin.intake.steps import STEPS
+from kakunin.intake.work import find_pending
+from kakunin.layout import BatchRef
 from kakunin.leftovers import find_leftovers, remove_leftovers
-from kakunin.lineage.formats import ManifestHeader, manifest_prefix
+from kakunin.lineage.formats import ManifestHeader
+from kakunin.storage import load
 from kakunin.yaml_io import json_text
 
 log = logging.getLogger(__name__)
@@ -48,7 +44,7 @@ def run_batch(ref: BatchRef, ctx: IntakeContext, *, only_if_pending: bool = Fals
     a half-done batch. `BatchBusy` if another worker holds the batch; with `only_if_pending`,
     `BatchGone` if another worker finished it before this one got the lease."""
     with holding_lease(ref, ctx) as lease:
-        if only_if_pending and not ctx.store.exists(ref.landing(SUBMISSION_FILE)):
+        if only_if_pending and not ctx.store.exists(ref.submission):
             raise BatchGone(f"batch {ref} was finished by another worker")
         leased = replace(ctx, lease=lease)
         outcomes = []
@@ -74,8 +70,8 @@ def _not_run(ref: BatchRef, decision: str, message: str) -> BatchResult:
 
 def summarise(ref: BatchRef, ctx: IntakeContext, outcomes: list[StepOutcome]) -> BatchResult:
     store = ctx.store
-    if store.exists(ref.quarantine(REJECTION_FILE)):
-        rejection = Rejection.model_validate_json(store.get_bytes(ref.quarantine(REJECTION_FILE)))
+    if store.exists(ref.rejection):
+        rejection = load(store, ref.rejection, Rejection)
         codes = sorted({f.code.value for f in rejection.findings if f.severity == "error"})
         return BatchResult(
             batch=str(ref),
@@ -86,9 +82,7 @@ def summarise(ref: BatchRef, ctx: IntakeContext, outcomes: list[StepOutcome]) ->
             codes=codes,
             steps=outcomes,
         )
-    header = ManifestHeader.model_validate_json(
-        store.get_bytes(f"{manifest_prefix(ref.dataset, ref.batch_id)}/manifest.json")
-    )
+    header = load(store, ref.manifest_header, ManifestHeader)
     warnings = ["parse.value"] if header.counts.parse_failed else []
     warnings += [short_rule_name(r.rule) for r in header.gx.rules if not r.success]
     return BatchResult(

@@ -1,0 +1,104 @@
+"""Arrow kernels of the intake steps: pure functions of tables, vectorised, no I/O.
+
+Per-row work runs here in Arrow or NumPy (never a Python loop over rows, except the HMAC
+in `lineage.digests`), one chunk at a time, so a batch of millions of rows fits in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kakunin.contracts import DatasetContract
+from kakunin.durations import IsoDuration
+from kakunin.intake.conform import PARSE_FAILURES
+from kakunin.intake.records import retention_until, uuid7_strings
+from kakunin.intake.work import LINEAGE_COLUMNS
+from kakunin.lineage.digests import Hmac, canonical_records, normalised_subject_keys
+from kakunin.lineage.formats import RECORD_ID, RETENTION_UNTIL, SOURCE_ROW
+
+
+def with_failures(rows: pa.Table, failures: pa.Table) -> pa.Table:
+    """`rows` with a `failed` column: the rules each row failed (Acero cannot join list columns)."""
+    positions = pc.index_in(rows.column(SOURCE_ROW), value_set=failures.column(SOURCE_ROW))
+    return rows.append_column("failed", pc.take(failures.column("failed"), positions)).sort_by(SOURCE_ROW)
+
+
+def failed_rows(conformed: Path, failures: pa.Table, chunk_rows: int) -> pa.Table:
+    """The failing rows with their values, source row and the rules they failed."""
+    if failures.num_rows == 0:
+        return failures
+    parts = []
+    wanted = failures.column(SOURCE_ROW)
+    for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=chunk_rows):
+        mask = pc.is_in(chunk.column(SOURCE_ROW), value_set=wanted)
+        if pc.any(mask).as_py():
+            parts.append(pa.Table.from_batches([chunk.filter(mask)]).drop_columns([PARSE_FAILURES]))
+    return with_failures(pa.concat_tables(parts), failures)
+
+
+@dataclass(frozen=True)
+class Stamping:
+    """What every record of one batch is stamped with: its retention rule, the id clock and the key."""
+
+    contract: DatasetContract
+    received_on: date
+    period: IsoDuration
+    clock_column: str | None  # None: the clock is `received_on`
+    latest: date  # the contract's limit: received_on + max_retention
+    unix_ms: int
+    hmac: Hmac
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """One chunk's passing rows, stamped: the lineage rows, the curated rows and each row's expiry month."""
+
+    lineage: pa.Table
+    data: pa.Table
+    expiry_month: pa.Array
+    fallbacks: int
+    clamped: int
+
+
+def stamp(passing: pa.Table, stamping: Stamping) -> Stamped:
+    """Give each passing row a UUIDv7, its retention date and keyed digests."""
+    clock = passing.column(stamping.clock_column).combine_chunks() if stamping.clock_column else None
+    until, fallback, clamped = retention_until(
+        clock,
+        rows=passing.num_rows,
+        received_on=stamping.received_on,
+        period=stamping.period,
+        latest=stamping.latest,
+    )
+    record_ids = uuid7_strings(passing.num_rows, unix_ms=stamping.unix_ms)
+    contract = stamping.contract
+    lineage = pa.table(
+        [
+            record_ids,
+            passing.column(SOURCE_ROW),
+            until,
+            fallback,
+            clamped,
+            stamping.hmac.hexdigests(canonical_records(passing, contract)),
+            stamping.hmac.hexdigests(normalised_subject_keys(passing, contract.subject_key)),
+        ],
+        schema=LINEAGE_COLUMNS,
+    )
+    data_columns = [c.name for c in contract.columns]
+    data = pa.table(
+        [record_ids, *(passing.column(c) for c in data_columns), until],
+        names=[RECORD_ID, *data_columns, RETENTION_UNTIL],
+    )
+    return Stamped(
+        lineage=lineage,
+        data=data,
+        expiry_month=pc.strftime(pc.cast(until, pa.timestamp("s")), format="%Y-%m"),
+        fallbacks=pc.sum(fallback).as_py() or 0,
+        clamped=pc.sum(clamped).as_py() or 0,
+    )

@@ -1,0 +1,244 @@
+"""Writing a published batch's lineage: manifest.parquet, the receipt record, manifest.json and its chain link.
+
+Intake's own writer of the formats in `kakunin.lineage.formats`; the auditor's readers
+(`lineage.verify`, `lineage.trace`) never import it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kakunin.durations import IsoDuration
+from kakunin.hashing import sha256_bytes, sha256_file
+from kakunin.intake.accuracy import AccuracySummary
+from kakunin.intake.context import IntakeContext
+from kakunin.intake.work import ACCURACY, ASSIGN, LINEAGE, PARSE, AssignRecord, GateRecord, ParseRecord, gate_record
+from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key
+from kakunin.lineage.chain import Chain, canonical_json
+from kakunin.lineage.formats import (
+    MANIFEST_SCHEMA,
+    RECORD_DIGEST,
+    RECORD_ID,
+    RETENTION_CLAMPED,
+    RETENTION_FALLBACK,
+    RETENTION_UNTIL,
+    SOURCE_ROW,
+    SUBJECT_DIGEST,
+    ChainLink,
+    Commit,
+    Counts,
+    GxSummary,
+    ManifestHeader,
+    Receipt,
+    ReceiptProvider,
+    RuleResult,
+    StoredObject,
+)
+from kakunin.provenance.model import ProvenanceDocument
+from kakunin.storage import load
+from kakunin.yaml_io import dump_json
+
+RECEIPT_KEEP = IsoDuration(years=3)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What was written before the header, which the header pins."""
+
+    manifest_id: str
+    manifest_parquet_sha256: str
+    receipt: StoredObject
+    receipt_keep_until: date
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the earlier steps left that the lineage is made of."""
+
+    gate: GateRecord
+    document: ProvenanceDocument
+    parsed: ParseRecord
+    summary: AccuracySummary
+    assigned: AssignRecord
+    commit: Commit
+
+
+def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
+    """Everything an auditor needs about one published batch, linked into the manifest chain."""
+    store = ctx.store
+    gate, document = gate_record(ref, store)
+    inputs = _Inputs(
+        gate=gate,
+        document=document,
+        parsed=load(store, ref.work(PARSE), ParseRecord),
+        summary=load(store, ref.work(ACCURACY), AccuracySummary),
+        assigned=load(store, ref.work(ASSIGN), AssignRecord),
+        commit=load(store, ref.commit, Commit),
+    )
+    manifest_sha = _write_manifest_parquet(ref, ctx, inputs)
+    now = ctx.now()
+    receipt = _receipt(ref, ctx, inputs, now)
+    receipt_bytes = dump_json(receipt)
+    store.put_bytes(ref.receipt, receipt_bytes)
+    written = _Written(
+        manifest_id=str(uuid.uuid4()),
+        manifest_parquet_sha256=manifest_sha,
+        receipt=StoredObject(key=ref.receipt, sha256=sha256_bytes(receipt_bytes)),
+        receipt_keep_until=receipt.keep_until,
+    )
+    headers: dict[int, ManifestHeader] = {}
+
+    def build_link(sequence: int, previous_link: str | None) -> bytes:
+        previous_header = None
+        if sequence > 1:
+            previous_header = load(store, chain_entry_key(MANIFEST_CHAIN, sequence - 1), ChainLink).header_sha256
+        header = _header(ref, ctx, inputs, written, sequence=sequence, previous=previous_header, created_at=now)
+        data = dump_json(header)
+        store.put_bytes(ref.manifest_header, data)
+        headers[sequence] = header
+        link = ChainLink(
+            sequence=sequence, previous=previous_link, header_key=ref.manifest_header, header_sha256=sha256_bytes(data)
+        )
+        return canonical_json(link.model_dump(mode="json"))
+
+    ctx.renew_lease()
+    sequence, _ = Chain(store, MANIFEST_CHAIN).append(build_link)
+    return headers[sequence]
+
+
+def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) -> str:
+    """manifest.parquet, one row per published record, from the work lineage rows; returns its SHA-256."""
+    document, contract = inputs.document, ctx.contract(ref)
+    clock = document.retention.clock
+    clamped_clock = f"{clock} (clamped to max_retention {contract.max_retention} from received_on)"
+    constants = {
+        "dataset": ref.dataset,
+        "batch_id": ref.batch_id,
+        "source_file_sha256": inputs.parsed.source_sha256,
+        "provenance_document_id": document.document_id,
+        "provenance_sha256": inputs.gate.document_sha256,
+        "legal_ground": document.legal_ground.value,
+        "validation_run_id": inputs.summary.validation_run_id,
+    }
+    before_month, after_month = ref.curated_around_month()
+    store = ctx.store
+    with store.reading(ref.work(LINEAGE)) as assigned, store.writing(ref.manifest_parquet) as out:
+        columns = [RECORD_ID, SOURCE_ROW, RETENTION_UNTIL, RETENTION_FALLBACK, RECORD_DIGEST, SUBJECT_DIGEST]
+        assigned_file = pq.ParquetFile(assigned)
+        if RETENTION_CLAMPED in assigned_file.schema_arrow.names:  # absent in work files of an older release
+            columns.append(RETENTION_CLAMPED)
+        with pq.ParquetWriter(out, MANIFEST_SCHEMA, compression="zstd") as writer:
+            for chunk in assigned_file.iter_batches(batch_size=ctx.chunk_rows, columns=columns):
+                n = chunk.num_rows
+                months = pc.strftime(pc.cast(chunk.column(RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
+                curated = pc.binary_join_element_wise(before_month, months, after_month, "")
+                retention_clock = pc.if_else(
+                    chunk.column(RETENTION_FALLBACK), pa.scalar("received_on (clock column empty)"), pa.scalar(clock)
+                )
+                if RETENTION_CLAMPED in chunk.schema.names:
+                    retention_clock = pc.if_else(
+                        chunk.column(RETENTION_CLAMPED), pa.scalar(clamped_clock), retention_clock
+                    )
+                arrays = {
+                    "record_id": chunk.column(RECORD_ID),
+                    **{name: pa.nulls(n, pa.string()).fill_null(value) for name, value in constants.items()},
+                    "source_row": chunk.column(SOURCE_ROW),
+                    "purposes": pa.array([document.purposes] * n, pa.list_(pa.string())),
+                    "received_on": pa.nulls(n, pa.date32()).fill_null(pa.scalar(document.received_on, pa.date32())),
+                    "retention_until": chunk.column(RETENTION_UNTIL),
+                    "record_digest": chunk.column(RECORD_DIGEST),
+                    "subject_digest": chunk.column(SUBJECT_DIGEST),
+                    "curated_file": curated,
+                    "retention_clock": retention_clock,
+                }
+                writer.write_batch(pa.record_batch([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA))
+        return sha256_file(out)
+
+
+def _receipt(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs, now: datetime) -> Receipt:
+    """The recipient's confirmation record (APPI Art. 30(3)): who provided the data and how they got it."""
+    document = inputs.document
+    return Receipt(
+        dataset=ref.dataset,
+        batch_id=ref.batch_id,
+        created_at=now,
+        keep_until=RECEIPT_KEEP.add_to(now.date()),
+        keep_rule="3 years from the record's creation (APPI Art. 30(4))",
+        received_on=document.received_on,
+        provenance_document_id=document.document_id,
+        provenance_document_sha256=inputs.gate.document_sha256,
+        provider=ReceiptProvider(
+            kind=document.provider.kind.value,
+            legal_name=document.provider.legal_name,
+            address=document.provider.address,
+            representative=document.provider.representative,
+            corporate_number=document.provider.corporate_number,
+        ),
+        acquisition_source=document.acquisition.source.value,
+        acquisition_method=document.acquisition.method.value,
+        acquisition_description=document.acquisition.description,
+        legal_ground=document.legal_ground.value,
+        consent_mechanism=document.consent.mechanism.value if document.consent else None,
+        ppc_filing_id=document.opt_out.ppc_filing_id if document.opt_out else None,
+        data_items=[{"column": i.column, "category": i.category} for i in document.data_items],
+        purposes=document.purposes,
+        subject_key_columns=ctx.contract(ref).subject_key,
+        manifest_key=ref.manifest_parquet,
+        records=inputs.assigned.published,
+    )
+
+
+def _header(
+    ref: BatchRef,
+    ctx: IntakeContext,
+    inputs: _Inputs,
+    written: _Written,
+    *,
+    sequence: int,
+    previous: str | None,
+    created_at: datetime,
+) -> ManifestHeader:
+    """The batch's header at `sequence` in the chain, after `previous` (the header before it)."""
+    summary, gate = inputs.summary, inputs.gate
+    return ManifestHeader(
+        manifest_id=written.manifest_id,
+        sequence=sequence,
+        dataset=ref.dataset,
+        batch_id=ref.batch_id,
+        created_at=created_at,
+        dag_run_id=ctx.dag_run_id,
+        code_version=ctx.code_version,
+        counts=Counts(
+            received=inputs.parsed.rows,
+            published=inputs.assigned.published,
+            quarantined=inputs.assigned.quarantined,
+            parse_failed=inputs.parsed.parse_failed_rows,
+        ),
+        retention_clock_fallbacks=inputs.assigned.retention_fallbacks,
+        retention_clamped=inputs.assigned.retention_clamped,
+        manifest_parquet_sha256=written.manifest_parquet_sha256,
+        curated_files=inputs.commit.files,
+        provenance_document_id=inputs.document.document_id,
+        provenance_document=StoredObject(
+            key=f"{gate.provenance_prefix}/{gate.document_file}", sha256=gate.document_sha256
+        ),
+        source_file_sha256=inputs.parsed.source_sha256,
+        receipt=written.receipt,
+        receipt_keep_until=written.receipt_keep_until,
+        gx=GxSummary(
+            suite=summary.suite,
+            validation_run_id=summary.validation_run_id,
+            success=all(r.success for r in summary.rules),
+            evaluated_expectations=len(summary.rules),
+            successful_expectations=sum(r.success for r in summary.rules),
+            rules=[RuleResult(rule=r.rule, unexpected=r.unexpected, success=r.success) for r in summary.rules],
+            data_docs=summary.data_docs,
+        ),
+        previous=previous,
+    )

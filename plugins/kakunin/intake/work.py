@@ -1,0 +1,119 @@
+"""The work records one step leaves for the next under `work/<dataset>/<batch_id>/`, and where a batch stands.
+
+Steps pass batch references, never data: each step reads what the previous one left here.
+The records hold counts, hashes and the accepted document, never personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+from kakunin.hashing import sha256_bytes
+from kakunin.layout import MANIFEST_CHAIN, SUBMISSION_FILE, BatchRef, chain_entry_key, parse_batch_key
+from kakunin.lineage.formats import (
+    RECORD_DIGEST,
+    RECORD_ID,
+    RETENTION_CLAMPED,
+    RETENTION_FALLBACK,
+    RETENTION_UNTIL,
+    SOURCE_ROW,
+    SUBJECT_DIGEST,
+    ChainLink,
+    ManifestHeader,
+)
+from kakunin.provenance.findings import Finding
+from kakunin.provenance.model import ProvenanceDocument
+from kakunin.storage import ObjectStore, load
+from kakunin.yaml_io import json_text
+
+GATE = "gate.json"
+PARSE = "parse.json"
+ACCURACY = "accuracy.json"
+ASSIGN = "assign.json"
+CONFORMED = "conformed.parquet"
+FAILURES = "failures.parquet"
+LINEAGE = "lineage.parquet"
+FAILED_ROWS = "failed_rows.parquet"  # in quarantine: the rows that failed, with the rules they failed
+
+# work/.../lineage.parquet: one row per published record, no personal data.
+LINEAGE_COLUMNS = pa.schema(
+    [
+        pa.field(RECORD_ID, pa.string(), nullable=False),
+        pa.field(SOURCE_ROW, pa.int64(), nullable=False),
+        pa.field(RETENTION_UNTIL, pa.date32(), nullable=False),
+        pa.field(RETENTION_FALLBACK, pa.bool_(), nullable=False),
+        pa.field(RETENTION_CLAMPED, pa.bool_(), nullable=False),
+        pa.field(RECORD_DIGEST, pa.string(), nullable=False),
+        pa.field(SUBJECT_DIGEST, pa.string(), nullable=False),
+    ]
+)
+
+
+class GateRecord(BaseModel):
+    document: dict[str, Any]
+    document_sha256: str
+    document_file: str
+    data_file: str
+    findings: list[Finding]
+    provenance_prefix: str
+
+
+class ParseRecord(BaseModel):
+    encoding: str
+    rows: int
+    source_sha256: str
+    parse_failed_rows: int
+
+
+class AssignRecord(BaseModel):
+    """What `assign` staged: counts, and the records per expiry month (one curated file each)."""
+
+    published: int
+    quarantined: int
+    retention_fallbacks: int
+    retention_clamped: int = 0  # absent in work files of an older release
+    months: dict[str, int]
+
+    def to_bytes(self) -> bytes:
+        return json_text(self.model_dump(), indent=None).encode()
+
+
+def gate_record(ref: BatchRef, store: ObjectStore) -> tuple[GateRecord, ProvenanceDocument]:
+    """The gate's record and the document it accepted."""
+    record = load(store, ref.work(GATE), GateRecord)
+    return record, ProvenanceDocument.model_validate(record.document)
+
+
+def find_pending(store: ObjectStore) -> list[BatchRef]:
+    """Every batch in landing that was submitted completely, oldest first."""
+    refs = []
+    for key in store.list_keys("landing/"):
+        parsed = parse_batch_key(key, "landing")
+        if parsed is not None and parsed[1] == SUBMISSION_FILE:
+            refs.append(parsed[0])
+    return sorted(refs, key=lambda r: r.batch_id)
+
+
+def is_finished(ref: BatchRef, store: ObjectStore) -> bool:
+    """Whether nothing is left to do for the batch: no submission in landing, no work files."""
+    return not store.exists(ref.submission) and not any(True for _ in store.list_keys(ref.work() + "/"))
+
+
+def is_rejected(ref: BatchRef, store: ObjectStore) -> bool:
+    return store.exists(ref.rejection)
+
+
+def is_linked(ref: BatchRef, store: ObjectStore) -> bool:
+    """Whether the batch's manifest header exists and the chain link at its sequence pins exactly it."""
+    if not store.exists(ref.manifest_header):
+        return False
+    data = store.get_bytes(ref.manifest_header)
+    header = ManifestHeader.model_validate_json(data)
+    link_key = chain_entry_key(MANIFEST_CHAIN, header.sequence)
+    if not store.exists(link_key):
+        return False
+    link = load(store, link_key, ChainLink)
+    return link.header_key == ref.manifest_header and link.header_sha256 == sha256_bytes(data)
