@@ -28,7 +28,16 @@ from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
 from kakunin.errors import InputError, KakuninError, StorageError
 from kakunin.hashing import sha256_file
-from kakunin.layout import LANDING, MANIFEST_FILE, MANIFESTS, QUARANTINE, REJECTION_FILE, SUBMISSION_FILE, BatchRef
+from kakunin.layout import (
+    LANDING,
+    MANIFEST_FILE,
+    MANIFESTS,
+    QUARANTINE,
+    REJECTION_FILE,
+    SUBMISSION_FILE,
+    BatchRef,
+    landed_evidence_name,
+)
 from kakunin.lineage.formats import ManifestHeader
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
 from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
@@ -199,7 +208,7 @@ def _copy_all(plan: list[tuple[Path, str, str | None]], *, store: ObjectStore, p
             digest, size = sha256_file(source), source.stat().st_size
         except OSError as exc:
             raise InputError(f"{source}: cannot be read: {exc.strerror}") from exc
-        key = key or f"evidence/{digest}"
+        key = key or landed_evidence_name(digest)
         if all(f.landing_name != key for f in stored):
             store.put_file(f"{prefix}/{key}", source)
         stored.append(StoredFile(path=name, key=key, sha256=digest, bytes=size))

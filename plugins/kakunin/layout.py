@@ -32,6 +32,8 @@ HOLDS = "lineage/holds"
 ERASURE_REQUESTS = "lineage/erasure"
 RETENTION_JOURNAL = "journal/retention"
 LOCKS = "locks"
+PROVENANCE = "provenance"
+GX_REPORTS = "reports/gx"
 
 # ── file names inside a batch's folders ──────────────────────────────────────────────
 SUBMISSION_FILE = "_submission.json"
@@ -119,9 +121,32 @@ class BatchRef:
         """The curated key's text before and after the month, for building many keys at once (in Arrow)."""
         return f"{CURATED}/{self.dataset}/expiry=", f"/{_PENDING if pending else _PART}{self.batch_id}.parquet"
 
+    def gx_docs(self, name: str = "") -> str:
+        """The batch's GX Data Docs site (`index.html` is its front page)."""
+        return self._in(GX_REPORTS, name)
+
     def audit_marker(self, action: str) -> str:
         """Marks that the batch's audit entry for `action` is being or has been written (exactly once)."""
         return self.work(f"audit-{action}.json")
+
+
+def landed_evidence_name(sha256: str) -> str:
+    """Where an evidence file sits in its batch's landing folder: by content, since people's file
+    names (`契約書2026.pdf`) are not store keys."""
+    return f"evidence/{sha256}"
+
+
+def provenance_prefix(document_id: str) -> str:
+    """Where an accepted document's own files are kept with the lineage."""
+    return f"{PROVENANCE}/{document_id}"
+
+
+def provenance_key(document_id: str, name: str) -> str:
+    return f"{provenance_prefix(document_id)}/{name}"
+
+
+def provenance_evidence_key(document_id: str, sha256: str) -> str:
+    return provenance_key(document_id, f"evidence/{sha256}")
 
 
 # ── parsers: from a listed key back to what it names ─────────────────────────────────

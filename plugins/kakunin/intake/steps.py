@@ -66,12 +66,13 @@ from kakunin.intake.work import (
     is_linked,
     is_rejected,
 )
-from kakunin.layout import BatchRef
+from kakunin.layout import BatchRef, provenance_evidence_key, provenance_key, provenance_prefix
 from kakunin.lineage.digests import Hmac
 from kakunin.lineage.formats import SOURCE_ROW, AuditAction, Commit, StoredObject
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, read_document
 from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
+from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, check_key, load, object_sha256
 from kakunin.yaml_io import dump_json, json_bytes
 
@@ -135,29 +136,34 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             batch=str(ref), step="gate", status=StepStatus.REJECTED, detail=", ".join(verdict.error_codes)
         )
     document = parsed.document
-    prefix = f"provenance/{document.document_id}"
-    store.put_bytes(f"{prefix}/{document_file}", store.get_bytes(ref.landing(document_file)))
-    by_name = {f.path: f for f in submission.files}
-    index = []
-    for entry in document.evidence:
-        stored = by_name[normalise_evidence_path(entry.file) or ""]  # the judge found it among these files
-        with store.reading(ref.landing(stored.landing_name)) as source:
-            store.put_file(f"{prefix}/evidence/{stored.sha256}", source)
-        index.append({"id": entry.id, "kind": entry.kind.value, "file": entry.file, "sha256": stored.sha256})
-    store.put_bytes(f"{prefix}/evidence.json", json_bytes(index))
+    _keep_provenance(ref, store, submission, document)
     record = GateRecord(
         document=document.model_dump(mode="json", by_alias=True),
         document_sha256=submission.document_sha256,
         document_file=submission.document_file,
         data_file=submission.data_file,
         findings=verdict.findings,
-        provenance_prefix=prefix,
+        provenance_prefix=provenance_prefix(document.document_id),
     )
     audit.prepare_once(store, ref.audit_marker(AuditAction.ACCEPT))
     store.put_bytes(ref.work(GATE), dump_json(record))
     audit_accept(ref, ctx)
     ctx.maybe_fail("gate")
     return StepOutcome(batch=str(ref), step="gate", status=StepStatus.DONE, detail="accepted")
+
+
+def _keep_provenance(ref: BatchRef, store: ObjectStore, submission: Submission, document: ProvenanceDocument) -> None:
+    """Copy the accepted document and its evidence (by content) to `provenance/<document_id>/`, with an index."""
+    document_file = submission.document_file
+    store.put_bytes(provenance_key(document.document_id, document_file), store.get_bytes(ref.landing(document_file)))
+    by_name = {f.path: f for f in submission.files}
+    index = []
+    for entry in document.evidence:
+        stored = by_name[normalise_evidence_path(entry.file) or ""]  # the judge found it among these files
+        with store.reading(ref.landing(stored.landing_name)) as source:
+            store.put_file(provenance_evidence_key(document.document_id, stored.sha256), source)
+        index.append({"id": entry.id, "kind": entry.kind.value, "file": entry.file, "sha256": stored.sha256})
+    store.put_bytes(provenance_key(document.document_id, "evidence.json"), json_bytes(index))
 
 
 def _landed_unchanged(store: ObjectStore, ref: BatchRef, stored: StoredFile) -> bool:
@@ -252,11 +258,10 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         )
         docs = checks.build_data_docs(runner, summary, batch_id=ref.batch_id)
         if docs is not None:
-            docs_prefix = f"reports/gx/{ref.dataset}/{ref.batch_id}"
             for path in sorted(p for p in docs.rglob("*") if p.is_file()):
-                store.put_file(f"{docs_prefix}/{path.relative_to(docs).as_posix()}", path)
+                store.put_file(ref.gx_docs(path.relative_to(docs).as_posix()), path)
             checks.remove_tree(docs)
-            summary = summary.model_copy(update={"data_docs": f"{docs_prefix}/index.html"})
+            summary = summary.model_copy(update={"data_docs": ref.gx_docs("index.html")})
         if summary.rejected:
             failed = failed_rows(conformed, failures, ctx.chunk_rows)
             message = (

@@ -12,7 +12,15 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from kakunin.hashing import sha256_bytes
-from kakunin.layout import MANIFEST_CHAIN, SUBMISSION_FILE, BatchRef, chain_entry_key, parse_batch_key
+from kakunin.layout import (
+    LANDING,
+    MANIFEST_CHAIN,
+    SUBMISSION_FILE,
+    BatchRef,
+    batch_prefix,
+    chain_entry_key,
+    parse_batch_key,
+)
 from kakunin.lineage.formats import (
     RECORD_DIGEST,
     RECORD_ID,
@@ -90,8 +98,8 @@ def gate_record(ref: BatchRef, store: ObjectStore) -> tuple[GateRecord, Provenan
 def find_pending(store: ObjectStore) -> list[BatchRef]:
     """Every batch in landing that was submitted completely, oldest first."""
     refs = []
-    for key in store.list_keys("landing/"):
-        parsed = parse_batch_key(key, "landing")
+    for key in store.list_keys(batch_prefix(LANDING)):
+        parsed = parse_batch_key(key, LANDING)
         if parsed is not None and parsed[1] == SUBMISSION_FILE:
             refs.append(parsed[0])
     return sorted(refs, key=lambda r: r.batch_id)
