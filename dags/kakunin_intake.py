@@ -37,7 +37,9 @@ def _intake_context() -> Any:
 
 
 def _run_step(name: str, batch: str) -> str:
-    from kakunin.intake.steps import BatchBusy, BatchRef, StepStatus, run_step
+    from kakunin.intake.context import BatchBusy, StepStatus
+    from kakunin.intake.steps import run_step
+    from kakunin.layout import BatchRef
 
     # Under the batch's lease: a CLI run beside the DAG cannot work on the same batch. A batch
     # another worker holds is skipped here (the holder finishes it, or the next run takes it).
@@ -64,7 +66,7 @@ def _run_step(name: str, batch: str) -> str:
 def kakunin_intake() -> None:
     @task
     def find_pending_batches() -> list[str]:
-        from kakunin.intake.steps import find_pending
+        from kakunin.intake.work import find_pending
         from kakunin.storage import open_store
 
         return [str(ref) for ref in find_pending(open_store())]

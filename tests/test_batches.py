@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from kakunin.batches import submit_batch
-from kakunin.layout import SUBMISSION_FILE
 from kakunin.contracts import Registry
 from kakunin.errors import StorageError
+from kakunin.layout import SUBMISSION_FILE
 from kakunin.storage import LocalStore
 from tests.conftest import TODAY
 

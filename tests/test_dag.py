@@ -128,12 +128,11 @@ def test_a_step_skips_its_task_only_when_the_batch_was_rejected_earlier(
     from airflow.sdk.exceptions import AirflowSkipException
 
     import kakunin.intake.steps as steps
+    from kakunin.intake.context import StepOutcome
 
     intake_dag = importlib.import_module("kakunin_intake")
     monkeypatch.setattr(intake_dag, "_intake_context", lambda: None)
-    monkeypatch.setattr(
-        steps, "run_step", lambda name, ref, ctx: steps.StepOutcome(batch=str(ref), step=name, status=status)
-    )
+    monkeypatch.setattr(steps, "run_step", lambda name, ref, ctx: StepOutcome(batch=str(ref), step=name, status=status))
     if skipped:
         with pytest.raises(AirflowSkipException, match="rejected earlier"):
             intake_dag._run_step("parse", "jp_customer_leads/20260101T000000000000Z-0123abcd")

@@ -10,8 +10,8 @@ import pytest
 
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Column, ColumnType, Registry
-from kakunin.lineage.formats import SOURCE_ROW
 from kakunin.intake.conform import PARSE_FAILURES, ParseError, conform_chunk, convert_column, read_chunks
+from kakunin.lineage.formats import SOURCE_ROW
 
 JST = timezone(timedelta(hours=9))
 DATE = Column(name="d", type=ColumnType.DATE)

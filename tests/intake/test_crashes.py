@@ -19,7 +19,8 @@ import pytest
 
 from kakunin.contracts import Registry
 from kakunin.intake.run import run_intake
-from kakunin.intake.steps import BatchRef, gate
+from kakunin.intake.steps import gate
+from kakunin.layout import BatchRef
 from kakunin.lineage.formats import AuditEntry
 from kakunin.lineage.verify import verify
 from kakunin.storage import LocalStore

@@ -11,8 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from kakunin.contracts import Registry
+from kakunin.intake.context import InjectedFailure, IntakeContext
 from kakunin.intake.run import run_batch
-from kakunin.intake.steps import STEPS, BatchRef, InjectedFailure, IntakeContext, publish
+from kakunin.intake.steps import STEPS, publish
+from kakunin.layout import BatchRef
 from kakunin.lineage.verify import verify
 from kakunin.storage import LocalStore
 from tests.conftest import TODAY

@@ -18,7 +18,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -209,57 +209,73 @@ def evaluate(
 ) -> tuple[pa.Table, AccuracySummary, SuiteRunner]:
     """Failing rows (source row, rules failed) and the summary; the batch is rejected above the ratio."""
     runner = SuiteRunner(suite_path, parameters={"received_on": received_on})
-    pairs_rows: list[pa.Array] = []
-    pairs_rules: list[pa.Array] = []
-    unexpected = {rule.name: 0 for rule in runner.rules}
-    evaluated = 0
+    tally = _Tally(unexpected={rule.name: 0 for rule in runner.rules})
     keys: dict[str, list[pa.Array]] = {r.column: [] for r in runner.rules if r.whole_table and r.column}
     key_rows: list[pa.Array] = []
     for chunk in iter_chunks(conformed, columns=runner.columns, chunk_rows=chunk_rows):
         rows = chunk.column(SOURCE_ROW)
-        evaluated += chunk.num_rows
+        tally.evaluated += chunk.num_rows
         parse_failures = chunk.column(PARSE_FAILURES)
         flat = pc.list_flatten(parse_failures)
         if len(flat):
-            parents = pc.list_parent_indices(parse_failures)
-            pairs_rows.append(pc.take(rows, parents))
-            pairs_rules.append(pc.binary_join_element_wise("parse.value", flat, ":"))
+            tally.add(
+                pc.take(rows, pc.list_parent_indices(parse_failures)),
+                pc.binary_join_element_wise("parse.value", flat, ":"),
+            )
         frame = chunk.select(runner.columns).to_pandas()
         for name, positions in runner.validate(frame).items():
-            if positions:
-                unexpected[name] += len(positions)
-                pairs_rows.append(pc.take(rows, pa.array(positions, pa.int64())))
-                pairs_rules.append(pa.array([name] * len(positions), pa.string()))
+            tally.add_rule(name, pc.take(rows, pa.array(positions, pa.int64())))
         for column, arrays in keys.items():
             arrays.append(chunk.column(column))
         key_rows.append(rows)
-    for rule in runner.rules:
+    for rule in runner.rules:  # whole-table rules see every chunk's keys at once
         if rule.whole_table and rule.column:
-            duplicated_rows = _duplicated_rows(keys[rule.column], key_rows)
-            unexpected[rule.name] = len(duplicated_rows)
-            if len(duplicated_rows):
-                pairs_rows.append(duplicated_rows)
-                pairs_rules.append(pa.array([rule.name] * len(duplicated_rows), pa.string()))
-    failures = _group_failures(pairs_rows, pairs_rules)
+            tally.add_rule(rule.name, _duplicated_rows(keys[rule.column], key_rows))
+    failures = _group_failures(tally.rows, tally.rules)
+    return failures, _summary(runner, tally, failures, run_name, max_failed_row_ratio), runner
+
+
+@dataclass
+class _Tally:
+    """(source row, rule) pairs found so far, and per rule how many rows it failed."""
+
+    unexpected: dict[str, int]
+    evaluated: int = 0
+    rows: list[pa.Array] = field(default_factory=list)
+    rules: list[pa.Array] = field(default_factory=list)
+
+    def add(self, rows: pa.Array, rules: pa.Array) -> None:
+        self.rows.append(rows)
+        self.rules.append(rules)
+
+    def add_rule(self, name: str, rows: pa.Array) -> None:
+        if len(rows):
+            self.unexpected[name] += len(rows)
+            self.add(rows, pa.array([name] * len(rows), pa.string()))
+
+
+def _summary(
+    runner: SuiteRunner, tally: _Tally, failures: pa.Table, run_name: str, max_failed_row_ratio: float
+) -> AccuracySummary:
     parse_failed = sum(
         1 for lists in failures.column("failed").to_pylist() if any(r.startswith("parse.value:") for r in lists)
     )
-    ratio = failures.num_rows / evaluated if evaluated else 0.0
+    ratio = failures.num_rows / tally.evaluated if tally.evaluated else 0.0
     outcomes = [
         RuleOutcome(
             rule=r.name,
             type=r.type,
             column=r.column,
-            evaluated=evaluated,
-            unexpected=unexpected[r.name],
-            success=unexpected[r.name] == 0,
+            evaluated=tally.evaluated,
+            unexpected=tally.unexpected[r.name],
+            success=tally.unexpected[r.name] == 0,
         )
         for r in runner.rules
     ]
-    summary = AccuracySummary(
+    return AccuracySummary(
         suite=runner.name,
         validation_run_id=run_name,
-        rows=evaluated,
+        rows=tally.evaluated,
         failed_rows=failures.num_rows,
         parse_failed_rows=parse_failed,
         failed_ratio=ratio,
@@ -267,7 +283,6 @@ def evaluate(
         rejected=ratio > max_failed_row_ratio,
         rules=outcomes,
     )
-    return failures, summary, runner
 
 
 def _duplicated_rows(keys: list[pa.Array], rows: list[pa.Array]) -> pa.Array:

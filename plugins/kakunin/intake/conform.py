@@ -11,16 +11,18 @@ accuracy rules and readers downstream see one spelling.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Column, ColumnType, DatasetContract
+from kakunin.intake.work import WORK_COMPRESSION
 from kakunin.lineage.formats import SOURCE_ROW
 
 PARSE_FAILURES = "_parse_failures"
@@ -120,6 +122,30 @@ def read_row_groups(
             pending, count = [], 0
     if pending:
         yield pa.Table.from_batches(pending)
+
+
+def conform_file(
+    source: Path,
+    out: Path,
+    contract: DatasetContract,
+    encoding: str,
+    *,
+    chunk_rows: int,
+    block_bytes: int,
+    before_chunk: Callable[[], None] = lambda: None,
+) -> tuple[int, int]:
+    """Parse `source` chunk by chunk into the conformed Parquet file `out`; (rows, rows with a value
+    that failed to parse). `ParseError` when the file cannot be read as the contract says."""
+    rows = parse_failed = 0
+    with pq.ParquetWriter(out, conformed_schema(contract), compression=WORK_COMPRESSION) as writer:
+        for chunk in read_row_groups(source, contract, encoding, rows=chunk_rows, block_bytes=block_bytes):
+            before_chunk()
+            conformed = conform_chunk(chunk, contract, first_row=rows + 1)
+            failed = pc.list_value_length(conformed.column(PARSE_FAILURES))
+            parse_failed += conformed.num_rows - pc.sum(pc.equal(failed, 0)).as_py()
+            rows += conformed.num_rows
+            writer.write_batch(conformed)
+    return rows, parse_failed
 
 
 def conform_chunk(chunk: pa.RecordBatch | pa.Table, contract: DatasetContract, *, first_row: int) -> pa.RecordBatch:

@@ -19,9 +19,6 @@ from kakunin.errors import ConfigError, KakuninError
 from kakunin.layout import BatchRef, intake_lease_name
 from kakunin.storage import ObjectStore
 
-WORK_COMPRESSION = "snappy"  # work files are read once, soon: fast beats small
-CURATED_COMPRESSION = "zstd"  # curated and quarantine files are kept: small beats fast
-
 
 class StepStatus(StrEnum):
     """What a step did; the values are what the CLI prints and the DAG logs."""

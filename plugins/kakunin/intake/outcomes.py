@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 from kakunin import audit
 from kakunin.batches import Rejection
 from kakunin.hashing import sha256_bytes
-from kakunin.intake.context import CURATED_COMPRESSION, IntakeContext, StepOutcome, StepStatus
-from kakunin.intake.work import FAILED_ROWS, gate_record, is_linked, is_rejected
+from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus
+from kakunin.intake.work import CURATED_COMPRESSION, FAILED_ROWS, gate_record, is_linked, is_rejected
 from kakunin.layout import BatchRef, batch_prefix, parse_curated_key
 from kakunin.lineage.formats import AuditAction, ManifestHeader
 from kakunin.provenance.findings import Finding

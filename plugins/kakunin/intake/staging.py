@@ -14,9 +14,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kakunin.intake.context import CURATED_COMPRESSION, WORK_COMPRESSION
 from kakunin.intake.kernels import Stamped, with_failures
-from kakunin.intake.work import FAILED_ROWS, LINEAGE, LINEAGE_COLUMNS, AssignRecord
+from kakunin.intake.work import (
+    CURATED_COMPRESSION,
+    FAILED_ROWS,
+    LINEAGE,
+    LINEAGE_COLUMNS,
+    WORK_COMPRESSION,
+    AssignRecord,
+)
 from kakunin.layout import BatchRef
 from kakunin.storage import ObjectStore
 

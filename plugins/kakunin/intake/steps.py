@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,22 +32,8 @@ from kakunin.codes import ReasonCode
 from kakunin.durations import parse_duration
 from kakunin.errors import ConfigError, StorageError
 from kakunin.hashing import sha256_file
-from kakunin.intake.conform import (
-    PARSE_FAILURES,
-    ParseError,
-    conform_chunk,
-    conformed_schema,
-    read_row_groups,
-)
-from kakunin.intake.context import (
-    WORK_COMPRESSION,
-    BatchBusy,
-    InjectedFailure,
-    IntakeContext,
-    StepOutcome,
-    StepStatus,
-    holding_lease,
-)
+from kakunin.intake.conform import PARSE_FAILURES, ParseError, conform_file
+from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus, holding_lease
 from kakunin.intake.encoding import detect_encoding
 from kakunin.intake.kernels import Stamping, failed_rows, stamp
 from kakunin.intake.manifest import write_lineage
@@ -58,10 +46,10 @@ from kakunin.intake.work import (
     FAILURES,
     GATE,
     PARSE,
+    WORK_COMPRESSION,
     AssignRecord,
     GateRecord,
     ParseRecord,
-    find_pending,
     gate_record,
     is_linked,
     is_rejected,
@@ -76,19 +64,8 @@ from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, check_key, load, object_sha256
 from kakunin.yaml_io import dump_json, json_bytes
 
-# The names the DAG, the CLI runner and tests use, in one place.
-__all__ = [
-    "STEPS",
-    "BatchBusy",
-    "BatchRef",
-    "InjectedFailure",
-    "IntakeContext",
-    "StepOutcome",
-    "StepStatus",
-    "find_pending",
-    "holding_lease",
-    "run_step",
-]
+if TYPE_CHECKING:
+    from kakunin.intake.accuracy import AccuracySummary
 
 
 def run_step(name: str, ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
@@ -205,23 +182,17 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             return fail(ReasonCode.PARSE_ENCODING, detection.reason)
         encoding = detection.encoding
         source_sha256 = sha256_file(source)
-        rows = parse_failed = 0
         try:
-            with (
-                store.writing(ref.work(CONFORMED)) as out,
-                pq.ParquetWriter(out, conformed_schema(contract), compression=WORK_COMPRESSION) as writer,
-            ):
-                for chunk in read_row_groups(
-                    source, contract, encoding, rows=ctx.chunk_rows, block_bytes=ctx.block_bytes
-                ):
-                    ctx.renew_lease()  # a long file must not outlive the lease
-                    conformed = conform_chunk(chunk, contract, first_row=rows + 1)
-                    parse_failed += (
-                        conformed.num_rows
-                        - pc.sum(pc.equal(pc.list_value_length(conformed.column(PARSE_FAILURES)), 0)).as_py()
-                    )
-                    rows += conformed.num_rows
-                    writer.write_batch(conformed)
+            with store.writing(ref.work(CONFORMED)) as out:
+                rows, parse_failed = conform_file(
+                    source,
+                    out,
+                    contract,
+                    encoding,
+                    chunk_rows=ctx.chunk_rows,
+                    block_bytes=ctx.block_bytes,
+                    before_chunk=ctx.renew_lease,  # a long file must not outlive the lease
+                )
         except ParseError as exc:
             return fail(exc.code, exc.message)
     if rows == 0:
@@ -256,12 +227,9 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             run_name=ref.batch_id,
             chunk_rows=ctx.chunk_rows,
         )
-        docs = checks.build_data_docs(runner, summary, batch_id=ref.batch_id)
-        if docs is not None:
-            for path in sorted(p for p in docs.rglob("*") if p.is_file()):
-                store.put_file(ref.gx_docs(path.relative_to(docs).as_posix()), path)
-            checks.remove_tree(docs)
-            summary = summary.model_copy(update={"data_docs": ref.gx_docs("index.html")})
+        summary = _publish_data_docs(
+            ref, store, checks.build_data_docs(runner, summary, batch_id=ref.batch_id), summary
+        )
         if summary.rejected:
             failed = failed_rows(conformed, failures, ctx.chunk_rows)
             message = (
@@ -285,6 +253,20 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     ctx.maybe_fail("accuracy")
     detail = f"{summary.failed_rows} of {summary.rows} rows failed ({summary.failed_ratio:.2%})"
     return StepOutcome(batch=str(ref), step="accuracy", status=StepStatus.DONE, detail=detail)
+
+
+def _publish_data_docs(
+    ref: BatchRef, store: ObjectStore, docs: Path | None, summary: AccuracySummary
+) -> AccuracySummary:
+    """Copy the GX Data Docs site built for the batch into the store; the summary then names its front page."""
+    if docs is None:
+        return summary
+    from kakunin.intake.accuracy import remove_tree
+
+    for path in sorted(p for p in docs.rglob("*") if p.is_file()):
+        store.put_file(ref.gx_docs(path.relative_to(docs).as_posix()), path)
+    remove_tree(docs)
+    return summary.model_copy(update={"data_docs": ref.gx_docs("index.html")})
 
 
 # 4 ── record ids, retention, digests ──────────────────────────────────────────────

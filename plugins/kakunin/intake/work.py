@@ -37,6 +37,9 @@ from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, load
 from kakunin.yaml_io import json_text
 
+WORK_COMPRESSION = "snappy"  # work files are read once, soon: fast beats small
+CURATED_COMPRESSION = "zstd"  # curated and quarantine files are kept: small beats fast
+
 GATE = "gate.json"
 PARSE = "parse.json"
 ACCURACY = "accuracy.json"
