@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from kakunin.intake.conform import PARSE_FAILURES
 from kakunin.lineage.digests import normalise_keys
-from kakunin.lineage.formats import SOURCE_ROW
+from kakunin.lineage.formats import SOURCE_ROW, GxSummary, RuleResult
 
 WHOLE_TABLE_RULES = {"expect_column_values_to_be_unique"}
 FAILURES_SCHEMA = pa.schema([pa.field(SOURCE_ROW, pa.int64()), pa.field("failed", pa.list_(pa.string()))])
@@ -69,6 +69,18 @@ class AccuracySummary(BaseModel):
     rejected: bool
     rules: list[RuleOutcome]
     data_docs: str | None = None
+
+    def gx_summary(self) -> GxSummary:
+        """The counts-only summary the manifest header carries (lineage-manifest.md, `gx`)."""
+        return GxSummary(
+            suite=self.suite,
+            validation_run_id=self.validation_run_id,
+            success=all(r.success for r in self.rules),
+            evaluated_expectations=len(self.rules),
+            successful_expectations=sum(r.success for r in self.rules),
+            rules=[RuleResult(rule=r.rule, unexpected=r.unexpected, success=r.success) for r in self.rules],
+            data_docs=self.data_docs,
+        )
 
 
 @dataclass(frozen=True)

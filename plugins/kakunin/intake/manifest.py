@@ -18,26 +18,28 @@ from kakunin.durations import IsoDuration
 from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.intake.accuracy import AccuracySummary
 from kakunin.intake.context import IntakeContext
-from kakunin.intake.work import ACCURACY, ASSIGN, LINEAGE, PARSE, AssignRecord, GateRecord, ParseRecord, gate_record
+from kakunin.intake.work import (
+    ACCURACY,
+    ASSIGN,
+    LINEAGE,
+    LINEAGE_COLUMNS,
+    PARSE,
+    AssignRecord,
+    GateRecord,
+    ParseRecord,
+    gate_record,
+)
 from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key
+from kakunin.lineage import formats as col
 from kakunin.lineage.chain import Chain, canonical_json
 from kakunin.lineage.formats import (
     MANIFEST_SCHEMA,
-    RECORD_DIGEST,
-    RECORD_ID,
-    RETENTION_CLAMPED,
-    RETENTION_FALLBACK,
-    RETENTION_UNTIL,
-    SOURCE_ROW,
-    SUBJECT_DIGEST,
     ChainLink,
     Commit,
     Counts,
-    GxSummary,
     ManifestHeader,
     Receipt,
     ReceiptProvider,
-    RuleResult,
     StoredObject,
 )
 from kakunin.provenance.model import ProvenanceDocument
@@ -129,31 +131,32 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
     before_month, after_month = ref.curated_around_month()
     store = ctx.store
     with store.reading(ref.work(LINEAGE)) as assigned, store.writing(ref.manifest_parquet) as out:
-        columns = [RECORD_ID, SOURCE_ROW, RETENTION_UNTIL, RETENTION_FALLBACK, RECORD_DIGEST, SUBJECT_DIGEST]
         assigned_file = pq.ParquetFile(assigned)
-        if RETENTION_CLAMPED in assigned_file.schema_arrow.names:  # absent in work files of an older release
-            columns.append(RETENTION_CLAMPED)
+        present = assigned_file.schema_arrow.names  # work files of an older release have no retention_clamped
+        columns = [name for name in LINEAGE_COLUMNS.names if name in present]
         with pq.ParquetWriter(out, MANIFEST_SCHEMA, compression="zstd") as writer:
             for chunk in assigned_file.iter_batches(batch_size=ctx.chunk_rows, columns=columns):
                 n = chunk.num_rows
-                months = pc.strftime(pc.cast(chunk.column(RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
+                months = pc.strftime(pc.cast(chunk.column(col.RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
                 curated = pc.binary_join_element_wise(before_month, months, after_month, "")
                 retention_clock = pc.if_else(
-                    chunk.column(RETENTION_FALLBACK), pa.scalar("received_on (clock column empty)"), pa.scalar(clock)
+                    chunk.column(col.RETENTION_FALLBACK),
+                    pa.scalar("received_on (clock column empty)"),
+                    pa.scalar(clock),
                 )
-                if RETENTION_CLAMPED in chunk.schema.names:
+                if col.RETENTION_CLAMPED in chunk.schema.names:
                     retention_clock = pc.if_else(
-                        chunk.column(RETENTION_CLAMPED), pa.scalar(clamped_clock), retention_clock
+                        chunk.column(col.RETENTION_CLAMPED), pa.scalar(clamped_clock), retention_clock
                     )
                 arrays = {
-                    "record_id": chunk.column(RECORD_ID),
+                    "record_id": chunk.column(col.RECORD_ID),
                     **{name: pa.nulls(n, pa.string()).fill_null(value) for name, value in constants.items()},
-                    "source_row": chunk.column(SOURCE_ROW),
+                    "source_row": chunk.column(col.SOURCE_ROW),
                     "purposes": pa.array([document.purposes] * n, pa.list_(pa.string())),
                     "received_on": pa.nulls(n, pa.date32()).fill_null(pa.scalar(document.received_on, pa.date32())),
-                    "retention_until": chunk.column(RETENTION_UNTIL),
-                    "record_digest": chunk.column(RECORD_DIGEST),
-                    "subject_digest": chunk.column(SUBJECT_DIGEST),
+                    "retention_until": chunk.column(col.RETENTION_UNTIL),
+                    "record_digest": chunk.column(col.RECORD_DIGEST),
+                    "subject_digest": chunk.column(col.SUBJECT_DIGEST),
                     "curated_file": curated,
                     "retention_clock": retention_clock,
                 }
@@ -205,7 +208,7 @@ def _header(
     created_at: datetime,
 ) -> ManifestHeader:
     """The batch's header at `sequence` in the chain, after `previous` (the header before it)."""
-    summary, gate = inputs.summary, inputs.gate
+    gate = inputs.gate
     return ManifestHeader(
         manifest_id=written.manifest_id,
         sequence=sequence,
@@ -231,14 +234,6 @@ def _header(
         source_file_sha256=inputs.parsed.source_sha256,
         receipt=written.receipt,
         receipt_keep_until=written.receipt_keep_until,
-        gx=GxSummary(
-            suite=summary.suite,
-            validation_run_id=summary.validation_run_id,
-            success=all(r.success for r in summary.rules),
-            evaluated_expectations=len(summary.rules),
-            successful_expectations=sum(r.success for r in summary.rules),
-            rules=[RuleResult(rule=r.rule, unexpected=r.unexpected, success=r.success) for r in summary.rules],
-            data_docs=summary.data_docs,
-        ),
+        gx=inputs.summary.gx_summary(),
         previous=previous,
     )

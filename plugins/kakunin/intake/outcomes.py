@@ -8,6 +8,7 @@ a step by the batch's furthest durable state, so no step ever runs again behind 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Literal
 
 import pyarrow as pa
@@ -71,14 +72,11 @@ def finish_rejection(ref: BatchRef, ctx: IntakeContext) -> None:
     """
     store = ctx.store
     rejection = load(store, ref.rejection, Rejection)
-    audit.record_once(
-        store,
+    _record_once(
+        ref,
+        ctx,
         AuditAction.REJECT,
-        marker_key=ref.audit_marker(AuditAction.REJECT),
         at=ctx.now(),
-        actor=ctx.actor,
-        dataset=ref.dataset,
-        batch_id=ref.batch_id,
         document_id=rejection.document_id,
         codes=sorted({f.code.value for f in rejection.findings}),
         detail={"stage": rejection.stage},
@@ -135,17 +133,39 @@ def skip(ref: BatchRef, ctx: IntakeContext, step: str, done_key: str) -> StepOut
     return None
 
 
-def audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
-    """The accept entry, once (the gate's warnings are its codes)."""
-    record, document = gate_record(ref, ctx.store)
+def _record_once(
+    ref: BatchRef,
+    ctx: IntakeContext,
+    action: AuditAction,
+    *,
+    at: datetime,
+    document_id: str | None,
+    codes: list[str],
+    detail: audit.Detail,
+) -> None:
+    """The batch's audit entry for `action`, once (its marker says whether it is due)."""
     audit.record_once(
         ctx.store,
-        AuditAction.ACCEPT,
-        marker_key=ref.audit_marker(AuditAction.ACCEPT),
-        at=ctx.now(),
+        action,
+        marker_key=ref.audit_marker(action),
+        at=at,
         actor=ctx.actor,
         dataset=ref.dataset,
         batch_id=ref.batch_id,
+        document_id=document_id,
+        codes=codes,
+        detail=detail,
+    )
+
+
+def audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
+    """The accept entry, once (the gate's warnings are its codes)."""
+    record, document = gate_record(ref, ctx.store)
+    _record_once(
+        ref,
+        ctx,
+        AuditAction.ACCEPT,
+        at=ctx.now(),
         document_id=document.document_id,
         codes=list(dict.fromkeys(f.code.value for f in record.findings if f.severity == "warning")),
         detail={"stage": "provenance"},
@@ -155,20 +175,16 @@ def audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
 def audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
     """The publish entry, once; its detail comes from the linked header (the work files may be gone)."""
     store = ctx.store
-    marker = ref.audit_marker(AuditAction.PUBLISH)
-    if not store.exists(marker):
+    if not store.exists(ref.audit_marker(AuditAction.PUBLISH)):
         return
     data = store.get_bytes(ref.manifest_header)
     header = ManifestHeader.model_validate_json(data)
     record, _ = gate_record(ref, store)
-    audit.record_once(
-        store,
+    _record_once(
+        ref,
+        ctx,
         AuditAction.PUBLISH,
-        marker_key=marker,
         at=header.created_at,
-        actor=ctx.actor,
-        dataset=ref.dataset,
-        batch_id=ref.batch_id,
         document_id=header.provenance_document_id,
         codes=[f.code.value for f in record.findings],
         detail={
