@@ -11,8 +11,8 @@ import pytest
 from kakunin.batches import submit_batch
 from kakunin.contracts import Registry
 from kakunin.intake.steps import BatchRef, IntakeContext, find_pending
-from kakunin.samples import spoil_a_few_rows, write_batch
 from kakunin.storage import LocalStore
+from kakunin_dev.samples import spoil_a_few_rows, write_batch
 from tests.conftest import RECEIVED_ON, TODAY
 
 KEY = bytes(range(32))

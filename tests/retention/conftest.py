@@ -15,8 +15,8 @@ from kakunin.contracts import Registry
 from kakunin.intake.run import run_batch
 from kakunin.intake.steps import BatchRef, find_pending
 from kakunin.retention.purge import RetentionContext
-from kakunin.samples import write_batch
 from kakunin.storage import LocalStore
+from kakunin_dev.samples import write_batch
 from tests.conftest import RECEIVED_ON, TODAY, edits
 from tests.intake.conftest import make_context
 

@@ -5,7 +5,7 @@ as Parquet. Intake (`kakunin intake run`, the CLI path) is measured against it i
 same run, each in its own process, with wall time and peak RSS (`wait4`). Absolute
 seconds are not comparable across these machines; the ratios are.
 
-Usage: python -m kakunin.bench [--rows N] [--out var/bench]
+Usage: python -m kakunin_dev.bench [--rows N] [--out var/bench]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def generate_rows(path: Path, rows: int, *, seed: int = 7) -> None:
 def _schema() -> Any:
     import pyarrow as pa
 
-    from kakunin.samples import COLUMNS
+    from kakunin_dev.samples import COLUMNS
 
     return pa.schema([pa.field(c, pa.string()) for c in COLUMNS])
 
@@ -124,8 +124,8 @@ def measure(name: str, argv: list[str], *, rows: int, env: dict[str, str]) -> Me
 
 
 def run(rows: int, out: Path) -> dict[str, object]:
-    from kakunin.samples import COLUMNS, good_document
     from kakunin.yaml_io import dump_yaml, json_bytes
+    from kakunin_dev.samples import COLUMNS, good_document
 
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data" / f"{rows}-v{GENERATOR_VERSION}"
@@ -135,7 +135,15 @@ def run(rows: int, out: Path) -> dict[str, object]:
         batch.mkdir(parents=True)
         print(f"generating {rows:,} rows ...", flush=True)
         # in a child, so this process stays small: a forked child starts with its parent's RSS
-        generator = [sys.executable, "-m", "kakunin.bench", "--generate", str(batch / "data.csv"), "--rows", str(rows)]
+        generator = [
+            sys.executable,
+            "-m",
+            "kakunin_dev.bench",
+            "--generate",
+            str(batch / "data.csv"),
+            "--rows",
+            str(rows),
+        ]
         subprocess.run(generator, check=True)
         today = datetime.now(UTC).date()
         document = good_document(document_id="PRV-2026-999999", received_on=today - timedelta(days=6))
@@ -294,7 +302,7 @@ def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
         build = [
             sys.executable,
             "-m",
-            "kakunin.bench",
+            "kakunin_dev.bench",
             "--build-store",
             str(home),
             "--rows",
@@ -363,7 +371,7 @@ def report(result: dict[str, object], out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kakunin.bench")
+    parser = argparse.ArgumentParser(prog="python -m kakunin_dev.bench")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     parser.add_argument("--generate", type=Path, help="Only write the CSV to this path.")
