@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from kakunin.version import code_version
 from tests.conftest import DELETE, REPO, edits
 
 MakeBatch = Callable[..., Path]
@@ -213,6 +214,8 @@ def test_intake_trace_and_verify_from_the_command_line(make_batch: MakeBatch, ka
     import pyarrow.parquet as pq
 
     record_id = pq.read_table(manifest).column("record_id")[0].as_py()
+    header = json.loads((manifest.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert header["code_version"] == code_version()
     story = kakunin("lineage", "trace", record_id, "--json", env=HMAC)
     assert story.code == 0, story.stderr
     assert story.json()["digest_check"].startswith("matches")

@@ -140,6 +140,7 @@ def _intake_context(as_of: Any) -> Any:
     from kakunin.intake.steps import IntakeContext
     from kakunin.keys import hmac_key_from_env
     from kakunin.storage import open_store
+    from kakunin.version import code_version
 
     return IntakeContext(
         store=open_store(),
@@ -148,17 +149,8 @@ def _intake_context(as_of: Any) -> Any:
         now=clock.now_utc,
         hmac_key=hmac_key_from_env(),
         actor=None,
-        code_version=_code_version(),
+        code_version=code_version(),
     )
-
-
-def _code_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"kakunin {version('kakunin')}"
-    except PackageNotFoundError:
-        return "kakunin (not installed)"
 
 
 @cli.group()
