@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
-SRC := $(wildcard plugins dags tests)
+SRC := $(wildcard plugins dev dags tests)
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -74,7 +74,7 @@ format: install
 
 ## bench: intake against a floor measured in the same run (N rows, default 1,000,000); JSON in var/bench/
 bench: install
-	$(BIN)/python -m kakunin.bench --rows $(N) --out var/bench
+	$(BIN)/python -m kakunin_dev.bench --rows $(N) --out var/bench
 
 ## chaos: kill intake and retention before every store operation in turn, rerun, check; then concurrent runs
 ## (CHAOS_SAMPLE=8 tries 8 kill points per scenario; the full run tries them all). Table in var/chaos/.

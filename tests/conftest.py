@@ -16,7 +16,7 @@ import pytest
 from hypothesis import settings
 
 from kakunin.contracts import Registry, default_expectations_root
-from kakunin.samples import write_batch
+from kakunin_dev.samples import write_batch
 
 # Tests do not time things: no Hypothesis deadlines (a first call may pay for an import).
 settings.register_profile("kakunin", deadline=None)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import pkgutil
+import re
 import subprocess
 import sys
+from importlib.metadata import requires
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,9 @@ def _module_of(path: Path) -> str:
 MODULES = [_module_of(p) for p in PY_FILES]
 
 # Imports each module named on the command line in turn, in one process, and reports which
-# imported and whether Airflow was loaded by the end. Clean is the common case and one process
-# answers it; only when Airflow shows up is each module imported alone to name the culprits.
+# imported, whether Airflow was loaded by the end, and every top-level module loaded. Clean is
+# the common case and one process answers it; only when Airflow shows up is each module
+# imported alone to name the culprits.
 _PROBE = """
 import importlib, json, sys
 
@@ -45,6 +48,7 @@ for name in sys.argv[1:]:
     else:
         report["checked"].append(name)
 report["airflow"] = "airflow" in sys.modules
+report["loaded"] = sorted({m.split(".")[0] for m in sys.modules})
 print(json.dumps(report))
 """
 
@@ -89,6 +93,21 @@ def test_an_import_walk_finds_every_module_file() -> None:
     walked = {m.name for m in pkgutil.walk_packages(kakunin.__path__, "kakunin.")} | {"kakunin"}
     assert len(walked) >= len(PY_FILES)
     assert walked == set(MODULES)
+
+
+# Dev-only code: the demo's samples, the bench and Faker live in kakunin_dev (dev/), which the
+# runtime package may import only inside a function that needs it (the demo seed).
+DEV_ONLY = {"kakunin_dev", "faker"}
+
+
+def test_the_runtime_package_imports_no_dev_only_code(import_report: dict[str, Any]) -> None:
+    assert set(import_report["loaded"]) & DEV_ONLY == set()
+
+
+def test_faker_is_not_a_runtime_dependency() -> None:
+    runtime = {re.split(r"[^A-Za-z0-9_.-]", r, maxsplit=1)[0].lower() for r in requires("kakunin") or []}
+    assert "apache-airflow" in runtime
+    assert runtime & {"faker", "kakunin-dev", "kakunin_dev"} == set()
 
 
 def test_the_cli_loads_neither_airflow_nor_great_expectations() -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kakunin.version import code_version
 from tests.conftest import DELETE, REPO, edits
 
 MakeBatch = Callable[..., Path]
@@ -164,6 +168,28 @@ def test_demo_prints_the_decision_table(kakunin: Kakunin) -> None:
     assert " NO" not in run.stdout
 
 
+def test_demo_seed_without_the_dev_tools_says_how_to_get_them(tmp_path: Path) -> None:
+    # as in a runtime install: the folder holding kakunin_dev (dev/, put there by make install) is off sys.path
+    probe = (
+        "import sys; from importlib.util import find_spec; from pathlib import Path; "
+        "dev = str(Path(find_spec('kakunin_dev').origin).parents[1]); "
+        "sys.path[:] = [p for p in sys.path if p != dev]; "
+        "from kakunin.cli import main; main(['demo', 'seed'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "KAKUNIN_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == "error: the demo needs the dev tools (kakunin_dev): run `make install` in a checkout\n"
+    assert done.stdout == ""
+    assert not (tmp_path / "home" / "samples").exists()
+
+
 HMAC = {"KAKUNIN_HMAC_KEY": "cd" * 32}
 
 
@@ -188,6 +214,8 @@ def test_intake_trace_and_verify_from_the_command_line(make_batch: MakeBatch, ka
     import pyarrow.parquet as pq
 
     record_id = pq.read_table(manifest).column("record_id")[0].as_py()
+    header = json.loads((manifest.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert header["code_version"] == code_version()
     story = kakunin("lineage", "trace", record_id, "--json", env=HMAC)
     assert story.code == 0, story.stderr
     assert story.json()["digest_check"].startswith("matches")

@@ -15,8 +15,8 @@ import pytest
 from kakunin.batches import submit_batch
 from kakunin.contracts import Registry
 from kakunin.lineage.verify import verify
-from kakunin.samples import spoil_a_few_rows, write_batch
 from kakunin.storage import LocalStore
+from kakunin_dev.samples import spoil_a_few_rows, write_batch
 from tests.conftest import RECEIVED_ON, REPO, TODAY
 
 HMAC_KEY = "ab" * 32

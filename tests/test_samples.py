@@ -10,7 +10,7 @@ import pytest
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
 from kakunin.provenance.document import check_path
-from kakunin.samples import COLUMNS, Sample, write_samples
+from kakunin_dev.samples import COLUMNS, Sample, write_samples
 from tests.conftest import TODAY
 
 PROVENANCE_CODES = {c for c in ReasonCode if not c.value.startswith(("parse.", "accuracy.", "landing."))}

@@ -379,8 +379,14 @@ def demo() -> None:
 def demo_seed(rows: int, as_of: Any) -> None:
     """Write the sample batches into $KAKUNIN_HOME/samples, submit each, and print the gate's decisions."""
     from kakunin.batches import submit_batch
-    from kakunin.samples import write_samples
     from kakunin.storage import open_store
+
+    try:
+        from kakunin_dev.samples import write_samples  # dev-only: not part of the runtime package
+    except ModuleNotFoundError as exc:
+        if exc.name != "kakunin_dev":
+            raise
+        raise KakuninError("the demo needs the dev tools (kakunin_dev): run `make install` in a checkout") from exc
 
     store, registry, today = open_store(), _registry(), _day(as_of)
     samples_root = Path(os.environ.get("KAKUNIN_HOME") or "var") / "samples"

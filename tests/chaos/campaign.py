@@ -78,10 +78,10 @@ def _today(shift_days: int) -> date:
 
 
 def _submit_samples(home: Path, scratch: Path) -> None:
-    from kakunin import samples
     from kakunin.batches import submit_batch
     from kakunin.contracts import Registry, default_expectations_root
     from kakunin.storage import LocalStore
+    from kakunin_dev import samples
 
     registry = Registry(default_expectations_root())
     store = LocalStore(home)
@@ -114,13 +114,13 @@ def _submit_samples(home: Path, scratch: Path) -> None:
 
 
 def _set(path: str, value: Any) -> Any:
-    from kakunin.samples import _set as set_field
+    from kakunin_dev.samples import _set as set_field
 
     return set_field(path, value)
 
 
 def _all(*mutations: Any) -> Any:
-    from kakunin.samples import _all as all_of
+    from kakunin_dev.samples import _all as all_of
 
     return all_of(*mutations)
 

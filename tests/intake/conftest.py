@@ -13,8 +13,8 @@ from kakunin.contracts import Registry
 from kakunin.intake.context import IntakeContext
 from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
-from kakunin.samples import spoil_a_few_rows, write_batch
 from kakunin.storage import LocalStore
+from kakunin_dev.samples import spoil_a_few_rows, write_batch
 from tests.conftest import RECEIVED_ON, TODAY
 
 KEY = bytes(range(32))

@@ -130,7 +130,7 @@ def test_every_decision_is_logged_exactly_once_after_a_crash(
 def test_a_rejection_is_logged_exactly_once_after_a_crash(
     store: LocalStore, registry: Registry, submit: Submit, pattern: str, occurrence: int
 ) -> None:
-    from kakunin.samples import _mix_in_cp932
+    from kakunin_dev.samples import _mix_in_cp932
 
     ref = submit(rows=30, data_mutation=_mix_in_cp932)  # accepted at the gate, rejected at parse
     crash_then_rerun(store, registry, pattern, occurrence)

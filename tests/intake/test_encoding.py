@@ -46,7 +46,7 @@ def test_only_the_contracts_encodings_are_tried(tmp_path: Path) -> None:
 
 
 def test_good_cp932_sample_is_still_cp932(tmp_path: Path) -> None:
-    from kakunin.samples import write_rows
+    from kakunin_dev.samples import write_rows
 
     path = tmp_path / "data.csv"
     write_rows(path, rows=300, seed=7, encoding="cp932", beyond_jis=True)

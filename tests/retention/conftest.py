@@ -16,8 +16,8 @@ from kakunin.intake.run import run_batch
 from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
 from kakunin.retention.purge import RetentionContext
-from kakunin.samples import write_batch
 from kakunin.storage import LocalStore
+from kakunin_dev.samples import write_batch
 from tests.conftest import RECEIVED_ON, TODAY, edits
 from tests.intake.conftest import make_context
 

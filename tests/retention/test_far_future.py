@@ -19,8 +19,8 @@ from kakunin.lineage.trace import trace
 from kakunin.lineage.verify import verify
 from kakunin.retention.erasure import request_erasure
 from kakunin.retention.purge import RetentionContext, dry_run, make_plan, run_retention
-from kakunin.samples import _edit_rows, write_batch
 from kakunin.storage import LocalStore
+from kakunin_dev.samples import _edit_rows, write_batch
 from tests.conftest import RECEIVED_ON, TODAY, edits
 from tests.intake.conftest import KEY, make_context
 

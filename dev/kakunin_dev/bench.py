@@ -5,7 +5,7 @@ as Parquet. Intake (`kakunin intake run`, the CLI path) is measured against it i
 same run, each in its own process, with wall time and peak RSS (`wait4`). Absolute
 seconds are not comparable across these machines; the ratios are.
 
-Usage: python -m kakunin.bench [--rows N] [--out var/bench]
+Usage: python -m kakunin_dev.bench [--rows N] [--out var/bench]
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def generate_rows(path: Path, rows: int, *, seed: int = 7) -> None:
 def _schema() -> Any:
     import pyarrow as pa
 
-    from kakunin.samples import COLUMNS
+    from kakunin_dev.samples import COLUMNS
 
     return pa.schema([pa.field(c, pa.string()) for c in COLUMNS])
 
@@ -124,8 +124,8 @@ def measure(name: str, argv: list[str], *, rows: int, env: dict[str, str]) -> Me
 
 
 def run(rows: int, out: Path) -> dict[str, object]:
-    from kakunin.samples import COLUMNS, good_document
     from kakunin.yaml_io import dump_yaml, json_bytes
+    from kakunin_dev.samples import COLUMNS, good_document
 
     out.mkdir(parents=True, exist_ok=True)
     data_dir = out / "data" / f"{rows}-v{GENERATOR_VERSION}"
@@ -135,7 +135,15 @@ def run(rows: int, out: Path) -> dict[str, object]:
         batch.mkdir(parents=True)
         print(f"generating {rows:,} rows ...", flush=True)
         # in a child, so this process stays small: a forked child starts with its parent's RSS
-        generator = [sys.executable, "-m", "kakunin.bench", "--generate", str(batch / "data.csv"), "--rows", str(rows)]
+        generator = [
+            sys.executable,
+            "-m",
+            "kakunin_dev.bench",
+            "--generate",
+            str(batch / "data.csv"),
+            "--rows",
+            str(rows),
+        ]
         subprocess.run(generator, check=True)
         today = datetime.now(UTC).date()
         document = good_document(document_id="PRV-2026-999999", received_on=today - timedelta(days=6))
@@ -175,7 +183,9 @@ def run(rows: int, out: Path) -> dict[str, object]:
 
 def _published(home: Path) -> int:
     total = 0
-    for header in (home / "lineage" / "manifests").rglob("manifest.json"):
+    from kakunin.layout import MANIFEST_FILE, MANIFESTS
+
+    for header in (home / MANIFESTS).rglob(MANIFEST_FILE):
         total += json.loads(header.read_text(encoding="utf-8"))["counts"]["published"]
     return total
 
@@ -212,13 +222,15 @@ def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3
     import pyarrow.parquet as pq
 
     from kakunin.intake.records import uuid7_strings
+    from kakunin.layout import BatchRef
 
     rng = np.random.default_rng(seed)
     per_file = 100_000
 
     def write(month: str, count: int, batch: int, until: date) -> None:
-        folder = home / "curated" / "bench" / f"expiry={month}"
-        folder.mkdir(parents=True, exist_ok=True)
+        batch_id = f"20260101T000000{batch:06d}Z-00000000"
+        target = home / BatchRef("bench", batch_id).curated(month)
+        target.parent.mkdir(parents=True, exist_ok=True)
         table = pa.table(
             {
                 "record_id": uuid7_strings(count, unix_ms=1_764_140_000_000 + batch),
@@ -227,8 +239,7 @@ def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3
                 "retention_until": pa.nulls(count, pa.date32()).fill_null(pa.scalar(until, pa.date32())),
             }
         )
-        batch_id = f"20260101T000000{batch:06d}Z-00000000"
-        pq.write_table(table, folder / f"part-{batch_id}.parquet", compression="zstd")
+        pq.write_table(table, target, compression="zstd")
         _write_header(home, batch_id)
 
     batch = 0
@@ -245,6 +256,7 @@ def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3
 
 def _write_header(home: Path, batch_id: str) -> None:
     """A manifest header for a synthetic batch: retention only purges batches whose lineage is written."""
+    from kakunin.layout import BatchRef, provenance_key
     from kakunin.lineage.formats import Counts, GxSummary, ManifestHeader, StoredObject
 
     zero = "0" * 64
@@ -261,9 +273,9 @@ def _write_header(home: Path, batch_id: str) -> None:
         manifest_parquet_sha256=zero,
         curated_files=[],
         provenance_document_id="PRV-2026-000000",
-        provenance_document=StoredObject(key="provenance/PRV-2026-000000/provenance.yaml", sha256=zero),
+        provenance_document=StoredObject(key=provenance_key("PRV-2026-000000", "provenance.yaml"), sha256=zero),
         source_file_sha256=zero,
-        receipt=StoredObject(key=f"lineage/receipts/bench/{batch_id}.json", sha256=zero),
+        receipt=StoredObject(key=BatchRef("bench", batch_id).receipt, sha256=zero),
         receipt_keep_until=datetime(2029, 1, 1, tzinfo=UTC).date(),
         gx=GxSummary(
             suite="bench",
@@ -275,13 +287,14 @@ def _write_header(home: Path, batch_id: str) -> None:
         ),
         previous=None,
     )
-    target = home / "lineage" / "manifests" / "bench" / batch_id / "manifest.json"
+    target = home / BatchRef("bench", batch_id).manifest_header
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(header.model_dump_json(), encoding="utf-8")
 
 
 def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
     """Purge the same expired records from a store of N and of 10N records; the times should match."""
+    from kakunin.layout import CERTIFICATES, closed_certificate_run
     from kakunin.yaml_io import json_bytes
 
     expired = max(1, rows // 4)
@@ -294,7 +307,7 @@ def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
         build = [
             sys.executable,
             "-m",
-            "kakunin.bench",
+            "kakunin_dev.bench",
             "--build-store",
             str(home),
             "--rows",
@@ -305,7 +318,9 @@ def run_retention_bench(rows: int, out: Path) -> dict[str, object]:
         subprocess.run(build, check=True)
         argv = [sys.executable, "-m", "kakunin.cli", "retention", "run", "--as-of", "2021-01-01", "--json"]
         runs[label] = measure(f"purge, store of {size:,}", argv, rows=expired, env={**env, "KAKUNIN_HOME": str(home)})
-        certificates = list((home / "lineage" / "certificates").glob("PC-*[0-9a-f].json"))
+        certificates = [
+            p for p in (home / CERTIFICATES).glob("*.json") if closed_certificate_run(f"{CERTIFICATES}/{p.name}")
+        ]
         purged = sum(json.loads(p.read_text(encoding="utf-8"))["purged_count"] for p in certificates)
         if purged != expired:
             raise SystemExit(f"retention bench: expected {expired:,} records purged, the certificate says {purged:,}")
@@ -363,7 +378,7 @@ def report(result: dict[str, object], out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kakunin.bench")
+    parser = argparse.ArgumentParser(prog="python -m kakunin_dev.bench")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     parser.add_argument("--generate", type=Path, help="Only write the CSV to this path.")
