@@ -131,35 +131,52 @@ def _carry_out_file(
     else:
         present = _present(store, action.key, to_purge)
         if pc.any(present).as_py():
-            # Changed since the plan (another run rewrote it): purging from content the plan never
-            # saw is not what this certificate promised. Leave it; the next plan reads it afresh.
-            gone = to_purge.filter(pc.invert(present))
-            elsewhere = pc.is_in(gone, value_set=_purged_elsewhere(store, certificate, action.key))
-            out.spared += [to_purge.filter(present), gone.filter(elsewhere)]
-            out.replanned.append(
-                ReplannedFile(
-                    key=action.key,
-                    sha256_planned=action.sha256_before,
-                    sha256_found=found,
-                    records_planned=action.records_removed,
-                    reason=f"changed after this certificate planned it; {pc.sum(present).as_py()} planned record(s) "
-                    "still in it were left to the next plan",
-                )
-            )
+            _leave_changed_file(store, certificate, action, found, to_purge, present, out)
             return
-    if len(spared) or action.action == "rewrite":
-        out.files.append(
-            action.model_copy(
-                update={
-                    "action": "rewrite",
-                    "method": "rewrite without the purged records",
-                    "records_removed": len(to_purge),
-                    "records_kept": action.records_kept + len(spared),
-                }
-            )
+    out.files.append(_as_done(action, to_purge, spared))
+
+
+def _leave_changed_file(
+    store: ObjectStore,
+    certificate: Certificate,
+    action: FileAction,
+    found: str,
+    to_purge: pa.Array,
+    present: pa.Array,
+    out: _Departures,
+) -> None:
+    """A file changed since the plan (another run rewrote it) and still holding planned records.
+
+    Purging from content the plan never saw is not what this certificate promised. Leave it;
+    the next plan reads it afresh. `present` masks the planned `to_purge` ids still in it.
+    """
+    gone = to_purge.filter(pc.invert(present))
+    elsewhere = pc.is_in(gone, value_set=_purged_elsewhere(store, certificate, action.key))
+    out.spared += [to_purge.filter(present), gone.filter(elsewhere)]
+    out.replanned.append(
+        ReplannedFile(
+            key=action.key,
+            sha256_planned=action.sha256_before,
+            sha256_found=found,
+            records_planned=action.records_removed,
+            reason=f"changed after this certificate planned it; {pc.sum(present).as_py()} planned record(s) "
+            "still in it were left to the next plan",
         )
-    else:
-        out.files.append(action)  # done already, by this certificate before a crash
+    )
+
+
+def _as_done(action: FileAction, to_purge: pa.Array, spared: pa.Array) -> FileAction:
+    """The file's action as carried out: sparing held records turns a delete into a rewrite."""
+    if len(spared) or action.action == "rewrite":
+        return action.model_copy(
+            update={
+                "action": "rewrite",
+                "method": "rewrite without the purged records",
+                "records_removed": len(to_purge),
+                "records_kept": action.records_kept + len(spared),
+            }
+        )
+    return action  # done already, by this certificate before a crash
 
 
 def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:

@@ -18,8 +18,10 @@ from pydantic import BaseModel
 
 from kakunin.batches import REJECTION_FILE, Rejection
 from kakunin.durations import parse_duration
+from kakunin.layout import BatchRef
 from kakunin.lineage.formats import (
     PURGED_RECORDS_SCHEMA,
+    ErasureRequest,
     Hold,
     ManifestHeader,
     Receipt,
@@ -110,17 +112,88 @@ def held_by(hold: Hold, dataset: str, batch_id: str) -> bool:
     return hold.dataset == dataset and (hold.scope == "dataset" or (hold.scope == "batch" and hold.target == batch_id))
 
 
+def _erasure_targets(
+    store: ObjectStore, erasures: list[ErasureRequest]
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Records pending erasure requests reach: curated file → record id → reason, and record id → request."""
+    targets: dict[str, dict[str, str]] = defaultdict(dict)
+    request_of: dict[str, str] = {}
+    for request in erasures:
+        for row in records_of_subject(store, request.dataset, request.subject_digest).to_pylist():
+            targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
+            request_of[row["record_id"]] = request.request_id
+    return targets, request_of
+
+
+@dataclass
+class _FileDecision:
+    """One curated file's share of the plan: what goes (None if nothing) and what each hold keeps."""
+
+    plan: FilePlan | None
+    held: dict[str, int]  # hold id → records it keeps
+    held_ids: list[str]  # the record ids kept, to tell which erasure requests a hold defers
+
+
+def _decide_file(
+    key: str, ref: BatchRef, table: pa.Table, as_of: date, targets: dict[str, str], holds: list[Hold]
+) -> _FileDecision:
+    """Which records of one curated file (`table`: record_id, retention_until) are due, and which are held.
+
+    A record is due when its retention ended before `as_of` or an erasure request names it;
+    a due record an active hold covers is kept and counted against that hold.
+    """
+    dataset, batch_id = ref.dataset, ref.batch_id
+    ids = table.column("record_id").combine_chunks()
+    expired = pc.less(table.column("retention_until"), pa.scalar(as_of, pa.date32())).combine_chunks()
+    reason = pc.if_else(expired, pa.scalar("retention period ended"), pa.scalar(None, pa.string()))
+    if targets:
+        erased = pc.is_in(ids, value_set=pa.array(list(targets), pa.string()))
+        named = pa.array([targets.get(i) for i in ids.to_pylist()], pa.string())
+        reason = pc.if_else(erased, named, reason)
+    to_purge = pc.is_valid(reason)
+    held: dict[str, int] = {}
+    held_ids: list[str] = []
+    for hold in holds:
+        if hold.scope == "record":
+            mask = pc.and_(to_purge, pc.equal(ids, hold.target)) if hold.dataset == dataset else None
+        else:
+            mask = to_purge if held_by(hold, dataset, batch_id) else None
+        if mask is not None and (count := pc.sum(mask).as_py() or 0):
+            held[hold.hold_id] = count
+            held_ids += ids.filter(mask).to_pylist()
+            to_purge = pc.and_(to_purge, pc.invert(mask))
+    if not pc.any(to_purge).as_py():
+        return _FileDecision(None, held, held_ids)
+    count = int(pc.sum(to_purge).as_py())
+    purge = pa.table(
+        {
+            "record_id": ids.filter(to_purge),
+            "dataset": pa.nulls(count, pa.string()).fill_null(dataset),
+            "batch_id": pa.nulls(count, pa.string()).fill_null(batch_id),
+            "curated_file": pa.nulls(count, pa.string()).fill_null(key),
+            "retention_until": table.column("retention_until").combine_chunks().filter(to_purge),
+            "reason": reason.filter(to_purge),
+        },
+        schema=PURGED_RECORDS_SCHEMA,
+    )
+    plan = FilePlan(key=key, dataset=dataset, batch_id=batch_id, total=len(ids), purge=purge, held=held)
+    return _FileDecision(plan, held, held_ids)
+
+
+def _retained(holds: list[Hold], counts: dict[str, int]) -> list[Retained]:
+    by_id = {h.hold_id: h for h in holds}
+    return [
+        Retained(hold_id=h, scope=by_id[h].scope, target=by_id[h].target, reason=by_id[h].reason, records=n)
+        for h, n in sorted(counts.items())
+    ]
+
+
 def make_plan(ctx: RetentionContext) -> Plan:
     """Everything a run would remove as of `ctx.as_of`, and everything held back."""
     store = ctx.store
     holds = active_holds(store)
     erasures = pending_requests(store)
-    erasure_targets: dict[str, dict[str, str]] = defaultdict(dict)  # curated file → record id → reason
-    request_of: dict[str, str] = {}
-    for request in erasures:
-        for row in records_of_subject(store, request.dataset, request.subject_digest).to_pylist():
-            erasure_targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
-            request_of[row["record_id"]] = request.request_id
+    erasure_targets, request_of = _erasure_targets(store, erasures)
     held_requests: set[str] = set()
     as_of_month = (ctx.as_of.year, ctx.as_of.month)
     files: list[FilePlan] = []
@@ -131,52 +204,18 @@ def make_plan(ctx: RetentionContext) -> Plan:
             continue  # not a day of it has begun to expire: never opened
         with store.reading(key) as path:
             table = pq.read_table(path, columns=["record_id", "retention_until"])
-        ids = table.column("record_id").combine_chunks()
-        expired = pc.less(table.column("retention_until"), pa.scalar(ctx.as_of, pa.date32())).combine_chunks()
-        reason = pc.if_else(expired, pa.scalar("retention period ended"), pa.scalar(None, pa.string()))
-        targets = erasure_targets.get(key, {})
-        if targets:
-            erased = pc.is_in(ids, value_set=pa.array(list(targets), pa.string()))
-            named = pa.array([targets.get(i) for i in ids.to_pylist()], pa.string())
-            reason = pc.if_else(erased, named, reason)
-        to_purge = pc.is_valid(reason)
-        held: dict[str, int] = {}
-        for hold in holds:
-            if hold.scope == "record":
-                mask = pc.and_(to_purge, pc.equal(ids, hold.target)) if hold.dataset == dataset else None
-            else:
-                mask = to_purge if held_by(hold, dataset, batch_id) else None
-            if mask is not None and (count := pc.sum(mask).as_py() or 0):
-                held[hold.hold_id] = count
-                retained_counts[hold.hold_id] += count
-                held_requests.update(request_of[i] for i in ids.filter(mask).to_pylist() if i in request_of)
-                to_purge = pc.and_(to_purge, pc.invert(mask))
-        months[(dataset, month)]["held"] += sum(held.values())
-        if not pc.any(to_purge).as_py():
-            continue
-        count = int(pc.sum(to_purge).as_py())
-        purge = pa.table(
-            {
-                "record_id": ids.filter(to_purge),
-                "dataset": pa.nulls(count, pa.string()).fill_null(dataset),
-                "batch_id": pa.nulls(count, pa.string()).fill_null(batch_id),
-                "curated_file": pa.nulls(count, pa.string()).fill_null(key),
-                "retention_until": table.column("retention_until").combine_chunks().filter(to_purge),
-                "reason": reason.filter(to_purge),
-            },
-            schema=PURGED_RECORDS_SCHEMA,
-        )
-        months[(dataset, month)]["purge"] += purge.num_rows
-        files.append(FilePlan(key=key, dataset=dataset, batch_id=batch_id, total=len(ids), purge=purge, held=held))
-    by_id = {h.hold_id: h for h in holds}
-    retained = [
-        Retained(hold_id=h, scope=by_id[h].scope, target=by_id[h].target, reason=by_id[h].reason, records=n)
-        for h, n in sorted(retained_counts.items())
-    ]
+        decided = _decide_file(key, BatchRef(dataset, batch_id), table, ctx.as_of, erasure_targets.get(key, {}), holds)
+        for hold_id, count in decided.held.items():
+            retained_counts[hold_id] += count
+        held_requests.update(request_of[i] for i in decided.held_ids if i in request_of)
+        months[(dataset, month)]["held"] += sum(decided.held.values())
+        if decided.plan is not None:
+            months[(dataset, month)]["purge"] += decided.plan.purge.num_rows
+            files.append(decided.plan)
     return Plan(
         as_of=ctx.as_of,
         files=files,
-        retained=retained,
+        retained=_retained(holds, retained_counts),
         quarantine=_quarantine_due(ctx, holds),
         receipts=_receipts_due(ctx, holds),
         erasure_requests=[r.request_id for r in erasures if r.request_id not in held_requests],
