@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from kakunin.layout import certificate_records_key
 from kakunin.lineage.formats import (
     Certificate,
     FileAction,
@@ -20,7 +21,6 @@ from kakunin.lineage.formats import (
     ReplannedFile,
     Retained,
     StoredObject,
-    certificate_records_key,
 )
 from kakunin.retention.certificates import batches_of, close_certificate
 from kakunin.retention.context import RetentionContext

@@ -15,10 +15,22 @@ import pyarrow.parquet as pq
 
 from kakunin import audit
 from kakunin.hashing import sha256_bytes
-from kakunin.lineage.chain import Chain, canonical_json
-from kakunin.lineage.formats import (
+from kakunin.layout import (
     CERTIFICATE_CHAIN,
     CERTIFICATES,
+    RETENTION_JOURNAL,
+    BatchRef,
+    certificate_key,
+    certificate_records_key,
+    closed_certificate_run,
+    folder_prefix,
+    journal_audit_marker,
+    journal_prefix,
+    journal_run,
+    open_certificate_run,
+)
+from kakunin.lineage.chain import Chain, canonical_json
+from kakunin.lineage.formats import (
     PURGED_RECORDS_SCHEMA,
     AuditAction,
     BatchPurge,
@@ -27,16 +39,11 @@ from kakunin.lineage.formats import (
     FileAction,
     ManifestHeader,
     StoredObject,
-    certificate_key,
-    certificate_records_key,
-    manifest_prefix,
 )
 from kakunin.retention.context import RetentionContext
 from kakunin.retention.plan import Plan
 from kakunin.storage import ObjectStore, delete_prefix, object_sha256
 from kakunin.yaml_io import dump_json
-
-JOURNAL = "journal/retention"
 
 
 def batches_of(store: ObjectStore, records: pa.Table) -> list[BatchPurge]:
@@ -47,7 +54,7 @@ def batches_of(store: ObjectStore, records: pa.Table) -> list[BatchPurge]:
         counts[(dataset, batch_id)] += 1
     out = []
     for (dataset, batch_id), count in sorted(counts.items()):
-        header_key = f"{manifest_prefix(dataset, batch_id)}/manifest.json"
+        header_key = BatchRef(dataset, batch_id).manifest_header
         document = (
             ManifestHeader.model_validate_json(store.get_bytes(header_key)).provenance_document_id
             if store.exists(header_key)
@@ -108,7 +115,7 @@ def open_certificate(ctx: RetentionContext, plan: Plan) -> Certificate:
 
 def _journal(run_id: str, action: AuditAction) -> str:
     """Where a run notes the audit log's head before a decision, for `audit.record_once`."""
-    return f"{JOURNAL}/{run_id}/audit-{action}.json"
+    return journal_audit_marker(run_id, action)
 
 
 def audit_opened(ctx: RetentionContext, certificate: Certificate) -> None:
@@ -144,19 +151,19 @@ def _audit_closed(ctx: RetentionContext, closed: Certificate) -> None:
         },
         match={"certificate": closed.run_id},
     )
-    delete_prefix(ctx.store, f"{JOURNAL}/{closed.run_id}/")
+    delete_prefix(ctx.store, folder_prefix(journal_prefix(closed.run_id)))
 
 
 def finish_journals(ctx: RetentionContext) -> None:
     """Log what a killed run did not (its certificate closed, the entry missing), and drop journals of
     runs that died before their certificate was written."""
     store = ctx.store
-    runs = sorted({key.split("/")[2] for key in store.list_keys(f"{JOURNAL}/") if key.count("/") == 3})
+    runs = sorted({run for key in store.list_keys(folder_prefix(RETENTION_JOURNAL)) if (run := journal_run(key))})
     for run_id in runs:
         if store.exists(certificate_key(run_id)):
             _audit_closed(ctx, Certificate.model_validate_json(store.get_bytes(certificate_key(run_id))))
         elif not store.exists(certificate_key(run_id, open_=True)):
-            delete_prefix(store, f"{JOURNAL}/{run_id}/")
+            delete_prefix(store, folder_prefix(journal_prefix(run_id)))
 
 
 def close_certificate(ctx: RetentionContext, certificate: Certificate, done: Certificate | None = None) -> Certificate:
@@ -186,9 +193,8 @@ def link_closed_certificates(store: ObjectStore) -> None:
     """Give every closed certificate that no chain link names its link (repairs a crash after closing)."""
     chain = Chain(store, CERTIFICATE_CHAIN)
     linked = {CertificateLink.model_validate_json(data).certificate_key for _, data in chain.entries()}
-    for key in sorted(store.list_keys(f"{CERTIFICATES}/")):
-        name = key.rsplit("/", 1)[1]
-        if key.count("/") != 2 or not name.endswith(".json") or name.endswith(".open.json") or key in linked:
+    for key in sorted(store.list_keys(folder_prefix(CERTIFICATES))):
+        if closed_certificate_run(key) is None or key in linked:
             continue
         data = store.get_bytes(key)
 
@@ -203,10 +209,10 @@ def link_closed_certificates(store: ObjectStore) -> None:
 
 def open_certificates(store: ObjectStore) -> list[Certificate]:
     """Certificates opened by a run that did not close them (oldest first)."""
-    keys = set(store.list_keys(f"{CERTIFICATES}/"))
-    opened = sorted(k for k in keys if k.endswith(".open.json"))
+    keys = set(store.list_keys(folder_prefix(CERTIFICATES)))
+    opened = {key: run for key in keys if (run := open_certificate_run(key)) is not None}
     return [
-        Certificate.model_validate_json(store.get_bytes(k))
-        for k in opened
-        if k.removesuffix(".open.json") + ".json" not in keys
+        Certificate.model_validate_json(store.get_bytes(key))
+        for key in sorted(opened)
+        if certificate_key(opened[key]) not in keys
     ]

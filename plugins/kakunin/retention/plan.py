@@ -16,9 +16,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from kakunin.batches import REJECTION_FILE, Rejection
+from kakunin.batches import Rejection
 from kakunin.durations import parse_duration
-from kakunin.layout import BatchRef
+from kakunin.layout import (
+    CURATED,
+    QUARANTINE,
+    RECEIPTS,
+    REJECTION_FILE,
+    BatchRef,
+    CuratedFile,
+    batch_prefix,
+    folder_prefix,
+    parse_curated_key,
+    split_batch_key,
+)
 from kakunin.lineage.formats import (
     PURGED_RECORDS_SCHEMA,
     ErasureRequest,
@@ -27,7 +38,6 @@ from kakunin.lineage.formats import (
     Receipt,
     RemovedObject,
     Retained,
-    manifest_prefix,
 )
 from kakunin.retention.context import RetentionContext
 from kakunin.retention.erasure import pending_requests, records_of_subject
@@ -77,22 +87,21 @@ class DryRun(BaseModel):
     erasure_requests: list[str]
 
 
-def _curated_files(store: ObjectStore) -> list[tuple[str, str, str, str]]:
-    """(key, dataset, month, batch_id) of every published curated file whose lineage is written.
+def _curated_files(store: ObjectStore) -> list[CuratedFile]:
+    """Every published curated file whose lineage is written.
 
     A batch still between publish and lineage is left alone: intake finishes it first.
     """
     files = []
-    written: dict[tuple[str, str], bool] = {}
-    for key in store.list_keys("curated/"):
-        parts = key.split("/")
-        if len(parts) == 4 and parts[2].startswith("expiry=") and parts[3].startswith("part-"):
-            batch_id = parts[3].removeprefix("part-").removesuffix(".parquet")
-            if (parts[1], batch_id) not in written:
-                header = f"{manifest_prefix(parts[1], batch_id)}/manifest.json"
-                written[(parts[1], batch_id)] = store.exists(header)
-            if written[(parts[1], batch_id)]:
-                files.append((key, parts[1], parts[2].removeprefix("expiry="), batch_id))
+    written: dict[BatchRef, bool] = {}
+    for key in store.list_keys(batch_prefix(CURATED)):
+        curated = parse_curated_key(key)
+        if curated is None or curated.pending:
+            continue
+        if curated.ref not in written:
+            written[curated.ref] = store.exists(curated.ref.manifest_header)
+        if written[curated.ref]:
+            files.append(curated)
     return files
 
 
@@ -135,14 +144,14 @@ class _FileDecision:
 
 
 def _decide_file(
-    key: str, ref: BatchRef, table: pa.Table, as_of: date, targets: dict[str, str], holds: list[Hold]
+    curated: CuratedFile, table: pa.Table, as_of: date, targets: dict[str, str], holds: list[Hold]
 ) -> _FileDecision:
     """Which records of one curated file (`table`: record_id, retention_until) are due, and which are held.
 
     A record is due when its retention ended before `as_of` or an erasure request names it;
     a due record an active hold covers is kept and counted against that hold.
     """
-    dataset, batch_id = ref.dataset, ref.batch_id
+    key, dataset, batch_id = curated.key, curated.ref.dataset, curated.ref.batch_id
     ids = table.column("record_id").combine_chunks()
     expired = pc.less(table.column("retention_until"), pa.scalar(as_of, pa.date32())).combine_chunks()
     reason = pc.if_else(expired, pa.scalar("retention period ended"), pa.scalar(None, pa.string()))
@@ -199,12 +208,13 @@ def make_plan(ctx: RetentionContext) -> Plan:
     files: list[FilePlan] = []
     retained_counts: dict[str, int] = defaultdict(int)
     months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
-    for key, dataset, month, batch_id in _curated_files(store):
+    for curated in _curated_files(store):
+        key, dataset, month = curated.key, curated.ref.dataset, curated.month
         if _month_key(month) > as_of_month and key not in erasure_targets:
             continue  # not a day of it has begun to expire: never opened
         with store.reading(key) as path:
             table = pq.read_table(path, columns=["record_id", "retention_until"])
-        decided = _decide_file(key, BatchRef(dataset, batch_id), table, ctx.as_of, erasure_targets.get(key, {}), holds)
+        decided = _decide_file(curated, table, ctx.as_of, erasure_targets.get(key, {}), holds)
         for hold_id, count in decided.held.items():
             retained_counts[hold_id] += count
         held_requests.update(request_of[i] for i in decided.held_ids if i in request_of)
@@ -226,19 +236,19 @@ def make_plan(ctx: RetentionContext) -> Plan:
 def _quarantine_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObject]:
     """Quarantined data past its dataset's `quarantine_retention` (the rejection record itself stays)."""
     store = ctx.store
-    by_batch: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for key in store.list_keys("quarantine/"):
-        parts = key.split("/")
-        if len(parts) >= 4:
-            by_batch[(parts[1], parts[2])].append(key)
+    by_batch: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # → (key, name in the folder)
+    for key in store.list_keys(batch_prefix(QUARANTINE)):
+        if (split := split_batch_key(key, QUARANTINE)) is not None:
+            by_batch[(split[0].dataset, split[0].batch_id)].append((key, split[1]))
     due = []
-    for (dataset, batch_id), keys in sorted(by_batch.items()):
-        data_keys = [k for k in keys if not k.endswith(f"/{REJECTION_FILE}")]
+    for (dataset, batch_id), entries in sorted(by_batch.items()):
+        # Any file named rejection.json stays, a subfolder's too (as the suffix test before layout did).
+        data_keys = [key for key, name in entries if name.rpartition("/")[2] != REJECTION_FILE]
         if not data_keys or any(held_by(h, dataset, batch_id) for h in holds):
             continue
         contract = ctx.registry.contract(dataset)
         period = parse_duration(contract.quarantine_retention if contract else "P30D")
-        started = _quarantined_on(store, dataset, batch_id)
+        started = _quarantined_on(store, BatchRef(dataset, batch_id))
         if started is None or period.add_to(started) >= ctx.as_of:
             continue
         reason = f"quarantine retention {period} from {started} ended"
@@ -246,13 +256,12 @@ def _quarantine_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObj
     return due
 
 
-def _quarantined_on(store: ObjectStore, dataset: str, batch_id: str) -> date | None:
-    rejection_key = f"quarantine/{dataset}/{batch_id}/{REJECTION_FILE}"
-    if store.exists(rejection_key):
-        return Rejection.model_validate_json(store.get_bytes(rejection_key)).rejected_at.date()
-    header_key = f"{manifest_prefix(dataset, batch_id)}/manifest.json"
-    if store.exists(header_key):
-        return ManifestHeader.model_validate_json(store.get_bytes(header_key)).created_at.date()
+def _quarantined_on(store: ObjectStore, ref: BatchRef) -> date | None:
+    """When the batch's quarantine retention starts: its rejection's date, else its manifest's."""
+    if store.exists(ref.rejection):
+        return Rejection.model_validate_json(store.get_bytes(ref.rejection)).rejected_at.date()
+    if store.exists(ref.manifest_header):
+        return ManifestHeader.model_validate_json(store.get_bytes(ref.manifest_header)).created_at.date()
     return None
 
 
@@ -261,7 +270,7 @@ def _receipts_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObjec
     has to be past it: an as-of date in the future never removes a receipt early."""
     cutoff = min(ctx.as_of, ctx.now().date())
     due = []
-    for key in ctx.store.list_keys("lineage/receipts/"):
+    for key in ctx.store.list_keys(folder_prefix(RECEIPTS)):
         receipt = Receipt.model_validate_json(ctx.store.get_bytes(key))
         if receipt.keep_until < cutoff and not any(held_by(h, receipt.dataset, receipt.batch_id) for h in holds):
             reason = f"receipt record kept until {receipt.keep_until} ({receipt.keep_rule})"

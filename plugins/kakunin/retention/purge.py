@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from kakunin.errors import KakuninError
+from kakunin.layout import RETENTION_LEASE
 from kakunin.leases import acquire, new_owner
 from kakunin.leases import read as read_lease
 from kakunin.leftovers import find_leftovers, remove_leftovers
@@ -54,8 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-RETENTION_LEASE = "retention"
 
 
 class RetentionBusy(KakuninError):
