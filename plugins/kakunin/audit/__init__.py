@@ -16,8 +16,9 @@ import os
 from datetime import datetime
 from typing import Required, TypedDict, Unpack
 
+from kakunin.layout import AUDIT_CHAIN, chain_sequence
 from kakunin.lineage.chain import Chain, canonical_json
-from kakunin.lineage.formats import AUDIT_CHAIN, AuditAction, AuditEntry
+from kakunin.lineage.formats import AuditAction, AuditEntry
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import json_text
 
@@ -114,7 +115,7 @@ def record_once(
     found = None
     entry_keys = chain.keys()
     for key in entry_keys:
-        if chain.sequence_of(key) <= marker["since"]:
+        if chain_sequence(key) <= marker["since"]:
             continue
         logged = AuditEntry.model_validate_json(store.get_bytes(key))
         if (
