@@ -1,4 +1,8 @@
-"""What a retention run works with: the store, the contracts, the as-of date, the clock and who runs it."""
+"""What a retention run works with: the store, the contracts, the as-of date, the clock and who runs it.
+
+One builder, `RetentionContext.from_env`, serves the CLI and the DAG alike, so both purge
+from the same store, judge by the same contracts and clock, and name who ran them the same way.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from kakunin.contracts import Registry
+from kakunin import audit, clock
+from kakunin.contracts import Registry, default_expectations_root
 from kakunin.errors import InputError
 from kakunin.leases import DEFAULT_TTL, Lease
-from kakunin.storage import ObjectStore
+from kakunin.storage import ObjectStore, open_store
 
 
 class InjectedFailure(RuntimeError):
@@ -27,6 +32,24 @@ class RetentionContext:
     future_as_of: bool = False  # the as-of date is after today, and the caller explicitly allowed it
     lease_ttl: timedelta = DEFAULT_TTL
     lease: Lease | None = None
+
+    @classmethod
+    def from_env(
+        cls, *, as_of: date | None = None, future_as_of: bool = False, actor: str | None = None
+    ) -> RetentionContext:
+        """The context of a real run: `KAKUNIN_HOME`'s store, `KAKUNIN_EXPECTATIONS`' contracts, the wall
+        clock, as of today unless given, and the actor given (else `KAKUNIN_ACTOR` or the OS user).
+
+        `future_as_of` is the caller's `check_as_of` verdict: it is recorded in the certificate.
+        """
+        return cls(
+            store=open_store(),
+            registry=Registry(default_expectations_root()),
+            as_of=as_of if as_of is not None else clock.today(),
+            now=clock.now_utc,
+            actor=actor or audit.current_actor(),
+            future_as_of=future_as_of,
+        )
 
     def checkpoint(self, name: str) -> None:
         if name in self.fail_at:
