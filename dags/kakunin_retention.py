@@ -41,22 +41,15 @@ def kakunin_retention() -> None:
     @task
     def purge() -> dict[str, int]:
         from kakunin import clock
-        from kakunin.contracts import Registry, default_expectations_root
         from kakunin.retention.purge import RetentionContext, check_as_of, run_retention
-        from kakunin.storage import open_store
 
         context = get_current_context()
         configured = context["params"].get("as_of")
         as_of = date.fromisoformat(configured) if configured else clock.today()
         allow_future = bool(context["params"].get("allow_future_as_of"))
         future = check_as_of(as_of, today=clock.today(), allow_future=allow_future)
-        ctx = RetentionContext(
-            store=open_store(),
-            registry=Registry(default_expectations_root()),
-            as_of=as_of,
-            now=clock.now_utc,
-            actor=f"airflow:kakunin_retention/{context['run_id']}",
-            future_as_of=future,
+        ctx = RetentionContext.from_env(
+            as_of=as_of, future_as_of=future, actor=f"airflow:kakunin_retention/{context['run_id']}"
         )
         certificates = run_retention(ctx)
         for certificate in certificates:

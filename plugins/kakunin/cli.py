@@ -198,18 +198,9 @@ def retention() -> None:
 
 
 def _retention_context(as_of: Any, *, future_as_of: bool = False) -> Any:
-    from kakunin import audit
-    from kakunin.retention.purge import RetentionContext
-    from kakunin.storage import open_store
+    from kakunin.retention.context import RetentionContext
 
-    return RetentionContext(
-        store=open_store(),
-        registry=_registry(),
-        as_of=_day(as_of),
-        now=clock.now_utc,
-        actor=audit.current_actor(),
-        future_as_of=future_as_of,
-    )
+    return RetentionContext.from_env(as_of=_day(as_of), future_as_of=future_as_of)
 
 
 @retention.command("run")

@@ -289,3 +289,67 @@ def intake_lease_name(ref: BatchRef) -> str:
 
 
 RETENTION_LEASE = "retention"
+
+
+# ── added for retention ──────────────────────────────────────────────────────────────
+
+
+def folder_prefix(folder: str) -> str:
+    """The prefix to list everything under a folder above (`HOLDS`, `journal_prefix(run)`, …), ending in `/`."""
+    return f"{folder}/"
+
+
+def batch_folder(ref: BatchRef, zone: BatchZone | str) -> str:
+    """The prefix to list one batch's objects in a zone, ending in `/`."""
+    return f"{zone}/{ref.dataset}/{ref.batch_id}/"
+
+
+def split_batch_key(key: str, zone: BatchZone | str) -> tuple[BatchRef, str] | None:
+    """Like `parse_batch_key`, but without checking the names: sweeps (quarantine retention,
+    leftovers) must not pass over an object because its folder is oddly named (`_unknown`)."""
+    parts = key.split("/", 3)
+    if len(parts) != 4 or parts[0] != zone:
+        return None
+    return BatchRef(parts[1], parts[2]), parts[3]
+
+
+def journal_audit_marker(run_id: str, action: str) -> str:
+    """Where a retention run notes the audit log's head before logging `action` (`audit.prepare_once`)."""
+    return journal_key(run_id, f"audit-{action}.json")
+
+
+def placed_hold_id(key: str) -> str | None:
+    """`lineage/holds/<hold_id>.json` (a placed hold) → hold id; None for a release or any other key."""
+    name = key.removeprefix(f"{HOLDS}/")
+    if name == key or "/" in name or not name.endswith(".json") or name.endswith(".released.json"):
+        return None
+    return name.removesuffix(".json")
+
+
+def erasure_request_id(key: str) -> str | None:
+    """`lineage/erasure/<request_id>.json` → request id; None for any other key."""
+    name = key.removeprefix(f"{ERASURE_REQUESTS}/")
+    if name == key or "/" in name or not name.endswith(".json"):
+        return None
+    return name.removesuffix(".json")
+
+
+def lease_name_of(key: str) -> str | None:
+    """`locks/<name>/<generation>.json` → the lease's name; None for any other key."""
+    name, _, file = key.removeprefix(f"{LOCKS}/").rpartition("/")
+    if not key.startswith(f"{LOCKS}/") or not name or not file.endswith(".json"):
+        return None
+    return name
+
+
+def intake_leases_prefix() -> str:
+    """The prefix to list every intake lease's generations (see `intake_lease_name`), ending in `/`."""
+    return f"{LOCKS}/intake/"
+
+
+def intake_lease_batch(name: str) -> BatchRef | None:
+    """`intake/<dataset>/<batch_id>` (an intake lease's name) → the batch; None for any other lease."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != "intake":
+        return None
+    return BatchRef(parts[1], parts[2])

@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from kakunin.errors import KakuninError, StorageError
+from kakunin.layout import LOCKS, folder_prefix, lease_generation_key, lease_name_of, lease_prefix
 from kakunin.storage import ObjectStore, check_key
 from kakunin.storage.local import machine_id, process_gone
 
-LOCKS = "locks"
 DEFAULT_TTL = timedelta(minutes=30)
 
 __all__ = ["DEFAULT_TTL", "LOCKS", "Lease", "LeaseLost", "LeaseRecord", "acquire", "new_owner", "read"]
@@ -65,16 +65,16 @@ def new_owner() -> str:
 
 
 def _prefix(name: str) -> str:
-    return check_key(f"{LOCKS}/{name}")
+    return check_key(lease_prefix(name))
 
 
 def _generation_key(name: str, generation: int) -> str:
-    return f"{_prefix(name)}/{generation:010d}.json"
+    return check_key(lease_generation_key(name, generation))
 
 
 def read(store: ObjectStore, name: str) -> LeaseRecord | None:
     """The newest generation of the lease `name`, or None if it was never taken (or was dropped)."""
-    keys = [k for k in store.list_keys(_prefix(name) + "/") if k.endswith(".json")]
+    keys = [k for k in store.list_keys(folder_prefix(_prefix(name))) if lease_name_of(k) == name]
     for key in reversed(keys):
         try:
             return LeaseRecord.model_validate_json(store.get_bytes(key))

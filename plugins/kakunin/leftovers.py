@@ -24,12 +24,26 @@ from typing import Literal
 from pydantic import BaseModel
 
 from kakunin import leases
+from kakunin.layout import (
+    CURATED,
+    LANDING,
+    SUBMISSION_FILE,
+    WORK,
+    BatchRef,
+    batch_prefix,
+    folder_prefix,
+    intake_lease_batch,
+    intake_leases_prefix,
+    lease_name_of,
+    lease_prefix,
+    parse_curated_key,
+    split_batch_key,
+)
 from kakunin.storage import ObjectStore
 
 __all__ = ["Leftover", "find_leftovers", "remove_leftovers"]
 
 Kind = Literal["partial-write", "staged", "work", "unsubmitted", "lock"]
-_SUBMISSION = "_submission.json"
 ABANDONED_AFTER = timedelta(days=1)  # a submit that has not finished in a day was killed
 
 
@@ -51,13 +65,18 @@ class Leftover(BaseModel):
         }[self.kind]
 
 
-def _in_flight(store: ObjectStore) -> set[tuple[str, str]]:
+def _in_flight(store: ObjectStore) -> set[BatchRef]:
     flights = set()
-    for key in store.list_keys("landing/"):
-        parts = key.split("/")
-        if len(parts) == 4 and parts[3] == _SUBMISSION:
-            flights.add((parts[1], parts[2]))
+    for key in store.list_keys(batch_prefix(LANDING)):
+        split = split_batch_key(key, LANDING)
+        if split is not None and split[1] == SUBMISSION_FILE:
+            flights.add(split[0])
     return flights
+
+
+def _batch_keys(store: ObjectStore, zone: str) -> list[tuple[str, BatchRef]]:
+    """(key, batch) of every object in a batch folder of `zone`, whatever the folder's names."""
+    return [(key, split[0]) for key in store.list_keys(batch_prefix(zone)) if (split := split_batch_key(key, zone))]
 
 
 def _submitted_at(batch_id: str) -> datetime | None:
@@ -74,41 +93,34 @@ def find_leftovers(store: ObjectStore, *, now: datetime | None = None) -> list[L
     its work files and goes only after them, so a batch submitted meanwhile is never taken
     for finished. Free leases and abandoned submissions need `now`.
     """
-    staged = []
-    for key in store.list_keys("curated/"):
-        parts = key.split("/")
-        name = parts[-1]
-        if len(parts) == 4 and name.startswith("_pending-") and name.endswith(".parquet"):
-            staged.append((key, parts[1], name.removeprefix("_pending-").removesuffix(".parquet")))
-    work = [(key, *key.split("/")[1:3]) for key in store.list_keys("work/") if key.count("/") >= 3]
-    locks = sorted({key.rsplit("/", 1)[0].removeprefix(f"{leases.LOCKS}/") for key in _lock_keys(store)})
-    landed = [key for key in store.list_keys("landing/") if key.count("/") >= 3]
+    staged = [
+        (c.key, c.ref) for k in store.list_keys(batch_prefix(CURATED)) if (c := parse_curated_key(k)) and c.pending
+    ]
+    work = _batch_keys(store, WORK)
+    locks = sorted({name for key in store.list_keys(intake_leases_prefix()) if (name := lease_name_of(key))})
+    landed = _batch_keys(store, LANDING)
     partial = store.partial_writes()
     flights = _in_flight(store)
     found = [Leftover(kind="partial-write", key=p.name, holds_data=True) for p in partial]
-    found += [Leftover(kind="staged", key=k, holds_data=True) for k, d, b in staged if (d, b) not in flights]
-    found += [Leftover(kind="work", key=k, holds_data=True) for k, d, b in work if (d, b) not in flights]
+    found += [Leftover(kind="staged", key=k, holds_data=True) for k, ref in staged if ref not in flights]
+    found += [Leftover(kind="work", key=k, holds_data=True) for k, ref in work if ref not in flights]
     if now is None:
         return found
-    for key in landed:
-        _, dataset, batch_id, *_ = key.split("/")
-        started = _submitted_at(batch_id)
-        if (dataset, batch_id) not in flights and started is not None and now - started > ABANDONED_AFTER:
+    for key, ref in landed:
+        started = _submitted_at(ref.batch_id)
+        if ref not in flights and started is not None and now - started > ABANDONED_AFTER:
             found.append(Leftover(kind="unsubmitted", key=key, holds_data=True))
     for name in locks:
-        parts = name.split("/")
-        if len(parts) != 3 or (parts[1], parts[2]) in flights:
+        batch = intake_lease_batch(name)
+        if batch is None or batch in flights:
             continue
         record = leases.read(store, name)
         if record is None or record.is_free(now):
             found += [
-                Leftover(kind="lock", key=key, holds_data=False) for key in store.list_keys(f"{leases.LOCKS}/{name}/")
+                Leftover(kind="lock", key=key, holds_data=False)
+                for key in store.list_keys(folder_prefix(lease_prefix(name)))
             ]
     return found
-
-
-def _lock_keys(store: ObjectStore) -> list[str]:
-    return [key for key in store.list_keys(f"{leases.LOCKS}/intake/") if key.endswith(".json")]
 
 
 def remove_leftovers(store: ObjectStore, leftovers: list[Leftover]) -> int:

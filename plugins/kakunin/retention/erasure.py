@@ -16,13 +16,15 @@ import pyarrow.parquet as pq
 
 from kakunin import audit
 from kakunin.errors import InputError
-from kakunin.lineage.digests import Hmac, normalise_subject_key
-from kakunin.lineage.formats import (
+from kakunin.layout import (
     ERASURE_REQUESTS,
-    AuditAction,
-    ErasureRequest,
-    readable_dates,
+    erasure_request_id,
+    erasure_request_key,
+    folder_prefix,
+    parse_manifest_header_key,
 )
+from kakunin.lineage.digests import Hmac, normalise_subject_key
+from kakunin.lineage.formats import AuditAction, ErasureRequest, readable_dates
 from kakunin.lineage.trace import closed_certificates, linked_manifests
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
@@ -36,7 +38,8 @@ def records_of_subject(store: ObjectStore, dataset: str, digest: str) -> pa.Tabl
     """(record_id, batch_id, curated_file, retention_until) of every manifest row with this digest."""
     found = []
     for header_key, manifest_key in linked_manifests(store):
-        if f"/manifests/{dataset}/" not in header_key:
+        ref = parse_manifest_header_key(header_key)
+        if ref is None or ref.dataset != dataset:
             continue
         with store.reading(manifest_key) as path:
             table = pq.read_table(
@@ -77,7 +80,7 @@ def request_erasure(
         requested_by=requested_by,
         requested_at=now,
     )
-    store.put_bytes(f"{ERASURE_REQUESTS}/{request.request_id}.json", dump_json(request))
+    store.put_bytes(erasure_request_key(request.request_id), dump_json(request))
     matches = records_of_subject(store, dataset, digest)
     audit.record(
         store,
@@ -96,8 +99,8 @@ def pending_requests(store: ObjectStore) -> list[ErasureRequest]:
     done = {request for certificate in closed_certificates(store) for request in certificate.erasure_requests}
     requests = [
         ErasureRequest.model_validate_json(store.get_bytes(key))
-        for key in store.list_keys(f"{ERASURE_REQUESTS}/")
-        if key.endswith(".json")
+        for key in store.list_keys(folder_prefix(ERASURE_REQUESTS))
+        if erasure_request_id(key) is not None
     ]
     return [r for r in requests if r.request_id not in done]
 

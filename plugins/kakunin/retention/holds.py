@@ -14,10 +14,21 @@ from typing import Literal
 import pyarrow.parquet as pq
 
 from kakunin import audit
-from kakunin.batches import is_batch_id
-from kakunin.contracts import IDENTIFIER
 from kakunin.errors import InputError
-from kakunin.lineage.formats import HOLDS, AuditAction, Hold, HoldRelease, manifest_prefix
+from kakunin.layout import (
+    HOLDS,
+    LANDING,
+    QUARANTINE,
+    BatchRef,
+    batch_folder,
+    folder_prefix,
+    hold_key,
+    is_batch_id,
+    is_identifier,
+    parse_manifest_header_key,
+    placed_hold_id,
+)
+from kakunin.lineage.formats import AuditAction, Hold, HoldRelease
 from kakunin.lineage.trace import linked_manifests
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
@@ -38,7 +49,7 @@ def place_hold(
     now: datetime,
 ) -> Hold:
     """Place a hold on the narrowest target given (record, else batch, else the dataset)."""
-    if not re.fullmatch(IDENTIFIER, dataset):
+    if not is_identifier(dataset):
         raise InputError(f"{dataset!r} is not a dataset id")
     if not reason.strip():
         raise InputError("a hold needs a reason (e.g. the litigation or inquiry it serves)")
@@ -68,7 +79,7 @@ def place_hold(
         placed_by=placed_by,
         placed_at=now,
     )
-    store.put_bytes(f"{HOLDS}/{hold.hold_id}.json", dump_json(hold))
+    store.put_bytes(hold_key(hold.hold_id), dump_json(hold))
     audit.record(
         store,
         AuditAction.HOLD,
@@ -84,17 +95,19 @@ def place_hold(
 
 def _batch_exists(store: ObjectStore, dataset: str, batch_id: str) -> bool:
     """A hold on a batch must name one we have: published (manifest), pending, or quarantined."""
+    ref = BatchRef(dataset, batch_id)
     return (
-        store.exists(f"{manifest_prefix(dataset, batch_id)}/manifest.json")
-        or next(iter(store.list_keys(f"landing/{dataset}/{batch_id}/")), None) is not None
-        or next(iter(store.list_keys(f"quarantine/{dataset}/{batch_id}/")), None) is not None
+        store.exists(ref.manifest_header)
+        or next(iter(store.list_keys(batch_folder(ref, LANDING))), None) is not None
+        or next(iter(store.list_keys(batch_folder(ref, QUARANTINE))), None) is not None
     )
 
 
 def _record_exists(store: ObjectStore, dataset: str, record_id: str) -> bool:
     """A hold on a record must name one a linked manifest of the dataset lists (a typo holds nothing)."""
     for header_key, manifest_key in linked_manifests(store):
-        if f"/manifests/{dataset}/" not in header_key:
+        ref = parse_manifest_header_key(header_key)
+        if ref is None or ref.dataset != dataset:
             continue
         with store.reading(manifest_key) as path:
             if pq.read_table(path, columns=["record_id"], filters=[("record_id", "=", record_id)]).num_rows:
@@ -106,22 +119,18 @@ def release_hold(store: ObjectStore, hold_id: str, *, reason: str, released_by: 
     """Release a hold; the reason is the record of why the protection ended, so it may not be blank."""
     if not reason.strip():
         raise InputError("releasing a hold needs a reason (e.g. the case closed, the inquiry answered)")
-    if not re.fullmatch(_HOLD_ID, hold_id) or not store.exists(f"{HOLDS}/{hold_id}.json"):
+    if not re.fullmatch(_HOLD_ID, hold_id) or not store.exists(hold_key(hold_id)):
         raise InputError(f"no hold {hold_id!r}")
-    if store.exists(f"{HOLDS}/{hold_id}.released.json"):
+    if store.exists(hold_key(hold_id, released=True)):
         raise InputError(f"hold {hold_id} was already released")
     release = HoldRelease(hold_id=hold_id, reason=reason.strip(), released_by=released_by, released_at=now)
-    store.put_bytes(f"{HOLDS}/{hold_id}.released.json", dump_json(release))
+    store.put_bytes(hold_key(hold_id, released=True), dump_json(release))
     audit.record(store, AuditAction.RELEASE_HOLD, at=now, actor=released_by, detail={"hold_id": hold_id})
     return release
 
 
 def active_holds(store: ObjectStore) -> list[Hold]:
     """Holds placed and not released, oldest first."""
-    keys = set(store.list_keys(f"{HOLDS}/"))
-    holds = [
-        Hold.model_validate_json(store.get_bytes(key))
-        for key in sorted(keys)
-        if key.endswith(".json") and not key.endswith(".released.json")
-    ]
-    return [h for h in holds if f"{HOLDS}/{h.hold_id}.released.json" not in keys]
+    keys = set(store.list_keys(folder_prefix(HOLDS)))
+    holds = [Hold.model_validate_json(store.get_bytes(key)) for key in sorted(keys) if placed_hold_id(key) is not None]
+    return [h for h in holds if hold_key(h.hold_id, released=True) not in keys]

@@ -1,0 +1,297 @@
+"""What a retention run would remove as of a date, and what a hold keeps back: the plan, decided before anything goes.
+
+Curated data is partitioned by expiry month, so only partitions whose month has begun by
+the as-of date are opened (plus files an erasure request reaches); later partitions are not.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from kakunin.batches import Rejection
+from kakunin.durations import parse_duration
+from kakunin.layout import (
+    CURATED,
+    QUARANTINE,
+    RECEIPTS,
+    REJECTION_FILE,
+    BatchRef,
+    CuratedFile,
+    batch_prefix,
+    folder_prefix,
+    parse_curated_key,
+    split_batch_key,
+)
+from kakunin.lineage.formats import (
+    PURGED_RECORDS_SCHEMA,
+    ErasureRequest,
+    Hold,
+    ManifestHeader,
+    Receipt,
+    RemovedObject,
+    Retained,
+)
+from kakunin.retention.context import RetentionContext
+from kakunin.retention.erasure import pending_requests, records_of_subject
+from kakunin.retention.holds import active_holds
+from kakunin.storage import ObjectStore, object_sha256
+
+
+@dataclass
+class FilePlan:
+    key: str
+    dataset: str
+    batch_id: str
+    total: int
+    purge: pa.Table  # PURGED_RECORDS_SCHEMA rows
+    held: dict[str, int]
+
+
+@dataclass
+class Plan:
+    as_of: date
+    files: list[FilePlan]
+    retained: list[Retained]
+    quarantine: list[RemovedObject]
+    receipts: list[RemovedObject]
+    erasure_requests: list[str]
+    months: dict[tuple[str, str], dict[str, int]]
+
+    @property
+    def purged_count(self) -> int:
+        return sum(f.purge.num_rows for f in self.files)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.files or self.quarantine or self.receipts or self.erasure_requests)
+
+
+class DryRun(BaseModel):
+    """What a run would do: per dataset and expiry month, records that would go and records held."""
+
+    as_of: date
+    rows: list[dict[str, Any]]
+    files_deleted: int
+    files_rewritten: int
+    quarantine_objects: int
+    receipts: int
+    retained: list[Retained]
+    erasure_requests: list[str]
+
+
+def _curated_files(store: ObjectStore) -> list[CuratedFile]:
+    """Every published curated file whose lineage is written.
+
+    A batch still between publish and lineage is left alone: intake finishes it first.
+    """
+    files = []
+    written: dict[BatchRef, bool] = {}
+    for key in store.list_keys(batch_prefix(CURATED)):
+        curated = parse_curated_key(key)
+        if curated is None or curated.pending:
+            continue
+        if curated.ref not in written:
+            written[curated.ref] = store.exists(curated.ref.manifest_header)
+        if written[curated.ref]:
+            files.append(curated)
+    return files
+
+
+def _month_key(month: str) -> tuple[int, int]:
+    """`YYYY-MM` (or a longer year, from records published before per-record clamping) as numbers.
+
+    Compared as text, "10002-01" would sort before "2026-05" and look long expired.
+    """
+    year, _, number = month.rpartition("-")
+    try:
+        return int(year), int(number)
+    except ValueError:
+        return (0, 0)  # not a month we wrote: open it rather than skip it
+
+
+def held_by(hold: Hold, dataset: str, batch_id: str) -> bool:
+    return hold.dataset == dataset and (hold.scope == "dataset" or (hold.scope == "batch" and hold.target == batch_id))
+
+
+def _erasure_targets(
+    store: ObjectStore, erasures: list[ErasureRequest]
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Records pending erasure requests reach: curated file → record id → reason, and record id → request."""
+    targets: dict[str, dict[str, str]] = defaultdict(dict)
+    request_of: dict[str, str] = {}
+    for request in erasures:
+        for row in records_of_subject(store, request.dataset, request.subject_digest).to_pylist():
+            targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
+            request_of[row["record_id"]] = request.request_id
+    return targets, request_of
+
+
+@dataclass
+class _FileDecision:
+    """One curated file's share of the plan: what goes (None if nothing) and what each hold keeps."""
+
+    plan: FilePlan | None
+    held: dict[str, int]  # hold id → records it keeps
+    held_ids: list[str]  # the record ids kept, to tell which erasure requests a hold defers
+
+
+def _decide_file(
+    curated: CuratedFile, table: pa.Table, as_of: date, targets: dict[str, str], holds: list[Hold]
+) -> _FileDecision:
+    """Which records of one curated file (`table`: record_id, retention_until) are due, and which are held.
+
+    A record is due when its retention ended before `as_of` or an erasure request names it;
+    a due record an active hold covers is kept and counted against that hold.
+    """
+    key, dataset, batch_id = curated.key, curated.ref.dataset, curated.ref.batch_id
+    ids = table.column("record_id").combine_chunks()
+    expired = pc.less(table.column("retention_until"), pa.scalar(as_of, pa.date32())).combine_chunks()
+    reason = pc.if_else(expired, pa.scalar("retention period ended"), pa.scalar(None, pa.string()))
+    if targets:
+        erased = pc.is_in(ids, value_set=pa.array(list(targets), pa.string()))
+        named = pa.array([targets.get(i) for i in ids.to_pylist()], pa.string())
+        reason = pc.if_else(erased, named, reason)
+    to_purge = pc.is_valid(reason)
+    held: dict[str, int] = {}
+    held_ids: list[str] = []
+    for hold in holds:
+        if hold.scope == "record":
+            mask = pc.and_(to_purge, pc.equal(ids, hold.target)) if hold.dataset == dataset else None
+        else:
+            mask = to_purge if held_by(hold, dataset, batch_id) else None
+        if mask is not None and (count := pc.sum(mask).as_py() or 0):
+            held[hold.hold_id] = count
+            held_ids += ids.filter(mask).to_pylist()
+            to_purge = pc.and_(to_purge, pc.invert(mask))
+    if not pc.any(to_purge).as_py():
+        return _FileDecision(None, held, held_ids)
+    count = int(pc.sum(to_purge).as_py())
+    purge = pa.table(
+        {
+            "record_id": ids.filter(to_purge),
+            "dataset": pa.nulls(count, pa.string()).fill_null(dataset),
+            "batch_id": pa.nulls(count, pa.string()).fill_null(batch_id),
+            "curated_file": pa.nulls(count, pa.string()).fill_null(key),
+            "retention_until": table.column("retention_until").combine_chunks().filter(to_purge),
+            "reason": reason.filter(to_purge),
+        },
+        schema=PURGED_RECORDS_SCHEMA,
+    )
+    plan = FilePlan(key=key, dataset=dataset, batch_id=batch_id, total=len(ids), purge=purge, held=held)
+    return _FileDecision(plan, held, held_ids)
+
+
+def _retained(holds: list[Hold], counts: dict[str, int]) -> list[Retained]:
+    by_id = {h.hold_id: h for h in holds}
+    return [
+        Retained(hold_id=h, scope=by_id[h].scope, target=by_id[h].target, reason=by_id[h].reason, records=n)
+        for h, n in sorted(counts.items())
+    ]
+
+
+def make_plan(ctx: RetentionContext) -> Plan:
+    """Everything a run would remove as of `ctx.as_of`, and everything held back."""
+    store = ctx.store
+    holds = active_holds(store)
+    erasures = pending_requests(store)
+    erasure_targets, request_of = _erasure_targets(store, erasures)
+    held_requests: set[str] = set()
+    as_of_month = (ctx.as_of.year, ctx.as_of.month)
+    files: list[FilePlan] = []
+    retained_counts: dict[str, int] = defaultdict(int)
+    months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
+    for curated in _curated_files(store):
+        key, dataset, month = curated.key, curated.ref.dataset, curated.month
+        if _month_key(month) > as_of_month and key not in erasure_targets:
+            continue  # not a day of it has begun to expire: never opened
+        with store.reading(key) as path:
+            table = pq.read_table(path, columns=["record_id", "retention_until"])
+        decided = _decide_file(curated, table, ctx.as_of, erasure_targets.get(key, {}), holds)
+        for hold_id, count in decided.held.items():
+            retained_counts[hold_id] += count
+        held_requests.update(request_of[i] for i in decided.held_ids if i in request_of)
+        months[(dataset, month)]["held"] += sum(decided.held.values())
+        if decided.plan is not None:
+            months[(dataset, month)]["purge"] += decided.plan.purge.num_rows
+            files.append(decided.plan)
+    return Plan(
+        as_of=ctx.as_of,
+        files=files,
+        retained=_retained(holds, retained_counts),
+        quarantine=_quarantine_due(ctx, holds),
+        receipts=_receipts_due(ctx, holds),
+        erasure_requests=[r.request_id for r in erasures if r.request_id not in held_requests],
+        months=dict(months),
+    )
+
+
+def _quarantine_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObject]:
+    """Quarantined data past its dataset's `quarantine_retention` (the rejection record itself stays)."""
+    store = ctx.store
+    by_batch: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # → (key, name in the folder)
+    for key in store.list_keys(batch_prefix(QUARANTINE)):
+        if (split := split_batch_key(key, QUARANTINE)) is not None:
+            by_batch[(split[0].dataset, split[0].batch_id)].append((key, split[1]))
+    due = []
+    for (dataset, batch_id), entries in sorted(by_batch.items()):
+        # Any file named rejection.json stays, a subfolder's too (as the suffix test before layout did).
+        data_keys = [key for key, name in entries if name.rpartition("/")[2] != REJECTION_FILE]
+        if not data_keys or any(held_by(h, dataset, batch_id) for h in holds):
+            continue
+        contract = ctx.registry.contract(dataset)
+        period = parse_duration(contract.quarantine_retention if contract else "P30D")
+        started = _quarantined_on(store, BatchRef(dataset, batch_id))
+        if started is None or period.add_to(started) >= ctx.as_of:
+            continue
+        reason = f"quarantine retention {period} from {started} ended"
+        due += [RemovedObject(key=k, sha256_before=object_sha256(store, k), reason=reason) for k in data_keys]
+    return due
+
+
+def _quarantined_on(store: ObjectStore, ref: BatchRef) -> date | None:
+    """When the batch's quarantine retention starts: its rejection's date, else its manifest's."""
+    if store.exists(ref.rejection):
+        return Rejection.model_validate_json(store.get_bytes(ref.rejection)).rejected_at.date()
+    if store.exists(ref.manifest_header):
+        return ManifestHeader.model_validate_json(store.get_bytes(ref.manifest_header)).created_at.date()
+    return None
+
+
+def _receipts_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObject]:
+    """Receipt records past keep_until. The law sets a minimum here, so the real date also
+    has to be past it: an as-of date in the future never removes a receipt early."""
+    cutoff = min(ctx.as_of, ctx.now().date())
+    due = []
+    for key in ctx.store.list_keys(folder_prefix(RECEIPTS)):
+        receipt = Receipt.model_validate_json(ctx.store.get_bytes(key))
+        if receipt.keep_until < cutoff and not any(held_by(h, receipt.dataset, receipt.batch_id) for h in holds):
+            reason = f"receipt record kept until {receipt.keep_until} ({receipt.keep_rule})"
+            due.append(RemovedObject(key=key, sha256_before=object_sha256(ctx.store, key), reason=reason))
+    return due
+
+
+def dry_run(plan: Plan) -> DryRun:
+    rows = [
+        {"dataset": dataset, "expiry": month, "records": counts["purge"], "held": counts["held"]}
+        for (dataset, month), counts in sorted(plan.months.items())
+        if counts["purge"] or counts["held"]
+    ]
+    deleted = sum(1 for f in plan.files if f.purge.num_rows == f.total)
+    return DryRun(
+        as_of=plan.as_of,
+        rows=rows,
+        files_deleted=deleted,
+        files_rewritten=len(plan.files) - deleted,
+        quarantine_objects=len(plan.quarantine),
+        receipts=len(plan.receipts),
+        retained=plan.retained,
+        erasure_requests=plan.erasure_requests,
+    )
