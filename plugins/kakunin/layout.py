@@ -291,7 +291,7 @@ def intake_lease_name(ref: BatchRef) -> str:
 RETENTION_LEASE = "retention"
 
 
-# ── added for retention ──────────────────────────────────────────────────────────────
+# ── listing and sweeping (retention, leases, leftovers) ─────────────────────────────
 
 
 def folder_prefix(folder: str) -> str:

@@ -30,11 +30,13 @@ from kakunin.layout import (
     AUDIT_CHAIN,
     CERTIFICATE_CHAIN,
     CERTIFICATES,
+    CURATED,
     MANIFEST_CHAIN,
     BatchRef,
     certificate_key,
     chain_sequence,
     closed_certificate_run,
+    folder_prefix,
     manifest_parquet_of,
     open_certificate_run,
 )
@@ -219,7 +221,7 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     """Curated files match their headers; records and manifest rows match both ways."""
     curated_ids: list[pa.Array] = []
     files = 0
-    for key in store.list_keys("curated/"):
+    for key in store.list_keys(folder_prefix(CURATED)):
         name = key.rsplit("/", 1)[1]
         if not name.endswith(".parquet") or name.startswith(("_", ".")):
             continue
@@ -246,14 +248,14 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     if len(resurrected):
         state.fail(
             "records",
-            "curated/",
+            folder_prefix(CURATED),
             f"{len(resurrected)} record(s) a closed certificate purged are still in the curated store "
             f"(first: {resurrected[0].as_py()})",
         )
     if len(missing):
         state.fail(
             "records",
-            "curated/",
+            folder_prefix(CURATED),
             f"{len(missing)} record(s) in manifests are not in the curated store and no closed purge certificate "
             f"names them (first: {missing[0].as_py()})",
         )
@@ -261,7 +263,7 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     if len(orphans):
         state.fail(
             "records",
-            "curated/",
+            folder_prefix(CURATED),
             f"{len(orphans)} curated record(s) have no manifest row (first: {orphans[0].as_py()})",
         )
     return len(in_manifests), files

@@ -88,7 +88,7 @@ def _present(store: ObjectStore, key: str, ids: pa.Array) -> pa.Array:
 
 def _purged_elsewhere(store: ObjectStore, certificate: Certificate, key: str) -> pa.Array:
     """Record ids of `key` that another closed certificate names (it changed the file, not this one)."""
-    from kakunin.lineage.trace import closed_certificates
+    from kakunin.lineage.chain import closed_certificates
 
     found = [pa.array([], pa.string())]
     for other in closed_certificates(store):

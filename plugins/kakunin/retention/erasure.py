@@ -23,9 +23,9 @@ from kakunin.layout import (
     folder_prefix,
     parse_manifest_header_key,
 )
+from kakunin.lineage.chain import closed_certificates, linked_manifests
 from kakunin.lineage.digests import Hmac, normalise_subject_key
 from kakunin.lineage.formats import AuditAction, ErasureRequest, readable_dates
-from kakunin.lineage.trace import closed_certificates, linked_manifests
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
 

@@ -28,8 +28,8 @@ from kakunin.layout import (
     parse_manifest_header_key,
     placed_hold_id,
 )
+from kakunin.lineage.chain import linked_manifests
 from kakunin.lineage.formats import AuditAction, Hold, HoldRelease
-from kakunin.lineage.trace import linked_manifests
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
 
