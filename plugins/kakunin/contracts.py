@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kakunin.durations import DurationError, IsoDuration, parse_duration
 from kakunin.errors import ConfigError
 from kakunin.layout import IDENTIFIER
+from kakunin.uniqueness import repeated
 from kakunin.yaml_io import DocumentSyntaxError, parse_mapping
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,7 +49,7 @@ class PurposeRegister(_Strict):
     @classmethod
     def _ids_are_unique(cls, purposes: list[Purpose]) -> list[Purpose]:
         ids = [p.id for p in purposes]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = repeated(ids)
         if duplicates:
             raise ValueError(f"purpose ids must be unique; repeated: {', '.join(duplicates)}")
         return purposes
@@ -139,9 +140,8 @@ class DatasetContract(_Strict):
     @model_validator(mode="after")
     def _columns_are_consistent(self) -> DatasetContract:
         names = [c.name for c in self.columns]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"column names must be unique; repeated: {', '.join(repeated)}")
+        if twice := repeated(names):
+            raise ValueError(f"column names must be unique; repeated: {', '.join(twice)}")
         missing = [k for k in self.subject_key if k not in names]
         if missing:
             raise ValueError(f"subject_key names columns the contract does not have: {', '.join(missing)}")

@@ -24,6 +24,7 @@ from kakunin.codes import ReasonCode
 from kakunin.contracts import Column, ColumnType, DatasetContract
 from kakunin.intake.work import WORK_COMPRESSION
 from kakunin.lineage.formats import SOURCE_ROW
+from kakunin.uniqueness import repeated
 
 PARSE_FAILURES = "_parse_failures"
 DEFAULT_BLOCK_BYTES = 2 << 20  # measured: larger blocks make the reader's peak memory grow with the file
@@ -75,15 +76,15 @@ def read_header(path: Path, contract: DatasetContract, encoding: str) -> list[st
     expected = [c.name for c in contract.columns]
     missing = [n for n in expected if n not in names]
     extra = [n for n in names if n not in expected]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if missing or extra or repeated:
+    twice = repeated(names)
+    if missing or extra or twice:
         parts = []
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
             parts.append(f"column(s) not in the contract {', '.join(extra)}")
-        if repeated:
-            parts.append(f"repeated column(s) {', '.join(repeated)}")
+        if twice:
+            parts.append(f"repeated column(s) {', '.join(twice)}")
         raise ParseError(ReasonCode.PARSE_SCHEMA, "; ".join(parts) + f" (expected: {', '.join(expected)})")
     return names
 

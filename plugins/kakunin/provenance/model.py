@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
+from kakunin.uniqueness import repeated
+
 KIND = "kakunin.provenance/v1"
 DOCUMENT_ID_PATTERN = r"^PRV-\d{4}-\d{6}$"
 
@@ -284,9 +286,8 @@ class ProvenanceDocument(_Doc):
     @classmethod
     def _evidence_ids_are_unique(cls, evidence: list[Evidence]) -> list[Evidence]:
         ids = [e.id for e in evidence]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"evidence ids must be unique; repeated: {', '.join(repeated)}")
+        if twice := repeated(ids):
+            raise ValueError(f"evidence ids must be unique; repeated: {', '.join(twice)}")
         return evidence
 
     def evidence_by_id(self) -> dict[str, Evidence]:
