@@ -285,3 +285,22 @@ def test_a_retention_run_removes_what_a_killed_writer_left_and_logs_each_purge_o
     )
     report = verify(store, today=TODAY)
     assert report.intact, report.problems
+
+
+def test_the_journal_of_a_run_killed_before_writing_its_certificate_is_dropped(
+    published: Published, retention_context: MakeContext
+) -> None:
+    """A run killed after noting the audit log's head but before writing its open certificate
+    purged nothing: the next run drops its journal and logs nothing for it."""
+    from kakunin import audit
+    from kakunin.layout import journal_audit_marker
+    from kakunin.lineage.formats import AuditAction, AuditEntry
+
+    store = published.store
+    dead_run = "PC-20261127T000000Z-dead00"
+    audit.prepare_once(store, journal_audit_marker(dead_run, AuditAction.PURGE_OPEN))
+    assert list((store.root / "journal").rglob("*.json"))
+    run_retention(retention_context(store, date(2026, 12, 1)))
+    assert not list((store.root / "journal").rglob("*.json"))
+    logged = [AuditEntry.model_validate_json(p.read_bytes()) for p in (store.root / "audit/log").glob("*.json")]
+    assert all(e.detail.get("certificate") != dead_run for e in logged)
