@@ -90,6 +90,10 @@ def test_the_intake_dag_runs_end_to_end(
         for h in (_json(p) for p in (store.root / "lineage/manifests").rglob("manifest.json"))
     )
     assert counts == [(40, 40, 0), (40, 40, 0), (600, 595, 5)]
+    from kakunin.version import code_version
+
+    versions = {_json(p)["code_version"] for p in (store.root / "lineage/manifests").rglob("manifest.json")}
+    assert versions == {code_version()}, "a manifest written under Airflow names the code that wrote it"
     names = pq.read_table(sorted((store.root / "curated").rglob("part-*.parquet"))).column("name_kanji").to_pylist()
     assert any("髙" in (n or "") for n in names)
     report = verify(store, today=TODAY)
