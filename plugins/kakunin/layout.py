@@ -39,6 +39,7 @@ GX_REPORTS = "reports/gx"
 SUBMISSION_FILE = "_submission.json"
 REJECTION_FILE = "rejection.json"
 MANIFEST_FILE = "manifest.json"
+EVIDENCE_INDEX = "evidence.json"
 MANIFEST_PARQUET = "manifest.parquet"
 COMMITS = "_commits"
 _PART = "part-"
@@ -147,6 +148,11 @@ def provenance_key(document_id: str, name: str) -> str:
 
 def provenance_evidence_key(document_id: str, sha256: str) -> str:
     return provenance_key(document_id, f"evidence/{sha256}")
+
+
+def provenance_evidence_index_key(document_id: str) -> str:
+    """`evidence.json`: which evidence files the accepted document named, each by its content hash."""
+    return provenance_key(document_id, EVIDENCE_INDEX)
 
 
 # ── parsers: from a listed key back to what it names ─────────────────────────────────
@@ -324,6 +330,14 @@ def placed_hold_id(key: str) -> str | None:
     if name == key or "/" in name or not name.endswith(".json") or name.endswith(".released.json"):
         return None
     return name.removesuffix(".json")
+
+
+def released_hold_id(key: str) -> str | None:
+    """`lineage/holds/<hold_id>.released.json` (a hold's release) → hold id; None for any other key."""
+    name = key.removeprefix(f"{HOLDS}/")
+    if name == key or "/" in name or not name.endswith(".released.json"):
+        return None
+    return name.removesuffix(".released.json")
 
 
 def erasure_request_id(key: str) -> str | None:

@@ -43,7 +43,7 @@ from kakunin.lineage.formats import (
     StoredObject,
 )
 from kakunin.provenance.model import ProvenanceDocument
-from kakunin.storage import load
+from kakunin.storage import load, object_sha256
 from kakunin.yaml_io import dump_json
 
 RECEIPT_KEEP = IsoDuration(years=3)
@@ -57,6 +57,7 @@ class _Written:
     manifest_parquet_sha256: str
     receipt: StoredObject
     receipt_keep_until: date
+    commit: StoredObject
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         manifest_parquet_sha256=manifest_sha,
         receipt=StoredObject(key=ref.receipt, sha256=sha256_bytes(receipt_bytes)),
         receipt_keep_until=receipt.keep_until,
+        commit=StoredObject(key=ref.commit, sha256=object_sha256(store, ref.commit)),
     )
     headers: dict[int, ManifestHeader] = {}
 
@@ -236,4 +238,6 @@ def _header(
         receipt_keep_until=written.receipt_keep_until,
         gx=inputs.summary.gx_summary(),
         previous=previous,
+        evidence_index=gate.evidence_index,
+        commit=written.commit,
     )

@@ -31,7 +31,7 @@ from kakunin.batches import StoredFile, Submission, materialised
 from kakunin.codes import ReasonCode
 from kakunin.durations import parse_duration
 from kakunin.errors import ConfigError, StorageError
-from kakunin.hashing import sha256_file
+from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.intake.conform import PARSE_FAILURES, ParseError, conform_file
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus, holding_lease
 from kakunin.intake.encoding import detect_encoding
@@ -54,9 +54,15 @@ from kakunin.intake.work import (
     is_linked,
     is_rejected,
 )
-from kakunin.layout import BatchRef, provenance_evidence_key, provenance_key, provenance_prefix
+from kakunin.layout import (
+    BatchRef,
+    provenance_evidence_index_key,
+    provenance_evidence_key,
+    provenance_key,
+    provenance_prefix,
+)
 from kakunin.lineage.digests import Hmac
-from kakunin.lineage.formats import SOURCE_ROW, AuditAction, Commit, StoredObject
+from kakunin.lineage.formats import SOURCE_ROW, AuditAction, Commit, EvidenceIndexEntry, StoredObject
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, read_document
 from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
@@ -113,7 +119,7 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             batch=str(ref), step="gate", status=StepStatus.REJECTED, detail=", ".join(verdict.error_codes)
         )
     document = parsed.document
-    _keep_provenance(ref, store, submission, document)
+    evidence_index = _keep_provenance(ref, store, submission, document)
     record = GateRecord(
         document=document.model_dump(mode="json", by_alias=True),
         document_sha256=submission.document_sha256,
@@ -121,6 +127,7 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         data_file=submission.data_file,
         findings=verdict.findings,
         provenance_prefix=provenance_prefix(document.document_id),
+        evidence_index=evidence_index,
     )
     audit.prepare_once(store, ref.audit_marker(AuditAction.ACCEPT))
     store.put_bytes(ref.work(GATE), dump_json(record))
@@ -129,8 +136,13 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     return StepOutcome(batch=str(ref), step="gate", status=StepStatus.DONE, detail="accepted")
 
 
-def _keep_provenance(ref: BatchRef, store: ObjectStore, submission: Submission, document: ProvenanceDocument) -> None:
-    """Copy the accepted document and its evidence (by content) to `provenance/<document_id>/`, with an index."""
+def _keep_provenance(
+    ref: BatchRef, store: ObjectStore, submission: Submission, document: ProvenanceDocument
+) -> StoredObject:
+    """Copy the accepted document and its evidence (by content) to `provenance/<document_id>/`, with an index.
+
+    Returns the index as stored: the manifest header pins its hash, so verify can tell an
+    evidence file replaced or removed (each is named by its hash in the index)."""
     document_file = submission.document_file
     store.put_bytes(provenance_key(document.document_id, document_file), store.get_bytes(ref.landing(document_file)))
     by_name = {f.path: f for f in submission.files}
@@ -139,8 +151,11 @@ def _keep_provenance(ref: BatchRef, store: ObjectStore, submission: Submission, 
         stored = by_name[normalise_evidence_path(entry.file) or ""]  # the judge found it among these files
         with store.reading(ref.landing(stored.landing_name)) as source:
             store.put_file(provenance_evidence_key(document.document_id, stored.sha256), source)
-        index.append({"id": entry.id, "kind": entry.kind.value, "file": entry.file, "sha256": stored.sha256})
-    store.put_bytes(provenance_key(document.document_id, "evidence.json"), json_bytes(index))
+        index.append(EvidenceIndexEntry(id=entry.id, kind=entry.kind.value, file=entry.file, sha256=stored.sha256))
+    data = json_bytes([line.model_dump(mode="json") for line in index])
+    key = provenance_evidence_index_key(document.document_id)
+    store.put_bytes(key, data)
+    return StoredObject(key=key, sha256=sha256_bytes(data))
 
 
 def _landed_unchanged(store: ObjectStore, ref: BatchRef, stored: StoredFile) -> bool:

@@ -31,6 +31,7 @@ from kakunin.lineage.formats import (
     SUBJECT_DIGEST,
     ChainLink,
     ManifestHeader,
+    StoredObject,
 )
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
@@ -70,6 +71,7 @@ class GateRecord(BaseModel):
     data_file: str
     findings: list[Finding]
     provenance_prefix: str
+    evidence_index: StoredObject | None = None  # absent in gate records of an older release
 
 
 class ParseRecord(BaseModel):

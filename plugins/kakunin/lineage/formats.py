@@ -114,6 +114,26 @@ class ManifestHeader(_Record):
     receipt_keep_until: date
     gx: GxSummary
     previous: str | None
+    evidence_index: StoredObject | None = Field(
+        default=None,
+        description="the evidence index (provenance/<document_id>/evidence.json) as the gate wrote it; every file "
+        "it lists is kept under its content key (evidence/<sha256>). Absent in headers written before evidence "
+        "was sealed.",
+    )
+    commit: StoredObject | None = Field(
+        default=None,
+        description="the batch's commit record (curated/<dataset>/_commits/<batch_id>.json) as written at "
+        "publish. Absent in headers written before commit records were sealed.",
+    )
+
+
+class EvidenceIndexEntry(_Record):
+    """One line of `provenance/<document_id>/evidence.json`: an evidence file the document named."""
+
+    id: str
+    kind: str
+    file: str = Field(description="the name the submitter gave the file (kept for people, never a store key)")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="its content hash, which is also its store name")
 
 
 class ChainLink(_Record):
