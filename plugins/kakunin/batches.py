@@ -8,7 +8,8 @@ Evidence lands under its content key (`evidence/<sha256>`), since people name fi
 ways a store key cannot carry (`契約書2026.pdf`); the name they gave, normalised, is kept
 in `_submission.json` (`files[].path`), and `materialised` puts the files back under it.
 A rejected batch is not copied; its findings go to `quarantine/<dataset>/<batch_id>/
-rejection.json`, so the rejection is on record and the employee's files stay where they are.
+rejection.json`, so the rejection is on record and the employee's files stay where they are;
+the audit log's `reject` entry carries the rejection's SHA-256, so it cannot be edited unseen.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kakunin import audit
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
 from kakunin.errors import InputError, KakuninError, StorageError
-from kakunin.hashing import sha256_file
+from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.layout import (
     LANDING,
     MANIFEST_FILE,
@@ -38,7 +40,7 @@ from kakunin.layout import (
     BatchRef,
     landed_evidence_name,
 )
-from kakunin.lineage.formats import ManifestHeader
+from kakunin.lineage.formats import AuditAction, ManifestHeader
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
 from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
 from kakunin.provenance.findings import Finding, Verdict, decide
@@ -163,7 +165,7 @@ def submit_batch(
             rejected_at=now,
             findings=verdict.findings,
         )
-        store.put_bytes(BatchRef(dataset, batch_id).rejection, dump_json(rejection))
+        _record_rejection(store, BatchRef(dataset, batch_id), rejection)
         return SubmitResult(verdict=verdict, batch_id=batch_id, landed=False, files_not_copied=[])
     document = parsed.document
     plan: list[tuple[Path, str, str | None]] = [(doc_path, doc_path.name, doc_path.name)]
@@ -198,6 +200,27 @@ def submit_batch(
         p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.resolve() not in copied
     )
     return SubmitResult(verdict=verdict, batch_id=batch_id, landed=True, files_not_copied=not_copied)
+
+
+def _record_rejection(store: ObjectStore, ref: BatchRef, rejection: Rejection) -> None:
+    """Write a submit-time rejection and log it with its hash, so verify can tell it edited or removed.
+
+    A crash between the two leaves a rejection the log never recorded: verify reports it,
+    which is right, since nothing proves who wrote it.
+    """
+    data = dump_json(rejection)
+    store.put_bytes(ref.rejection, data)
+    audit.record(
+        store,
+        AuditAction.REJECT,
+        at=rejection.rejected_at,
+        actor=audit.current_actor(),
+        dataset=ref.dataset,
+        batch_id=ref.batch_id,
+        document_id=rejection.document_id,
+        codes=sorted({f.code.value for f in rejection.findings}),
+        detail={"stage": rejection.stage, "rejection_sha256": sha256_bytes(data)},
+    )
 
 
 def _copy_all(plan: list[tuple[Path, str, str | None]], *, store: ObjectStore, prefix: str) -> list[StoredFile]:

@@ -22,7 +22,7 @@ from kakunin.intake.work import CURATED_COMPRESSION, FAILED_ROWS, gate_record, i
 from kakunin.layout import BatchRef, batch_prefix, parse_curated_key
 from kakunin.lineage.formats import AuditAction, ManifestHeader
 from kakunin.provenance.findings import Finding
-from kakunin.storage import ObjectStore, delete_prefix, load
+from kakunin.storage import ObjectStore, delete_prefix
 from kakunin.yaml_io import dump_json
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def finish_rejection(ref: BatchRef, ctx: IntakeContext) -> None:
     Every part is idempotent, so a rerun after a crash anywhere in here finishes it.
     """
     store = ctx.store
-    rejection = load(store, ref.rejection, Rejection)
+    data = store.get_bytes(ref.rejection)
+    rejection = Rejection.model_validate_json(data)
     _record_once(
         ref,
         ctx,
@@ -79,7 +80,7 @@ def finish_rejection(ref: BatchRef, ctx: IntakeContext) -> None:
         at=ctx.now(),
         document_id=rejection.document_id,
         codes=sorted({f.code.value for f in rejection.findings}),
-        detail={"stage": rejection.stage},
+        detail={"stage": rejection.stage, "rejection_sha256": sha256_bytes(data)},  # verify checks it
     )
     delete_prefix(store, ref.work() + "/")
     keys = list(store.list_keys(ref.landing() + "/"))

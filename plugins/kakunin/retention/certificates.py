@@ -119,7 +119,11 @@ def _journal(run_id: str, action: AuditAction) -> str:
 
 
 def audit_opened(ctx: RetentionContext, certificate: Certificate) -> None:
+    """The purge-open entry, once, with the open certificate's hash: verify tells an edited plan from it."""
     detail: dict[str, Any] = {"certificate": certificate.run_id, "records": certificate.purged_count}
+    opened_at = certificate_key(certificate.run_id, open_=True)
+    if ctx.store.exists(opened_at):  # always, as the open certificate is written before this and never removed
+        detail["certificate_sha256"] = object_sha256(ctx.store, opened_at)
     if certificate.future_as_of:
         detail.update(as_of=certificate.as_of.isoformat(), future_as_of=True)
     audit.record_once(

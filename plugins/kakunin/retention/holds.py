@@ -1,21 +1,26 @@
 """Legal holds on a dataset, a batch or a record: held records are never purged while the hold stands.
 
 Holds are append-only: placing writes `lineage/holds/<hold_id>.json`, releasing writes
-`<hold_id>.released.json` beside it; neither is ever changed, so the history stays.
+`<hold_id>.released.json` beside it; neither is ever changed, so the history stays. Each is
+logged with its SHA-256, and retention believes a release only when the log recorded it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from datetime import datetime
 from typing import Literal
 
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from kakunin import audit
 from kakunin.errors import InputError
+from kakunin.hashing import sha256_bytes
 from kakunin.layout import (
+    AUDIT_CHAIN,
     HOLDS,
     LANDING,
     QUARANTINE,
@@ -28,14 +33,15 @@ from kakunin.layout import (
     parse_manifest_header_key,
     placed_hold_id,
 )
-from kakunin.lineage.chain import linked_manifests
-from kakunin.lineage.formats import AuditAction, Hold, HoldRelease
-from kakunin.storage import ObjectStore
+from kakunin.lineage.chain import Chain, linked_manifests
+from kakunin.lineage.formats import AuditAction, AuditEntry, Hold, HoldRelease
+from kakunin.storage import ObjectStore, object_sha256
 from kakunin.yaml_io import dump_json
 
 _RECORD_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 _HOLD_ID = r"^H-\d{8}T\d{6}Z-[0-9a-f]{6}$"
 Scope = Literal["dataset", "batch", "record"]
+log = logging.getLogger(__name__)
 
 
 def place_hold(
@@ -79,7 +85,8 @@ def place_hold(
         placed_by=placed_by,
         placed_at=now,
     )
-    store.put_bytes(hold_key(hold.hold_id), dump_json(hold))
+    data = dump_json(hold)
+    store.put_bytes(hold_key(hold.hold_id), data)
     audit.record(
         store,
         AuditAction.HOLD,
@@ -88,7 +95,7 @@ def place_hold(
         dataset=dataset,
         batch_id=batch_id,
         record_ids=[record_id] if record_id else [],
-        detail={"hold_id": hold.hold_id, "scope": scope},
+        detail={"hold_id": hold.hold_id, "scope": scope, "hold_sha256": sha256_bytes(data)},
     )
     return hold
 
@@ -124,13 +131,91 @@ def release_hold(store: ObjectStore, hold_id: str, *, reason: str, released_by: 
     if store.exists(hold_key(hold_id, released=True)):
         raise InputError(f"hold {hold_id} was already released")
     release = HoldRelease(hold_id=hold_id, reason=reason.strip(), released_by=released_by, released_at=now)
-    store.put_bytes(hold_key(hold_id, released=True), dump_json(release))
-    audit.record(store, AuditAction.RELEASE_HOLD, at=now, actor=released_by, detail={"hold_id": hold_id})
+    data = dump_json(release)
+    store.put_bytes(hold_key(hold_id, released=True), data)
+    audit.record(
+        store,
+        AuditAction.RELEASE_HOLD,
+        at=now,
+        actor=released_by,
+        detail={"hold_id": hold_id, "release_sha256": sha256_bytes(data)},
+    )
     return release
 
 
 def active_holds(store: ObjectStore) -> list[Hold]:
-    """Holds placed and not released, oldest first."""
+    """Holds placed and not released, oldest first, as the audit log vouches for them.
+
+    A hold file and its release are plain objects anyone with write access could delete or
+    forge; their `hold` and `release-hold` entries are chained. So a release the log never
+    recorded (or whose file differs from the hash it recorded) does not end the hold, and a
+    hold the log recorded whose file is gone is restored from its entry. Both are logged as
+    warnings; `lineage verify` reports them.
+    """
     keys = set(store.list_keys(folder_prefix(HOLDS)))
-    holds = [Hold.model_validate_json(store.get_bytes(key)) for key in sorted(keys) if placed_hold_id(key) is not None]
-    return [h for h in holds if hold_key(h.hold_id, released=True) not in keys]
+    placed, released = _logged_holds(store)
+    holds = {
+        hold.hold_id: hold
+        for key in sorted(keys)
+        if placed_hold_id(key) is not None
+        for hold in [Hold.model_validate_json(store.get_bytes(key))]
+    }
+    for hold_id, entry in placed.items():
+        if hold_id not in holds and hold_key(hold_id, released=True) not in keys:
+            log.warning("hold %s is in the audit log but its file is gone: kept from the log's entry", hold_id)
+            holds[hold_id] = _from_entry(hold_id, entry)
+    active = []
+    for hold_id in sorted(holds):
+        release = hold_key(hold_id, released=True)
+        if release not in keys:
+            active.append(holds[hold_id])
+        elif hold_id not in released:
+            log.warning("hold %s has a release the audit log never recorded: the hold stands", hold_id)
+            active.append(holds[hold_id])
+        elif (expected := released[hold_id]) is not None and object_sha256(store, release) != expected:
+            log.warning("hold %s: its release changed since the audit log recorded it: the hold stands", hold_id)
+            active.append(holds[hold_id])
+    return sorted(active, key=lambda h: (h.placed_at, h.hold_id))
+
+
+def _logged_holds(store: ObjectStore) -> tuple[dict[str, AuditEntry], dict[str, str | None]]:
+    """From the audit log: each placed hold's entry, and each released hold's release hash (None if
+    logged before releases carried one)."""
+    placed: dict[str, AuditEntry] = {}
+    released: dict[str, str | None] = {}
+    for _, data in Chain(store, AUDIT_CHAIN).entries():
+        try:
+            entry = AuditEntry.model_validate_json(data)
+        except ValidationError:
+            continue  # verify reports it; a hold is never ended by an unreadable entry
+        hold_id = entry.detail.get("hold_id")
+        if not isinstance(hold_id, str):
+            continue
+        if entry.action == AuditAction.HOLD:
+            placed[hold_id] = entry
+        elif entry.action == AuditAction.RELEASE_HOLD:
+            sha = entry.detail.get("release_sha256")
+            released[hold_id] = sha if isinstance(sha, str) else None
+    return placed, released
+
+
+def _from_entry(hold_id: str, entry: AuditEntry) -> Hold:
+    """A deleted hold as its audit entry recorded it (scope and target; the reason is not logged)."""
+    scope = entry.detail.get("scope")
+    dataset = entry.dataset or ""
+    scope_: Scope
+    if scope == "record" and entry.record_ids:
+        scope_, target = "record", entry.record_ids[0]
+    elif scope == "batch" and entry.batch_id:
+        scope_, target = "batch", entry.batch_id
+    else:
+        scope_, target = "dataset", dataset
+    return Hold(
+        hold_id=hold_id,
+        scope=scope_,
+        dataset=dataset,
+        target=target,
+        reason="(hold file missing; kept as the audit log recorded it)",
+        placed_by=entry.actor,
+        placed_at=entry.at,
+    )
