@@ -8,6 +8,9 @@ It checks, and reports every failure with where it is:
 - every record id in a manifest is in the curated store, or named by a closed purge
   certificate; no curated record lacks a manifest row;
 - no receipt record is gone before its `keep_until`;
+- the decision records (rejections, holds, hold releases, open purge certificates) match
+  the audit entries that recorded them, both ways, and every evidence file and commit
+  record matches the hash its manifest header pinned;
 - nothing a crashed run left behind (a half-written temporary, a staged file or work file of
   a batch no longer in landing) holds data outside the lineage.
 """
@@ -22,7 +25,7 @@ from datetime import UTC, date, datetime, time
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from kakunin.errors import KakuninError, StorageError
 from kakunin.hashing import sha256_bytes
@@ -31,14 +34,22 @@ from kakunin.layout import (
     CERTIFICATE_CHAIN,
     CERTIFICATES,
     CURATED,
+    HOLDS,
     MANIFEST_CHAIN,
+    QUARANTINE,
+    REJECTION_FILE,
     BatchRef,
     certificate_key,
     chain_sequence,
     closed_certificate_run,
     folder_prefix,
+    hold_key,
     manifest_parquet_of,
     open_certificate_run,
+    placed_hold_id,
+    provenance_evidence_key,
+    released_hold_id,
+    split_batch_key,
 )
 from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import (
@@ -48,6 +59,7 @@ from kakunin.lineage.formats import (
     CertificateLink,
     ChainLink,
     Commit,
+    EvidenceIndexEntry,
     ManifestHeader,
 )
 from kakunin.storage import ObjectStore, check_key, load, object_sha256
@@ -172,6 +184,7 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
             continue
         try:
             _verify_header_files(store, header, link.header_key, state)
+            _verify_sealed_files(store, header, link.header_key, state)
         except KakuninError as exc:
             state.fail("manifest", link.header_key, f"names something that cannot be checked: {exc}")
     return count
@@ -215,6 +228,43 @@ def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str,
             state.expected_files[stored.key] = stored.sha256
         elif (after := state.file_updates[stored.key]) is not None:
             state.expected_files[stored.key] = after
+
+
+def _verify_sealed_files(store: ObjectStore, header: ManifestHeader, where: str, state: _State) -> None:
+    """The evidence index, every evidence file it lists, and the commit record, as the header pinned them.
+
+    Headers written before these were sealed carry neither field: nothing more is checked for them.
+    """
+    sealed = [s.key for s in (header.evidence_index, header.commit) if s is not None]
+    if _fail_unsafe(state, "manifest", where, sealed):
+        return
+    if header.commit is not None:
+        actual = _file_sha(store, header.commit.key)
+        if actual is not None and actual != header.commit.sha256:  # a missing one is reported above
+            state.fail("commit", header.commit.key, "commit record changed since publish (SHA-256 differs)")
+    index = header.evidence_index
+    if index is None:
+        return
+    data = store.get_bytes(index.key) if store.exists(index.key) else None
+    if data is None or sha256_bytes(data) != index.sha256:
+        problem = "missing" if data is None else "changed (SHA-256 differs from the header)"
+        state.fail("evidence", index.key, f"evidence index {problem}")
+        return
+    try:
+        lines = _EVIDENCE_INDEX.validate_json(data)
+    except ValidationError:
+        state.fail("evidence", index.key, "not a valid evidence index")
+        return
+    for line in lines:
+        key = provenance_evidence_key(header.provenance_document_id, line.sha256)
+        actual = _file_sha(store, key)
+        if actual is None:
+            state.fail("file", key, f"evidence file {line.id} is missing")
+        elif actual != line.sha256:
+            state.fail("file", key, f"evidence file {line.id} changed (its SHA-256 is no longer its name)")
+
+
+_EVIDENCE_INDEX = TypeAdapter(list[EvidenceIndexEntry])
 
 
 def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
@@ -346,6 +396,111 @@ def _verify_audit(store: ObjectStore, state: _State) -> int:
     return count
 
 
+_DECISION_HASHES = ("rejection_sha256", "hold_sha256", "release_sha256", "certificate_sha256")
+
+
+def _logged_entries(store: ObjectStore) -> list[AuditEntry]:
+    """The audit log's readable entries (`_verify_audit` reports the rest)."""
+    entries = []
+    for _, data in Chain(store, AUDIT_CHAIN).entries():
+        try:
+            entries.append(AuditEntry.model_validate_json(data))
+        except ValidationError:
+            continue
+    return entries
+
+
+def _logged_sha(entry: AuditEntry, name: str) -> str | None:
+    value = entry.detail.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _rejected_at(store: ObjectStore, key: str) -> datetime | None:
+    """A rejection's `rejected_at`, read without the writer's model (None if unreadable)."""
+    try:
+        value = json.loads(store.get_bytes(key)).get("rejected_at")
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError):
+        return None
+
+
+def _verify_decisions(store: ObjectStore, state: _State) -> None:
+    """Rejections, holds, hold releases and open certificates against the audit entries that recorded them.
+
+    Both ways: each such file must match the hash its entry recorded, and each entry's file
+    must still exist. Entries logged before decisions carried hashes are legacy: for them
+    only existence is checked; and a rejection with no entry at all that is older than the
+    first hash-carrying entry is a legacy submit-time rejection (those were not logged).
+    """
+    entries = _logged_entries(store)
+    sealed_since = min((e.at for e in entries if any(h in e.detail for h in _DECISION_HASHES)), default=None)
+    rejects = {
+        BatchRef(e.dataset, e.batch_id).rejection: e
+        for e in entries
+        if e.action == AuditAction.REJECT and e.dataset and e.batch_id
+    }
+    for key in store.list_keys(folder_prefix(QUARANTINE)):
+        found = split_batch_key(key, QUARANTINE)
+        if found is None or found[1] != REJECTION_FILE:
+            continue
+        entry = rejects.get(key)
+        if entry is None:
+            rejected_at = _rejected_at(store, key)
+            if sealed_since is None or (rejected_at is not None and rejected_at < sealed_since):
+                continue  # legacy: submit-time rejections were not logged before decisions were sealed
+            state.fail("rejection", key, "a rejection the audit log never recorded")
+        elif (logged := _logged_sha(entry, "rejection_sha256")) is not None and object_sha256(store, key) != logged:
+            state.fail("rejection", key, f"rejection changed since the audit log recorded it (entry {entry.sequence})")
+    for key, entry in rejects.items():
+        if not _unsafe([key]) and not store.exists(key):
+            state.fail("rejection", key, f"the rejection the audit log recorded (entry {entry.sequence}) is missing")
+    _verify_holds(store, state, entries)
+    _verify_open_certificates(store, state, entries)
+
+
+def _verify_holds(store: ObjectStore, state: _State, entries: list[AuditEntry]) -> None:
+    """Every hold and release file has its audit entry (with its hash), and every entry its file."""
+    logged: dict[str, AuditEntry] = {}  # hold or release key → its entry
+    for entry in entries:
+        hold_id = entry.detail.get("hold_id")
+        if isinstance(hold_id, str) and entry.action in (AuditAction.HOLD, AuditAction.RELEASE_HOLD):
+            logged[hold_key(hold_id, released=entry.action == AuditAction.RELEASE_HOLD)] = entry
+    for key in store.list_keys(folder_prefix(HOLDS)):
+        released = released_hold_id(key) is not None
+        if not released and placed_hold_id(key) is None:
+            continue
+        what = "hold release" if released else "hold"
+        recorded = logged.get(key)
+        sha = None if recorded is None else _logged_sha(recorded, "release_sha256" if released else "hold_sha256")
+        if recorded is None:
+            consequence = " (forged: retention keeps the hold)" if released else ""
+            state.fail("hold", key, f"a {what} the audit log never recorded{consequence}")
+        elif sha is not None and object_sha256(store, key) != sha:
+            state.fail("hold", key, f"{what} changed since the audit log recorded it (entry {recorded.sequence})")
+    for key, entry in logged.items():
+        if not _unsafe([key]) and not store.exists(key):
+            what = "hold release" if entry.action == AuditAction.RELEASE_HOLD else "hold"
+            state.fail("hold", key, f"the {what} the audit log recorded (entry {entry.sequence}) is missing")
+
+
+def _verify_open_certificates(store: ObjectStore, state: _State, entries: list[AuditEntry]) -> None:
+    """Each open certificate (the plan a purge carries out) as its purge-open entry recorded it."""
+    opened = {
+        str(e.detail.get("certificate")): (e, sha)
+        for e in entries
+        if e.action == AuditAction.PURGE_OPEN and (sha := _logged_sha(e, "certificate_sha256")) is not None
+    }
+    for key in store.list_keys(folder_prefix(CERTIFICATES)):
+        run_id = open_certificate_run(key)
+        if run_id is None or run_id not in opened:
+            continue
+        entry, sha = opened[run_id]
+        if object_sha256(store, key) != sha:
+            state.fail(
+                "certificate", key, f"open certificate edited since the audit log recorded it (entry {entry.sequence})"
+            )
+
+
 def _verify_no_leftovers(store: ObjectStore, state: _State) -> None:
     """Data a crashed run left outside the lineage: no manifest names it, so nothing else would purge it."""
     from kakunin.leftovers import find_leftovers
@@ -368,6 +523,7 @@ def verify(store: ObjectStore, *, today: date) -> VerifyReport:
     manifests = _verify_manifests(store, state)
     records, files = _verify_curated(store, state)
     audit_entries = _verify_audit(store, state)
+    _verify_decisions(store, state)
     _verify_no_leftovers(store, state)
     return VerifyReport(
         intact=not state.problems,
