@@ -154,7 +154,8 @@ def test_new_entries_after_a_checkpoint_are_fine(
     report = _anchored(published, checkpoint)
     assert report.intact, report.problems
     assert report.manifests == 4
-    assert report.anchored_by and "checkpoint 1 of" in report.anchored_by[0]
+    assert report.anchored_by
+    assert "checkpoint 1 of" in report.anchored_by[0]
 
 
 def test_a_checkpoint_with_an_edited_signature_or_field_fails(published: LocalStore) -> None:
@@ -196,7 +197,7 @@ def test_the_stores_log_catches_a_removed_tail_too(published: LocalStore) -> Non
     _checkpoint(published)
     _delete_last_audit(2)(published.root)
     report = verify(published, today=TODAY, anchors=Anchors(against_log=True, public_key=KEY.public_key()))
-    assert [p.where for p in report.problems if p.check == "checkpoint"][0] == "audit/log"
+    assert next(p.where for p in report.problems if p.check == "checkpoint") == "audit/log"
 
 
 def test_the_scheduler_hook_skips_without_a_key(published: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,8 +225,10 @@ def test_keygen_checkpoint_and_verify_from_the_command_line(published: LocalStor
     made = _cli(home, "lineage", "keygen", "--public-key-out", str(public))
     assert made.returncode == 0, made.stderr
     seed = made.stdout.strip()
-    assert len(seed) == 64 and "secret store" in made.stderr
-    assert len(public.read_text().strip()) == 64 and public.read_text().strip() != seed
+    assert len(seed) == 64
+    assert "secret store" in made.stderr
+    assert len(public.read_text().strip()) == 64
+    assert public.read_text().strip() != seed
     again = _cli(home, "lineage", "keygen", "--public-key-out", str(public))
     assert (again.returncode, again.stdout) == (2, "")
     assert "exists" in again.stderr
@@ -276,11 +279,13 @@ def test_the_command_line_refuses_bad_input_with_exit_2(published: LocalStore, t
     for args, phrase in cases:
         run = _cli(home, "lineage", "verify", *args)
         assert run.returncode == 2, (args, run.stdout, run.stderr)
-        assert run.stderr.startswith("error: ") and phrase in run.stderr, run.stderr
+        assert run.stderr.startswith("error: "), run.stderr
+        assert phrase in run.stderr, run.stderr
         assert "Traceback" not in run.stderr
     for value, phrase in [("", "is not set"), ("abc", "64 hex characters")]:
         run = _cli(home, "lineage", "checkpoint", env={"KAKUNIN_SIGNING_KEY": value})
-        assert run.returncode == 2 and phrase in run.stderr, run.stderr
+        assert run.returncode == 2, run.stderr
+        assert phrase in run.stderr, run.stderr
 
 
 def test_checkpoint_refuses_to_sign_a_lineage_that_is_not_intact(published: LocalStore) -> None:
