@@ -12,7 +12,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO_HOME := var/demo
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False
-DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key)
+DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key) \
+	KAKUNIN_SIGNING_KEY=$$(cat $(DEMO_HOME)/.signing-key)
 
 .PHONY: install run test lint format schemas bench chaos clean
 N ?= 1000000
@@ -34,6 +35,7 @@ run: install
 	rm -rf $(DEMO_HOME) .airflow
 	mkdir -p $(DEMO_HOME) .airflow
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_HOME)/.hmac-key
+	umask 077 && $(BIN)/kakunin lineage keygen --public-key-out $(DEMO_HOME)/public-key > $(DEMO_HOME)/.signing-key
 	$(DEMO_ENV) $(BIN)/kakunin demo seed
 	@echo "airflow db migrate (SQLite in .airflow/) ..."
 	@$(AIRFLOW_ENV) $(BIN)/airflow db migrate > .airflow/db-migrate.log 2>&1 || (tail -20 .airflow/db-migrate.log; exit 1)
@@ -55,8 +57,11 @@ run: install
 	@grep -q "DagRun Finished: dag_id=kakunin_retention.*state=success" .airflow/retention-test.log \
 		|| (echo "kakunin_retention did not succeed; see .airflow/retention-test.log"; exit 1)
 	@echo "kakunin_retention: success (task log: .airflow/retention-test.log)"
+	@grep -o "checkpoint [0-9]* of [^ ]* signed by key [0-9a-f]*" .airflow/retention-test.log | head -1 \
+		| sed 's/^/kakunin_retention: /' || true
+	$(DEMO_ENV) $(BIN)/kakunin lineage checkpoint --out $(DEMO_HOME)/checkpoint.json
 	@echo
-	$(DEMO_ENV) $(BIN)/kakunin demo report
+	$(DEMO_ENV) $(BIN)/kakunin demo report --checkpoint $(DEMO_HOME)/checkpoint.json --public-key $(DEMO_HOME)/public-key
 
 ## test: lint, type-check, schema freshness, then the test suite
 test: install lint

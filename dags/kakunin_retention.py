@@ -1,7 +1,8 @@
 """kakunin_retention: daily, purge what is past its retention, keep what is held, and certify both.
 
 Wiring only: one task calls `kakunin.retention.purge.run_retention` (which first finishes
-any run that died midway), then the lineage is verified. The as-of date is the run's
+any run that died midway), then the lineage is verified, then (when KAKUNIN_SIGNING_KEY is
+set) a signed checkpoint of the chain heads is added to the store's log. The as-of date is the run's
 logical date, or the `as_of` param (YYYY-MM-DD) of a manual run; an `as_of` after today
 also needs `allow_future_as_of: true` (it purges records before their retention ends,
 and the certificate says so). While another retention run holds the lease the task
@@ -69,7 +70,15 @@ def kakunin_retention() -> None:
             raise RuntimeError(f"lineage is not intact after the purge: {len(report.problems)} problem(s)")
         return True
 
-    verify(purge())
+    @task
+    def checkpoint(verified: bool) -> None:
+        from kakunin import clock
+        from kakunin.lineage.checkpoint import checkpoint_if_configured
+        from kakunin.storage import open_store
+
+        log.info("%s", checkpoint_if_configured(open_store(), now=clock.now_utc()))
+
+    checkpoint(verify(purge()))
 
 
 kakunin_retention()

@@ -44,7 +44,7 @@ def test_the_dags_import_without_errors(airflow_home: Path) -> None:
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert bag.import_errors == {}
-    assert {t.task_id for t in bag.get_dag("kakunin_retention").tasks} == {"purge", "verify"}
+    assert {t.task_id for t in bag.get_dag("kakunin_retention").tasks} == {"purge", "verify", "checkpoint"}
     dag = bag.get_dag("kakunin_intake")
     assert dag is not None
     assert {t.task_id for t in dag.tasks} == {

@@ -168,17 +168,75 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
         click.echo(text_of(found), nl=False)
 
 
+def _anchor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--checkpoint`, `--public-key`, `--against-log`: what verify checks the chain tails against."""
+    for option in reversed(
+        [
+            click.option(
+                "--checkpoint",
+                "checkpoints",
+                multiple=True,
+                type=click.Path(path_type=Path),
+                help="A signed checkpoint kept outside the store (`kakunin lineage checkpoint --out`); repeatable.",
+            ),
+            click.option(
+                "--public-key",
+                "public_key_file",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="The signer's public key (64 hex characters); else KAKUNIN_VERIFY_KEY.",
+            ),
+            click.option(
+                "--against-log", is_flag=True, help="Also check every checkpoint in the store's own checkpoint log."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _anchors(checkpoints: tuple[Path, ...], public_key_file: Path | None, against_log: bool) -> Any:
+    """The anchors to verify against, read and checked before anything runs; None for none."""
+    from kakunin.errors import InputError
+    from kakunin.lineage.checkpoint import Anchors, read_checkpoint_file
+    from kakunin.lineage.signing import VERIFY_ENV, parse_public_key
+
+    if not checkpoints and not against_log:
+        if public_key_file is not None:
+            raise InputError("--public-key needs --checkpoint FILE or --against-log")
+        return None
+    public_key = None
+    if public_key_file is not None:
+        try:
+            text = public_key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read public key {public_key_file}: {exc}") from exc
+        public_key = parse_public_key(text, what=f"public key {public_key_file}")
+    elif os.environ.get(VERIFY_ENV):
+        public_key = parse_public_key(os.environ[VERIFY_ENV], what=VERIFY_ENV)
+    if checkpoints and public_key is None:
+        raise InputError(
+            f"a checkpoint is checked against its signer's public key: pass --public-key FILE or set {VERIFY_ENV}"
+        )
+    loaded = [(str(path), read_checkpoint_file(path)) for path in checkpoints]
+    return Anchors(checkpoints=loaded, public_key=public_key, against_log=against_log)
+
+
 @lineage.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def lineage_verify(as_json: bool) -> None:
-    """Check every chain, file hash and record; exit 0 intact, 1 not."""
+@_anchor_options
+def lineage_verify(
+    as_json: bool, checkpoints: tuple[Path, ...], public_key_file: Path | None, against_log: bool
+) -> None:
+    """Check every chain, file hash and record, and chain tails against checkpoints; exit 0 intact, 1 not."""
     from kakunin import audit
     from kakunin.lineage.formats import AuditAction
     from kakunin.lineage.verify import verify
     from kakunin.storage import open_store
 
+    anchors = _anchors(checkpoints, public_key_file, against_log)
     store = open_store()
-    report = verify(store, today=clock.today())
+    report = verify(store, today=clock.today(), anchors=anchors)
     if as_json:
         _emit_json(report.model_dump(mode="json"))
     else:
@@ -190,6 +248,76 @@ def lineage_verify(as_json: bool) -> None:
         detail={"intact": report.intact, "problems": len(report.problems), "manifests": report.manifests},
     )
     sys.exit(EXIT_OK if report.intact else EXIT_NEGATIVE)
+
+
+@lineage.command("checkpoint")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the checkpoint to FILE, outside the store (the auditor's copy); never overwrites.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the checkpoint as JSON.")
+def lineage_checkpoint(out: Path | None, as_json: bool) -> None:
+    """Sign the heads and counts of every chain (KAKUNIN_SIGNING_KEY); exit 1 if the lineage is not intact."""
+    from kakunin.errors import InputError
+    from kakunin.lineage.checkpoint import summary_line, take_checkpoint
+    from kakunin.lineage.signing import require_signing_key
+    from kakunin.lineage.verify import verify
+    from kakunin.storage import open_store
+
+    key = require_signing_key()
+    if out is not None and out.exists():
+        raise InputError(f"{out} exists: a checkpoint is kept, not replaced (choose a new file name)")
+    store = open_store()
+    report = verify(store, today=clock.today())
+    if not report.intact:
+        click.echo("not signed: a checkpoint vouches only for an intact lineage", err=True)
+        click.echo(render.verify_text(report), nl=False, err=True)
+        sys.exit(EXIT_NEGATIVE)
+    checkpoint = take_checkpoint(store, key, now=clock.now_utc())
+    if out is not None:
+        try:
+            with out.open("xb") as handle:
+                handle.write(checkpoint.entry_bytes())
+        except OSError as exc:
+            raise InputError(
+                f"cannot write {out}: {exc.strerror or exc} (the checkpoint is in the store's log)"
+            ) from exc
+    if as_json:
+        _emit_json(checkpoint.model_dump(mode="json"))
+    else:
+        click.echo(summary_line(checkpoint))
+        if out is not None:
+            click.echo(f"written to {out}: keep it outside the store (the auditor, WORM storage)")
+
+
+@lineage.command("keygen")
+@click.option(
+    "--public-key-out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Write the public key here (64 hex characters) for the auditor; never overwrites.",
+)
+def lineage_keygen(public_key_out: Path) -> None:
+    """Make an Ed25519 checkpoint signing key: the private key (hex) on stdout, once; the public key to a file."""
+    from kakunin.errors import InputError
+    from kakunin.lineage.signing import SIGNING_ENV, new_signing_key, private_hex, public_hex, public_key_id
+
+    key = new_signing_key()
+    try:
+        with public_key_out.open("x", encoding="utf-8") as handle:
+            handle.write(public_hex(key.public_key()) + "\n")
+    except FileExistsError as exc:
+        raise InputError(f"{public_key_out} exists: not replacing a public key an auditor may hold") from exc
+    except OSError as exc:
+        raise InputError(f"cannot write {public_key_out}: {exc.strerror or exc}") from exc
+    click.echo(private_hex(key))
+    click.echo(
+        f"note: the line above is the private signing key (key id {public_key_id(key.public_key())}), shown once; "
+        f"keep it in a secret store and pass it as {SIGNING_ENV}, never in the store",
+        err=True,
+    )
 
 
 @cli.group()
@@ -415,7 +543,8 @@ def demo_seed(rows: int, as_of: Any) -> None:
 
 
 @demo.command("report")
-def demo_report() -> None:
+@_anchor_options
+def demo_report(checkpoints: tuple[Path, ...], public_key_file: Path | None, against_log: bool) -> None:
     """After intake: every batch with its outcome, one record traced, and the verify verdict."""
     from kakunin.batches import list_batches
     from kakunin.keys import hmac_key_from_env
@@ -441,8 +570,10 @@ def demo_report() -> None:
         story = trace(store, record_id, hmac_key=hmac_key_from_env(), contract_for=_registry().contract)
         click.echo("One published record, traced (kakunin lineage trace):")
         click.echo(text_of(story))
-    report = verify(store, today=clock.today())
-    click.echo("Lineage (kakunin lineage verify):")
+    anchors = _anchors(checkpoints, public_key_file, against_log)
+    report = verify(store, today=clock.today(), anchors=anchors)
+    flags = "".join(f" --checkpoint {path}" for path in checkpoints) + (" --against-log" if against_log else "")
+    click.echo(f"Lineage (kakunin lineage verify{flags}):")
     click.echo(render.verify_text(report), nl=False)
     sys.exit(EXIT_OK if report.intact else EXIT_NEGATIVE)
 

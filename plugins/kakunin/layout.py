@@ -367,3 +367,19 @@ def intake_lease_batch(name: str) -> BatchRef | None:
     if len(parts) != 3 or parts[0] != "intake":
         return None
     return BatchRef(parts[1], parts[2])
+
+
+# ── checkpoints ──────────────────────────────────────────────────────────────────────
+
+CHECKPOINTS = "lineage/checkpoints"
+
+
+def checkpoint_key(sequence: int) -> str:
+    """Where the store's log keeps signed checkpoint `sequence` (a hash chain, like the others)."""
+    return chain_entry_key(CHECKPOINTS, sequence)
+
+
+def is_rejection_key(key: str) -> bool:
+    """True for `quarantine/<dataset>/<batch_id>/rejection.json`, a rejected batch's record."""
+    split = split_batch_key(key, QUARANTINE)
+    return split is not None and split[1] == REJECTION_FILE

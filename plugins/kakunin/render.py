@@ -81,7 +81,15 @@ def verify_text(report: Any) -> str:
         f"{report.curated_files} curated file(s), {report.audit_entries} audit entr"
         f"{'y' if report.audit_entries == 1 else 'ies'}\n"
     )
-    return head + "".join(f"  ✗ {p.check:<9} {p.where}: {p.message}\n" for p in report.problems)
+    return head + anchors_text(report) + "".join(f"  ✗ {p.check:<9} {p.where}: {p.message}\n" for p in report.problems)
+
+
+def anchors_text(report: Any) -> str:
+    """One line on what anchored the chain tails (signed checkpoints), or that nothing did."""
+    anchored_by = getattr(report, "anchored_by", [])
+    if not anchored_by:
+        return "  anchors: none (the newest entries could be removed undetected; pass --checkpoint)\n"
+    return f"  anchors: {'; '.join(anchored_by)}\n"
 
 
 def dry_run_text(summary: Any) -> str:

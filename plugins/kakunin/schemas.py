@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
+from kakunin.lineage.checkpoint import Checkpoint
 from kakunin.lineage.formats import (
     MANIFEST_SCHEMA,
     AuditEntry,
@@ -47,6 +48,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "legal-hold.schema.json": Hold,
     "legal-hold-release.schema.json": HoldRelease,
     "erasure-request.schema.json": ErasureRequest,
+    "checkpoint.schema.json": Checkpoint,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 

@@ -21,11 +21,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from kakunin.errors import KakuninError, StorageError
 from kakunin.hashing import sha256_bytes
@@ -64,6 +65,9 @@ from kakunin.lineage.formats import (
 )
 from kakunin.storage import ObjectStore, check_key, load, object_sha256
 
+if TYPE_CHECKING:
+    from kakunin.lineage.checkpoint import Anchors
+
 
 class Problem(BaseModel):
     """One thing that is not as the lineage says it should be."""
@@ -81,6 +85,9 @@ class VerifyReport(BaseModel):
     records: int
     curated_files: int
     problems: list[Problem]
+    anchored_by: list[str] = Field(
+        default=[], description="the signed checkpoints the chain tails were checked against; empty: none"
+    )
 
 
 @dataclass
@@ -516,15 +523,22 @@ def _verify_no_leftovers(store: ObjectStore, state: _State) -> None:
         )
 
 
-def verify(store: ObjectStore, *, today: date) -> VerifyReport:
-    """Check every chain, file and record; the report lists every problem found."""
+def verify(store: ObjectStore, *, today: date, anchors: Anchors | None = None) -> VerifyReport:
+    """Check every chain, file and record; the report lists every problem found.
+
+    `anchors` (signed checkpoints) also catch what the chains cannot: their newest entries removed.
+    """
+    from kakunin.lineage.checkpoint import check_anchors
+
     state = _State(today=today)
+    anchor_problems, anchored_by = check_anchors(store, anchors)
     certificates = _verify_certificates(store, state)
     manifests = _verify_manifests(store, state)
     records, files = _verify_curated(store, state)
     audit_entries = _verify_audit(store, state)
     _verify_decisions(store, state)
     _verify_no_leftovers(store, state)
+    state.problems += anchor_problems
     return VerifyReport(
         intact=not state.problems,
         certificates=certificates,
@@ -533,4 +547,5 @@ def verify(store: ObjectStore, *, today: date) -> VerifyReport:
         records=records,
         curated_files=files,
         problems=state.problems,
+        anchored_by=anchored_by,
     )
