@@ -101,6 +101,7 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.formats",
     "kakunin.lineage.chain",
     "kakunin.lineage.digests",
+    "kakunin.lineage.seal",
     "kakunin.storage",
     "kakunin.storage.base",
     "kakunin.layout",

@@ -170,15 +170,24 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
 
 @lineage.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def lineage_verify(as_json: bool) -> None:
-    """Check every chain, file hash and record; exit 0 intact, 1 not."""
+@click.option("--keyless", is_flag=True, help="Check hashes only, even with KAKUNIN_HMAC_KEY set (no seals).")
+@click.option(
+    "--allow-legacy",
+    "allow_legacy",
+    is_flag=True,
+    help="Keyed: accept each chain's unsealed entries before its first sealed one (a store older than seals).",
+)
+def lineage_verify(as_json: bool, keyless: bool, allow_legacy: bool) -> None:
+    """Check every chain, file hash and record, and with KAKUNIN_HMAC_KEY every seal; exit 0 intact, 1 not."""
     from kakunin import audit
+    from kakunin.keys import hmac_key_if_set
     from kakunin.lineage.formats import AuditAction
     from kakunin.lineage.verify import verify
     from kakunin.storage import open_store
 
     store = open_store()
-    report = verify(store, today=clock.today())
+    key = None if keyless else hmac_key_if_set()
+    report = verify(store, today=clock.today(), key=key, allow_legacy=allow_legacy)
     if as_json:
         _emit_json(report.model_dump(mode="json"))
     else:
@@ -187,7 +196,12 @@ def lineage_verify(as_json: bool) -> None:
         store,
         AuditAction.VERIFY,
         at=clock.now_utc(),
-        detail={"intact": report.intact, "problems": len(report.problems), "manifests": report.manifests},
+        detail={
+            "intact": report.intact,
+            "problems": len(report.problems),
+            "manifests": report.manifests,
+            "mode": report.mode,
+        },
     )
     sys.exit(EXIT_OK if report.intact else EXIT_NEGATIVE)
 
@@ -441,7 +455,7 @@ def demo_report() -> None:
         story = trace(store, record_id, hmac_key=hmac_key_from_env(), contract_for=_registry().contract)
         click.echo("One published record, traced (kakunin lineage trace):")
         click.echo(text_of(story))
-    report = verify(store, today=clock.today())
+    report = verify(store, today=clock.today(), key=hmac_key_from_env())
     click.echo("Lineage (kakunin lineage verify):")
     click.echo(render.verify_text(report), nl=False)
     sys.exit(EXIT_OK if report.intact else EXIT_NEGATIVE)

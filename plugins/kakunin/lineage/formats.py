@@ -123,6 +123,11 @@ class ChainLink(_Record):
     previous: str | None
     header_key: str
     header_sha256: str
+    mac: str | None = Field(
+        default=None,
+        description="kakunin.seal/v1:<hex>: HMAC-SHA256 of this entry without `mac` under a key derived from "
+        "KAKUNIN_HMAC_KEY (lineage/seal.py); absent when written without the key",
+    )
 
 
 class Commit(_Record):
@@ -197,6 +202,11 @@ class AuditEntry(_Record):
     codes: list[str] = []
     detail: dict[str, str | int | float | bool | None] = {}
     previous: str | None
+    mac: str | None = Field(
+        default=None,
+        description="kakunin.seal/v1:<hex>: HMAC-SHA256 of this entry without `mac` under a key derived from "
+        "KAKUNIN_HMAC_KEY (lineage/seal.py); absent when written without the key",
+    )
 
 
 # ── retention (purge certificates, holds, erasure requests) ─────────────────────────
@@ -304,6 +314,11 @@ class CertificateLink(_Record):
     previous: str | None
     certificate_key: str
     certificate_sha256: str
+    mac: str | None = Field(
+        default=None,
+        description="kakunin.seal/v1:<hex>: HMAC-SHA256 of this entry without `mac` under a key derived from "
+        "KAKUNIN_HMAC_KEY (lineage/seal.py); absent when written without the key",
+    )
 
 
 class Hold(_Record):
