@@ -44,7 +44,8 @@ def published(store: LocalStore, registry: Registry, submit: Callable[..., Batch
         run_batch(ref, ctx)
     report = verify(store, today=TODAY, key=KEY)
     assert report.intact, report.problems
-    assert report.mode == "keyed" and report.legacy_entries == {}
+    assert report.mode == "keyed"
+    assert report.legacy_entries == {}
     return store
 
 
