@@ -14,13 +14,13 @@ label, so a MAC of one scheme never verifies under another.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any
 
 from pydantic import BaseModel
 
 from kakunin.lineage.chain import canonical_json
+from kakunin.lineage.digests import Hmac
 
 SEAL_SCHEME = "kakunin.seal/v1"
 MAC_FIELD = "mac"
@@ -28,13 +28,13 @@ MAC_FIELD = "mac"
 
 def seal_key(hmac_key: bytes) -> bytes:
     """The MAC key: HMAC-SHA256(hmac_key, scheme), so a seal never equals a record or subject digest."""
-    return hmac.new(hmac_key, SEAL_SCHEME.encode(), hashlib.sha256).digest()
+    return bytes.fromhex(Hmac(hmac_key).hexdigest(SEAL_SCHEME.encode()))
 
 
 def mac(entry: dict[str, Any], hmac_key: bytes) -> str:
     """The seal of `entry` (a parsed chain entry; its own `mac` field is not covered)."""
     body = {name: value for name, value in entry.items() if name != MAC_FIELD}
-    digest = hmac.new(seal_key(hmac_key), canonical_json(body), hashlib.sha256).hexdigest()
+    digest = Hmac(seal_key(hmac_key)).hexdigest(canonical_json(body))
     return f"{SEAL_SCHEME}:{digest}"
 
 
