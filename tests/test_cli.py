@@ -220,9 +220,17 @@ def test_intake_trace_and_verify_from_the_command_line(make_batch: MakeBatch, ka
     assert story.code == 0, story.stderr
     assert story.json()["digest_check"].startswith("matches")
     assert kakunin("lineage", "trace", "019abef0-2300-7f64-94c4-bd404e68c655").code == 2
+    keyed = kakunin("lineage", "verify", env=HMAC)
+    assert keyed.code == 0, keyed.stdout
+    assert keyed.stdout.startswith("mode: keyed")
     verified = kakunin("lineage", "verify")
     assert verified.code == 0
-    assert verified.stdout.startswith("intact")
+    assert verified.stdout.splitlines()[0].startswith("mode: keyless")
+    assert verified.stdout.splitlines()[1].startswith("intact")
+    unsealed = kakunin("lineage", "verify", "--json", env=HMAC)  # the keyless verify logged an unsealed entry
+    assert unsealed.code == 1
+    assert [(p["check"], p["where"].split("/")[-2]) for p in unsealed.json()["problems"]] == [("seal", "log")]
+    assert kakunin("lineage", "verify", "--keyless", env=HMAC).code == 0
     manifest.write_bytes(manifest.read_bytes()[:-10])
     broken = kakunin("lineage", "verify", "--json")
     assert broken.code == 1

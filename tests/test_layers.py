@@ -104,6 +104,7 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.checkpoint",  # signed checkpoints: the chain tails' anchors
     "kakunin.lineage.signing",
     "kakunin.lineage.verify",  # checkpoint reports its findings as verify's `Problem`s
+    "kakunin.lineage.seal",
     "kakunin.storage",
     "kakunin.storage.base",
     "kakunin.layout",

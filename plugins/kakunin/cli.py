@@ -225,18 +225,33 @@ def _anchors(checkpoints: tuple[Path, ...], public_key_file: Path | None, agains
 @lineage.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_anchor_options
+@click.option("--keyless", is_flag=True, help="Check hashes only, even with KAKUNIN_HMAC_KEY set (no seals).")
+@click.option(
+    "--allow-legacy",
+    "allow_legacy",
+    is_flag=True,
+    help="Keyed: accept each chain's unsealed entries before its first sealed one (a store older than seals).",
+)
 def lineage_verify(
-    as_json: bool, checkpoints: tuple[Path, ...], public_key_file: Path | None, against_log: bool
+    as_json: bool,
+    checkpoints: tuple[Path, ...],
+    public_key_file: Path | None,
+    against_log: bool,
+    keyless: bool,
+    allow_legacy: bool,
 ) -> None:
-    """Check every chain, file hash and record, and chain tails against checkpoints; exit 0 intact, 1 not."""
+    """Check every chain, file hash and record; with KAKUNIN_HMAC_KEY every seal; with checkpoints the
+    chain tails. Exit 0 intact, 1 not."""
     from kakunin import audit
+    from kakunin.keys import hmac_key_if_set
     from kakunin.lineage.formats import AuditAction
     from kakunin.lineage.verify import verify
     from kakunin.storage import open_store
 
     anchors = _anchors(checkpoints, public_key_file, against_log)
     store = open_store()
-    report = verify(store, today=clock.today(), anchors=anchors)
+    key = None if keyless else hmac_key_if_set()
+    report = verify(store, today=clock.today(), key=key, allow_legacy=allow_legacy, anchors=anchors)
     if as_json:
         _emit_json(report.model_dump(mode="json"))
     else:
@@ -245,7 +260,12 @@ def lineage_verify(
         store,
         AuditAction.VERIFY,
         at=clock.now_utc(),
-        detail={"intact": report.intact, "problems": len(report.problems), "manifests": report.manifests},
+        detail={
+            "intact": report.intact,
+            "problems": len(report.problems),
+            "manifests": report.manifests,
+            "mode": report.mode,
+        },
     )
     sys.exit(EXIT_OK if report.intact else EXIT_NEGATIVE)
 
@@ -571,7 +591,7 @@ def demo_report(checkpoints: tuple[Path, ...], public_key_file: Path | None, aga
         click.echo("One published record, traced (kakunin lineage trace):")
         click.echo(text_of(story))
     anchors = _anchors(checkpoints, public_key_file, against_log)
-    report = verify(store, today=clock.today(), anchors=anchors)
+    report = verify(store, today=clock.today(), key=hmac_key_from_env(), anchors=anchors)
     flags = "".join(f" --checkpoint {path}" for path in checkpoints) + (" --against-log" if against_log else "")
     click.echo(f"Lineage (kakunin lineage verify{flags}):")
     click.echo(render.verify_text(report), nl=False)

@@ -33,3 +33,13 @@ def hmac_key_from_env() -> bytes:
             "(e.g. `export KAKUNIN_HMAC_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')`)"
         )
     return parse_hmac_key(value)
+
+
+def hmac_key_if_set() -> bytes | None:
+    """The key when `KAKUNIN_HMAC_KEY` is set (a bad value is still a `ConfigError`), else None.
+
+    For writers that seal what they write when they can (`kakunin.lineage.seal`) and still
+    work without the key: retention, holds, an auditor's trace.
+    """
+    value = os.environ.get(ENV_VAR)
+    return parse_hmac_key(value) if value else None

@@ -73,6 +73,18 @@ def intake_text(results: Sequence[Any]) -> str:
     return table(("batch", "decision", "received", "published", "quarantined", "reason codes"), rows)
 
 
+def verify_mode_line(report: Any) -> str:
+    """What this verify could detect: an auditor must see it before the verdict."""
+    if report.mode == "keyed":
+        legacy = report.legacy_entries
+        text = "mode: keyed (KAKUNIN_HMAC_KEY): chain entries' seals (MACs) checked"
+        if legacy:
+            counts = ", ".join(f"{chain} {count}" for chain, count in sorted(legacy.items()))
+            text += f"; unsealed legacy entries (hashes only): {counts}"
+        return text + "\n"
+    return "mode: keyless: hashes only; a writer who re-hashes the store is not detected (set KAKUNIN_HMAC_KEY)\n"
+
+
 def verify_text(report: Any) -> str:
     verdict = "intact" if report.intact else f"NOT intact: {len(report.problems)} problem(s)"
     head = (
@@ -81,7 +93,8 @@ def verify_text(report: Any) -> str:
         f"{report.curated_files} curated file(s), {report.audit_entries} audit entr"
         f"{'y' if report.audit_entries == 1 else 'ies'}\n"
     )
-    return head + anchors_text(report) + "".join(f"  ✗ {p.check:<9} {p.where}: {p.message}\n" for p in report.problems)
+    problems = "".join(f"  ✗ {p.check:<9} {p.where}: {p.message}\n" for p in report.problems)
+    return verify_mode_line(report) + head + anchors_text(report) + problems
 
 
 def anchors_text(report: Any) -> str:

@@ -304,3 +304,30 @@ def test_the_journal_of_a_run_killed_before_writing_its_certificate_is_dropped(
     assert not list((store.root / "journal").rglob("*.json"))
     logged = [AuditEntry.model_validate_json(p.read_bytes()) for p in (store.root / "audit/log").glob("*.json")]
     assert all(e.detail.get("certificate") != dead_run for e in logged)
+
+
+def test_a_purge_with_the_key_seals_its_certificate_link_and_audit_entries(
+    published: Published, retention_context: MakeContext
+) -> None:
+    store = published.store
+    run_retention(retention_context(store, date(2028, 1, 1), hmac_key=KEY))
+    (link,) = sorted((store.root / "lineage/certificates/chain").glob("*.json"))
+    assert b'"mac":"kakunin.seal/v1:' in link.read_bytes()
+    report = verify(store, today=TODAY, key=KEY)
+    assert report.intact, report.problems
+    assert report.certificates == 1
+
+
+def test_a_purge_without_the_key_is_a_seal_problem_for_keyed_verify(
+    published: Published, retention_context: MakeContext
+) -> None:
+    """Intake sealed the audit log; entries a keyless purge adds after that cannot be told from forgeries."""
+    store = published.store
+    run_retention(retention_context(store, date(2028, 1, 1)))
+    assert verify(store, today=TODAY).intact
+    report = verify(store, today=TODAY, key=KEY)
+    assert {p.check for p in report.problems} == {"seal"}
+    assert any(
+        p.where.startswith("audit/log/") and "after the chain's sealing began" in p.message for p in report.problems
+    )
+    assert ("lineage/certificates/chain", 1) in report.legacy_entries.items()  # its chain never began sealing

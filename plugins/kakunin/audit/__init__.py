@@ -1,5 +1,6 @@
 """The operation log: one hash-chained entry per decision or access, with no personal data.
 
+Entries are sealed with the HMAC key when the writer has it (see `record`).
 A decision taken by a step that may be killed and rerun (accept, reject, publish, a purge)
 is logged with `record_once`, so a rerun neither loses its entry nor writes a second one.
 The step first calls `prepare_once`, which notes the log's head in a marker object; once
@@ -16,8 +17,10 @@ import os
 from datetime import datetime
 from typing import Required, TypedDict, Unpack
 
+from kakunin.keys import hmac_key_if_set
 from kakunin.layout import AUDIT_CHAIN, chain_sequence
-from kakunin.lineage.chain import Chain, canonical_json
+from kakunin.lineage import seal
+from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import AuditAction, AuditEntry
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import json_text
@@ -38,6 +41,7 @@ class EntryFields(TypedDict, total=False):
     record_ids: list[str] | None
     codes: list[str] | None
     detail: Detail | None
+    key: bytes | None
 
 
 def current_actor() -> str:
@@ -63,8 +67,15 @@ def record(
     record_ids: list[str] | None = None,
     codes: list[str] | None = None,
     detail: Detail | None = None,
+    key: bytes | None = None,
 ) -> AuditEntry:
-    """Append one entry to the audit chain and return it. Callers pass ids and codes, never data."""
+    """Append one entry to the audit chain and return it. Callers pass ids and codes, never data.
+
+    The entry is sealed (`kakunin.lineage.seal`) with `key`, else with `KAKUNIN_HMAC_KEY` when
+    it is set; without either it is written unsealed, and a keyed verify reports it as a
+    seal problem once the log's sealing has begun (nobody can tell it from a forgery).
+    """
+    seal_with = key if key is not None else hmac_key_if_set()
 
     def build(sequence: int, previous: str | None) -> bytes:
         entry = AuditEntry(
@@ -80,7 +91,7 @@ def record(
             detail=detail or {},
             previous=previous,
         )
-        return canonical_json(entry.model_dump(mode="json"))
+        return seal.entry_bytes(entry, seal_with)
 
     _, data = Chain(store, AUDIT_CHAIN).append(build)
     return AuditEntry.model_validate_json(data)

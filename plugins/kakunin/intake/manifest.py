@@ -31,7 +31,8 @@ from kakunin.intake.work import (
 )
 from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key
 from kakunin.lineage import formats as col
-from kakunin.lineage.chain import Chain, canonical_json
+from kakunin.lineage import seal
+from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import (
     MANIFEST_SCHEMA,
     ChainLink,
@@ -109,7 +110,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         link = ChainLink(
             sequence=sequence, previous=previous_link, header_key=ref.manifest_header, header_sha256=sha256_bytes(data)
         )
-        return canonical_json(link.model_dump(mode="json"))
+        return seal.entry_bytes(link, ctx.hmac_key)
 
     ctx.renew_lease()
     sequence, _ = Chain(store, MANIFEST_CHAIN).append(build_link)

@@ -156,6 +156,7 @@ def _record_once(
         document_id=document_id,
         codes=codes,
         detail=detail,
+        key=ctx.hmac_key,
     )
 
 

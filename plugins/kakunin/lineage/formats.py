@@ -143,6 +143,11 @@ class ChainLink(_Record):
     previous: str | None
     header_key: str
     header_sha256: str
+    mac: str | None = Field(
+        default=None,
+        description="kakunin.seal/v1:<hex>: HMAC-SHA256 of this entry without `mac` under a key derived from "
+        "KAKUNIN_HMAC_KEY (lineage/seal.py); absent when written without the key",
+    )
 
 
 class Commit(_Record):
@@ -217,6 +222,11 @@ class AuditEntry(_Record):
     codes: list[str] = []
     detail: dict[str, str | int | float | bool | None] = {}
     previous: str | None
+    mac: str | None = Field(
+        default=None,
+        description="kakunin.seal/v1:<hex>: HMAC-SHA256 of this entry without `mac` under a key derived from "
+        "KAKUNIN_HMAC_KEY (lineage/seal.py); absent when written without the key",
+    )
 
 
 # ── retention (purge certificates, holds, erasure requests) ─────────────────────────
@@ -324,6 +334,11 @@ class CertificateLink(_Record):
     previous: str | None
     certificate_key: str
     certificate_sha256: str
+    mac: str | None = Field(
+        default=None,
+        description="kakunin.seal/v1:<hex>: HMAC-SHA256 of this entry without `mac` under a key derived from "
+        "KAKUNIN_HMAC_KEY (lineage/seal.py); absent when written without the key",
+    )
 
 
 class Hold(_Record):

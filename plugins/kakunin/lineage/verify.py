@@ -11,6 +11,8 @@ It checks, and reports every failure with where it is:
 - the decision records (rejections, holds, hold releases, open purge certificates) match
   the audit entries that recorded them, both ways, and every evidence file and commit
   record matches the hash its manifest header pinned;
+- with the HMAC key (keyed mode), every chain entry's seal (`kakunin.lineage.seal`): without
+  it, a writer who re-hashes everything up the chain passes every check above;
 - nothing a crashed run left behind (a half-written temporary, a staged file or work file of
   a batch no longer in landing) holds data outside the lineage.
 """
@@ -21,7 +23,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,6 +54,7 @@ from kakunin.layout import (
     released_hold_id,
     split_batch_key,
 )
+from kakunin.lineage import seal
 from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import (
     AuditAction,
@@ -79,6 +82,12 @@ class Problem(BaseModel):
 
 class VerifyReport(BaseModel):
     intact: bool
+    mode: Literal["keyless", "keyed"] = Field(
+        default="keyless", description="keyed: every chain entry's seal was checked with KAKUNIN_HMAC_KEY"
+    )
+    legacy_entries: dict[str, int] = Field(
+        default={}, description="keyed mode: per chain, the unsealed entries before its first sealed one"
+    )
     certificates: int = 0
     manifests: int
     audit_entries: int
@@ -101,6 +110,9 @@ class _State:
     certified_receipts: set[str] = field(default_factory=set)
     linked_certificates: list[str] = field(default_factory=list)
     linked_headers: dict[str, str] = field(default_factory=dict)
+    key: bytes | None = None
+    allow_legacy: bool = False
+    legacy: dict[str, int] = field(default_factory=dict)
 
     def fail(self, check: str, where: str, message: str) -> None:
         self.problems.append(Problem(check=check, where=where, message=message))
@@ -133,6 +145,7 @@ def _walk_chain(store: ObjectStore, prefix: str, state: _State) -> Iterator[tupl
     """Yield (key, bytes, parsed) for each entry, recording breaks in order or linkage."""
     previous_sha: str | None = None
     expected = 1
+    sealed = False
     for key, data in Chain(store, prefix).entries():
         sequence = chain_sequence(key)
         if sequence != expected:
@@ -151,7 +164,44 @@ def _walk_chain(store: ObjectStore, prefix: str, state: _State) -> Iterator[tupl
         if parsed.get("previous") != previous_sha:
             state.fail("chain", key, "does not name the hash of the entry before it: changed, removed or reordered")
         previous_sha, expected = sha256_bytes(data), expected + 1
+        sealed = _check_seal(state, prefix, key, parsed, sealed=sealed)
         yield key, data, parsed
+    _report_legacy(state, prefix)
+
+
+def _check_seal(state: _State, prefix: str, key: str, parsed: dict[str, object], *, sealed: bool) -> bool:
+    """Keyed mode: check the entry's seal; returns whether the chain's sealing has begun.
+
+    Unsealed entries before the first sealed one are legacy (written before seals, or by a
+    writer without the key); one after it is a problem, since stripping `mac` fields and
+    re-hashing is exactly what a keyless forger would do.
+    """
+    if state.key is None:
+        return sealed
+    if seal.MAC_FIELD not in parsed:
+        if sealed:
+            state.fail(
+                "seal", key, "unsealed entry after the chain's sealing began: written or re-hashed without the key"
+            )
+        else:
+            state.legacy[prefix] = state.legacy.get(prefix, 0) + 1
+        return sealed
+    why = seal.check(parsed, state.key)
+    if why is not None:
+        state.fail("seal", key, why)
+    return True
+
+
+def _report_legacy(state: _State, prefix: str) -> None:
+    """Keyed mode: a chain's unsealed prefix is a problem unless the auditor accepts legacy entries."""
+    count = state.legacy.get(prefix, 0)
+    if state.key is not None and count and not state.allow_legacy:
+        state.fail(
+            "seal",
+            prefix,
+            f"{count} unsealed entr{'y' if count == 1 else 'ies'} before sealing began (or the whole chain "
+            "stripped of its seals); if the store predates kakunin.seal/v1, check the count and pass --allow-legacy",
+        )
 
 
 def _verify_manifests(store: ObjectStore, state: _State) -> int:
@@ -523,14 +573,24 @@ def _verify_no_leftovers(store: ObjectStore, state: _State) -> None:
         )
 
 
-def verify(store: ObjectStore, *, today: date, anchors: Anchors | None = None) -> VerifyReport:
+def verify(
+    store: ObjectStore,
+    *,
+    today: date,
+    key: bytes | None = None,
+    allow_legacy: bool = False,
+    anchors: Anchors | None = None,
+) -> VerifyReport:
     """Check every chain, file and record; the report lists every problem found.
 
-    `anchors` (signed checkpoints) also catch what the chains cannot: their newest entries removed.
+    With `key` (KAKUNIN_HMAC_KEY) every chain entry's seal is checked too: only that detects
+    a writer who re-hashed the store. `allow_legacy` accepts each chain's unsealed prefix
+    (a store written before seals); the report counts it either way. `anchors` (signed
+    checkpoints) also catch what the chains cannot: their newest entries removed.
     """
     from kakunin.lineage.checkpoint import check_anchors
 
-    state = _State(today=today)
+    state = _State(today=today, key=key, allow_legacy=allow_legacy)
     anchor_problems, anchored_by = check_anchors(store, anchors)
     certificates = _verify_certificates(store, state)
     manifests = _verify_manifests(store, state)
@@ -541,6 +601,8 @@ def verify(store: ObjectStore, *, today: date, anchors: Anchors | None = None) -
     state.problems += anchor_problems
     return VerifyReport(
         intact=not state.problems,
+        mode="keyless" if key is None else "keyed",
+        legacy_entries=dict(state.legacy) if key is not None else {},
         certificates=certificates,
         manifests=manifests,
         audit_entries=audit_entries,

@@ -29,7 +29,8 @@ from kakunin.layout import (
     journal_run,
     open_certificate_run,
 )
-from kakunin.lineage.chain import Chain, canonical_json
+from kakunin.lineage import seal
+from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import (
     PURGED_RECORDS_SCHEMA,
     AuditAction,
@@ -132,6 +133,7 @@ def audit_opened(ctx: RetentionContext, certificate: Certificate) -> None:
         marker_key=_journal(certificate.run_id, AuditAction.PURGE_OPEN),
         at=certificate.opened_at,
         actor=ctx.actor,
+        key=ctx.hmac_key,
         detail=detail,
         match={"certificate": certificate.run_id},
     )
@@ -146,6 +148,7 @@ def _audit_closed(ctx: RetentionContext, closed: Certificate) -> None:
         marker_key=_journal(closed.run_id, AuditAction.PURGE),
         at=closed.closed_at or ctx.now(),
         actor=ctx.actor,
+        key=ctx.hmac_key,
         detail={
             "certificate": closed.run_id,
             "records": closed.purged_count,
@@ -188,13 +191,16 @@ def close_certificate(ctx: RetentionContext, certificate: Certificate, done: Cer
     if not store.put_bytes_if_absent(certificate_key(certificate.run_id), dump_json(closed)):
         closed = Certificate.model_validate_json(store.get_bytes(certificate_key(certificate.run_id)))
     ctx.checkpoint("closed")
-    link_closed_certificates(store)
+    link_closed_certificates(store, hmac_key=ctx.hmac_key)
     _audit_closed(ctx, closed)
     return closed
 
 
-def link_closed_certificates(store: ObjectStore) -> None:
-    """Give every closed certificate that no chain link names its link (repairs a crash after closing)."""
+def link_closed_certificates(store: ObjectStore, *, hmac_key: bytes | None = None) -> None:
+    """Give every closed certificate that no chain link names its link (repairs a crash after closing).
+
+    Each link is sealed when `hmac_key` (KAKUNIN_HMAC_KEY) is given, see `kakunin.lineage.seal`.
+    """
     chain = Chain(store, CERTIFICATE_CHAIN)
     linked = {CertificateLink.model_validate_json(data).certificate_key for _, data in chain.entries()}
     for key in sorted(store.list_keys(folder_prefix(CERTIFICATES))):
@@ -206,7 +212,7 @@ def link_closed_certificates(store: ObjectStore) -> None:
             entry = CertificateLink(
                 sequence=sequence, previous=previous, certificate_key=key, certificate_sha256=sha256_bytes(data)
             )
-            return canonical_json(entry.model_dump(mode="json"))
+            return seal.entry_bytes(entry, hmac_key)
 
         chain.append(link)
 

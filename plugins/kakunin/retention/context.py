@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from kakunin import audit, clock
 from kakunin.contracts import Registry, default_expectations_root
 from kakunin.errors import InputError
+from kakunin.keys import hmac_key_if_set
 from kakunin.leases import DEFAULT_TTL, Lease
 from kakunin.storage import ObjectStore, open_store
 
@@ -32,6 +33,7 @@ class RetentionContext:
     future_as_of: bool = False  # the as-of date is after today, and the caller explicitly allowed it
     lease_ttl: timedelta = DEFAULT_TTL
     lease: Lease | None = None
+    hmac_key: bytes | None = None  # seals the certificate chain and the audit entries (lineage/seal.py) when set
 
     @classmethod
     def from_env(
@@ -39,6 +41,7 @@ class RetentionContext:
     ) -> RetentionContext:
         """The context of a real run: `KAKUNIN_HOME`'s store, `KAKUNIN_EXPECTATIONS`' contracts, the wall
         clock, as of today unless given, and the actor given (else `KAKUNIN_ACTOR` or the OS user).
+        With `KAKUNIN_HMAC_KEY` set, what the run writes to the chains is sealed.
 
         `future_as_of` is the caller's `check_as_of` verdict: it is recorded in the certificate.
         """
@@ -49,6 +52,7 @@ class RetentionContext:
             now=clock.now_utc,
             actor=actor or audit.current_actor(),
             future_as_of=future_as_of,
+            hmac_key=hmac_key_if_set(),
         )
 
     def checkpoint(self, name: str) -> None:

@@ -79,7 +79,7 @@ def run_retention(ctx: RetentionContext) -> list[Certificate]:
         )
     ctx.lease = lease
     try:
-        link_closed_certificates(ctx.store)
+        link_closed_certificates(ctx.store, hmac_key=ctx.hmac_key)
         finish_journals(ctx)
         removed = remove_leftovers(ctx.store, find_leftovers(ctx.store, now=ctx.now()))
         if removed:
