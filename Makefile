@@ -82,10 +82,13 @@ bench: install
 	$(BIN)/python -m kakunin_dev.bench --rows $(N) --out var/bench
 
 ## chaos: kill intake and retention before every store operation in turn, rerun, check; then concurrent runs
-## (CHAOS_SAMPLE=8 tries 8 kill points per scenario; the full run tries them all). Table in var/chaos/.
+## (CHAOS_SAMPLE=8 tries 8 kill points per scenario; the full run tries them all). Table in var/chaos/;
+## then the tamper table (what verify catches in each mode).
 chaos: install
 	PYTHONPATH=plugins:. $(BIN)/python -m tests.chaos.campaign $(if $(CHAOS_SAMPLE),--sample $(CHAOS_SAMPLE)) \
 		--json var/chaos/campaign.json
+	@echo "Tamper table (tests/tamper/test_table.py checks every row):"
+	@PYTHONPATH=plugins:. $(BIN)/python -m tests.tamper.table
 
 ## schemas: regenerate the JSON Schemas under lineage/ from the models
 schemas: install

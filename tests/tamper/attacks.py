@@ -56,7 +56,8 @@ def rehash_store(root: Path, *, strip_macs: bool = False, only_from: int = 1) ->
         header = json.loads(header_path.read_bytes())
         original = json.loads(header_path.read_bytes())
         for stored in header["curated_files"]:
-            stored["sha256"] = sha(root / stored["key"])
+            if (root / stored["key"]).exists():  # a purged file keeps the hash it was published with
+                stored["sha256"] = sha(root / stored["key"])
         commit_path = root / f"curated/{header['dataset']}/_commits/{header['batch_id']}.json"
         commit = json.loads(commit_path.read_bytes())
         commit["files"] = header["curated_files"]
