@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from tests.tamper.attacks import FORGED, FORGERIES, entries, forged_batch, rehash_store, retention_2099
 
 
@@ -122,6 +125,35 @@ def _standing_hold(root: Path) -> Path:
 def _header_counts_rehashed(root: Path) -> None:
     link, _, _ = forged_batch(root)
     _json_edit(root / json.loads(link.read_bytes())["header_key"], lambda h: h["counts"].update(quarantined=0))
+    rehash_store(root)
+
+
+def _provenance_link_rehashed(root: Path) -> None:
+    _, manifest, _ = forged_batch(root)
+    table = pq.read_table(manifest)
+    index = table.schema.get_field_index("provenance_document_id")
+    forged = pa.array(["PRV-2026-999999"] * table.num_rows, pa.string())
+    pq.write_table(table.set_column(index, table.schema.field(index), forged), manifest)
+    rehash_store(root)
+
+
+def _fabricated_batch(root: Path) -> None:
+    """A whole batch made up from the newest one's files under a new id, linked and re-hashed."""
+    link = entries(root, "lineage/chain")[-1]
+    old = json.loads(link.read_bytes())["header_key"].split("/")[-2]
+    new = "20261201T000000000000Z-fab1cafe"
+    for path in _batch_files(root, link)[1:]:
+        target = Path(str(path).replace(old, new))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".json":
+            target.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+        else:
+            target.write_bytes(path.read_bytes())
+    entry = json.loads(link.read_bytes())
+    entry.update(sequence=entry["sequence"] + 1, header_key=entry["header_key"].replace(old, new))
+    header = root / entry["header_key"]
+    _json_edit(header, lambda h: h.update(sequence=entry["sequence"]))
+    link.with_name(f"{entry['sequence']:012d}.json").write_text(json.dumps(entry), encoding="utf-8")
     rehash_store(root)
 
 
@@ -336,6 +368,14 @@ CASES: list[Case] = [
         True,
         True,
         "quarantine/",
+    ),
+    Case(
+        "open-certificate-edited",
+        "an open purge certificate (the plan) edited",
+        lambda r: _json_edit(_one(r, "lineage/certificates/*.open.json"), lambda c: c.update(purged_count=1)),
+        True,
+        True,
+        "lineage/certificates/",
     ),
     Case("hold-deleted", "a legal hold deleted", lambda r: _remove(_standing_hold(r)), True, True, "lineage/holds/"),
     Case(
