@@ -480,6 +480,22 @@ CASES: list[Case] = [
         True,
         "lineage/chain/",
     ),
+    Case(
+        "provenance-link",
+        "a batch's provenance_document_id changed in its manifest, re-hashed",
+        _provenance_link_rehashed,
+        False,
+        True,
+        "lineage/chain/",
+    ),
+    Case(
+        "fabricated-batch",
+        "a whole batch fabricated from another's files, linked and re-hashed",
+        _fabricated_batch,
+        False,
+        True,
+        "lineage/chain/",
+    ),
 ]
 
 
