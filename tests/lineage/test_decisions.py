@@ -12,18 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from kakunin.batches import submit_batch
 from kakunin.contracts import Registry
 from kakunin.intake.run import run_batch
-from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
 from kakunin.lineage.formats import AuditEntry
 from kakunin.lineage.verify import verify
 from kakunin.retention.holds import place_hold, release_hold
 from kakunin.storage import LocalStore
 from kakunin_dev.samples import write_batch
-from tests.conftest import RECEIVED_ON, TODAY, Run, edits
+from tests.conftest import RECEIVED_ON, TODAY, Run
 from tests.intake.conftest import make_context
+from tests.stores import refused_at_submission, rejected_at_gate, submitted
 
 
 @dataclass
@@ -34,13 +33,6 @@ class Decided:
     rejected_at_submit: BatchRef  # a submit-stage rejection (the four-eyes rule)
     held: str  # a hold that stands
     released: str  # a hold placed and released
-
-
-def _submitted(store: LocalStore, registry: Registry, folder: Path) -> BatchRef:
-    result = submit_batch(folder, store=store, registry=registry, today=TODAY, now=datetime.now(UTC))
-    assert result.landed, result.verdict.findings
-    (ref,) = [r for r in find_pending(store) if r.batch_id == result.batch_id]
-    return ref
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +47,11 @@ def template(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> De
             tmp / f"b{n}", document_id=f"PRV-2026-{790000 + n:06d}", received_on=RECEIVED_ON, rows=20, seed=n, **options
         )  # type: ignore[arg-type]
 
-    published = [_submitted(store, registry, batch(1)), _submitted(store, registry, batch(2))]
+    published = [submitted(store, registry, batch(1)), submitted(store, registry, batch(2))]
     for ref in published:
         assert run_batch(ref, ctx).decision == "published"
-    gate = _submitted(store, registry, batch(3))
-    data = store.root / gate.landing("data.csv")
-    data.write_bytes(data.read_bytes() + b"\n")
-    assert run_batch(gate, ctx).decision.startswith("rejected")
-    result = submit_batch(
-        batch(4, mutation=edits(approved_by="E1024")),
-        store=store,
-        registry=registry,
-        today=TODAY,
-        now=datetime.now(UTC),
-    )
-    assert not result.landed
-    (refused,) = list(store.root.glob(f"quarantine/*/{result.batch_id}/rejection.json"))
+    gate = rejected_at_gate(store, registry, ctx, batch(3))
+    refused = refused_at_submission(store, registry, lambda mutation: batch(4, mutation=mutation))
     dataset = published[0].dataset
     now = datetime.now(UTC)
     held = place_hold(
@@ -90,7 +71,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> De
         store=store,
         published=published,
         rejected_at_gate=gate,
-        rejected_at_submit=BatchRef(refused.parent.parent.name, result.batch_id),
+        rejected_at_submit=refused,
         held=held.hold_id,
         released=other.hold_id,
     )

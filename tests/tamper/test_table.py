@@ -12,11 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kakunin import audit
-from kakunin.batches import submit_batch
 from kakunin.contracts import Registry
 from kakunin.intake.run import run_batch
-from kakunin.intake.work import find_pending
-from kakunin.layout import BatchRef
 from kakunin.lineage.checkpoint import Anchors, take_checkpoint
 from kakunin.lineage.formats import AuditAction
 from kakunin.lineage.verify import VerifyReport, verify
@@ -27,6 +24,7 @@ from kakunin.storage import LocalStore
 from kakunin_dev.samples import write_batch
 from tests.conftest import RECEIVED_ON, REPO, TODAY, edits
 from tests.intake.conftest import KEY, make_context
+from tests.stores import refused_at_submission, rejected_at_gate, submitted
 from tests.tamper.table import CASES, Case, markdown
 
 SIGNING_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
@@ -36,13 +34,6 @@ SIGNING_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
 class Template:
     root: Path
     anchors: Anchors
-
-
-def _submitted(store: LocalStore, registry: Registry, folder: Path) -> BatchRef:
-    result = submit_batch(folder, store=store, registry=registry, today=TODAY, now=datetime.now(UTC))
-    assert result.landed, result.verdict.findings
-    (ref,) = [r for r in find_pending(store) if r.batch_id == result.batch_id]
-    return ref
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +57,10 @@ def _build(tmp: Path, registry: Registry) -> Template:
 
     # Decisions first, auditor activity last: the audit log's tail then holds entries that no other
     # record is cross-checked with (publish, purge, trace, verify), the case a checkpoint exists for.
-    gate = _submitted(store, registry, batch(4))
-    data = store.root / gate.landing("data.csv")
-    data.write_bytes(data.read_bytes() + b"\n")
-    assert run_batch(gate, ctx).decision.startswith("rejected")
-    refused = submit_batch(
-        batch(5, mutation=edits(approved_by="E1024")),
-        store=store,
-        registry=registry,
-        today=TODAY,
-        now=datetime.now(UTC),
-    )
-    assert not refused.landed
+    rejected_at_gate(store, registry, ctx, batch(4))
+    refused_at_submission(store, registry, lambda mutation: batch(5, mutation=mutation))
     one_year = edits(retention__period="P1Y")
-    published = [_submitted(store, registry, batch(n, mutation=one_year)) for n in (1, 2)]
+    published = [submitted(store, registry, batch(n, mutation=one_year)) for n in (1, 2)]
     for ref in published:
         assert run_batch(ref, ctx).decision == "published"
     now = datetime.now(UTC)
@@ -89,7 +70,7 @@ def _build(tmp: Path, registry: Registry) -> Template:
     )
     other = place_hold(store, dataset=dataset, batch_id=None, record_id=None, reason="inquiry", placed_by="l", now=now)
     release_hold(store, other.hold_id, reason="answered", released_by="legal", now=now)
-    newest = _submitted(store, registry, batch(3))
+    newest = submitted(store, registry, batch(3))
     assert run_batch(newest, ctx).decision == "published"
     run_retention(
         RetentionContext(
