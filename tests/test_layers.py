@@ -103,7 +103,8 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.digests",
     "kakunin.lineage.checkpoint",  # signed checkpoints: the chain tails' anchors
     "kakunin.lineage.signing",
-    "kakunin.lineage.verify",  # checkpoint reports its findings as verify's `Problem`s
+    "kakunin.lineage.problems",
+    "kakunin.lineage.decisions",
     "kakunin.lineage.seal",
     "kakunin.storage",
     "kakunin.storage.base",

@@ -47,8 +47,8 @@ from kakunin.layout import (
 )
 from kakunin.lineage.chain import Chain, canonical_json
 from kakunin.lineage.formats import ChainLink, ManifestHeader
+from kakunin.lineage.problems import Problem
 from kakunin.lineage.signing import public_key_id, sign, signature_valid, signing_key_from_env
-from kakunin.lineage.verify import Problem
 from kakunin.storage import ObjectStore
 
 CHECKPOINT_KIND = "kakunin.checkpoint/v1"

@@ -30,32 +30,26 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from kakunin.errors import KakuninError, StorageError
+from kakunin.errors import KakuninError
 from kakunin.hashing import sha256_bytes
 from kakunin.layout import (
     AUDIT_CHAIN,
     CERTIFICATE_CHAIN,
     CERTIFICATES,
     CURATED,
-    HOLDS,
     MANIFEST_CHAIN,
-    QUARANTINE,
-    REJECTION_FILE,
     BatchRef,
     certificate_key,
     chain_sequence,
     closed_certificate_run,
     folder_prefix,
-    hold_key,
     manifest_parquet_of,
     open_certificate_run,
-    placed_hold_id,
     provenance_evidence_key,
-    released_hold_id,
-    split_batch_key,
 )
 from kakunin.lineage import seal
 from kakunin.lineage.chain import Chain
+from kakunin.lineage.decisions import verify_decisions
 from kakunin.lineage.formats import (
     AuditAction,
     AuditEntry,
@@ -66,18 +60,11 @@ from kakunin.lineage.formats import (
     EvidenceIndexEntry,
     ManifestHeader,
 )
-from kakunin.storage import ObjectStore, check_key, load, object_sha256
+from kakunin.lineage.problems import Problem, Problems, unsafe_keys
+from kakunin.storage import ObjectStore, load, object_sha256
 
 if TYPE_CHECKING:
     from kakunin.lineage.checkpoint import Anchors
-
-
-class Problem(BaseModel):
-    """One thing that is not as the lineage says it should be."""
-
-    check: str
-    where: str
-    message: str
 
 
 class VerifyReport(BaseModel):
@@ -102,7 +89,7 @@ class VerifyReport(BaseModel):
 @dataclass
 class _State:
     today: date
-    problems: list[Problem] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
     manifest_ids: list[pa.Array] = field(default_factory=list)
     expected_files: dict[str, str] = field(default_factory=dict)
     purged_ids: list[pa.Array] = field(default_factory=list)
@@ -115,27 +102,16 @@ class _State:
     legacy: dict[str, int] = field(default_factory=dict)
 
     def fail(self, check: str, where: str, message: str) -> None:
-        self.problems.append(Problem(check=check, where=where, message=message))
+        self.problems.fail(check, where, message)
 
 
 def _file_sha(store: ObjectStore, key: str) -> str | None:
     return object_sha256(store, key) if store.exists(key) else None
 
 
-def _unsafe(keys: list[str]) -> list[str]:
-    """The keys among `keys` that no writer would produce (`../x`, absolute): tampering, not an I/O error."""
-    bad = []
-    for key in keys:
-        try:
-            check_key(key)
-        except StorageError:
-            bad.append(key)
-    return bad
-
-
-def _fail_unsafe(state: _State, check: str, where: str, keys: list[str]) -> bool:
+def _failunsafe_keys(state: _State, check: str, where: str, keys: list[str]) -> bool:
     """Record one problem per unsafe key named by the object at `where`; True when there was any."""
-    bad = _unsafe(keys)
+    bad = unsafe_keys(keys)
     for key in bad:
         state.fail(check, where, f"names an unsafe store key {key[:200]!r}: it was altered")
     return bool(bad)
@@ -214,7 +190,7 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
         except ValidationError:
             state.fail("chain", key, "not a manifest chain link")
             continue
-        if _fail_unsafe(state, "chain", key, [link.header_key]):
+        if _failunsafe_keys(state, "chain", key, [link.header_key]):
             previous_header_sha = link.header_sha256
             continue
         if not store.exists(link.header_key):
@@ -237,7 +213,7 @@ def _verify_manifests(store: ObjectStore, state: _State) -> int:
         previous_header_sha = link.header_sha256
         state.linked_headers[link.header_key] = link.header_sha256
         named = [header.provenance_document.key, header.receipt.key, *(f.key for f in header.curated_files)]
-        if _fail_unsafe(state, "manifest", link.header_key, named):
+        if _failunsafe_keys(state, "manifest", link.header_key, named):
             continue
         try:
             _verify_header_files(store, header, link.header_key, state)
@@ -293,7 +269,7 @@ def _verify_sealed_files(store: ObjectStore, header: ManifestHeader, where: str,
     Headers written before these were sealed carry neither field: nothing more is checked for them.
     """
     sealed = [s.key for s in (header.evidence_index, header.commit) if s is not None]
-    if _fail_unsafe(state, "manifest", where, sealed):
+    if _failunsafe_keys(state, "manifest", where, sealed):
         return
     if header.commit is not None:
         actual = _file_sha(store, header.commit.key)
@@ -386,7 +362,7 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
         except ValidationError:
             state.fail("chain", key, "not a certificate chain link")
             continue
-        if _fail_unsafe(state, "chain", key, [link.certificate_key]):
+        if _failunsafe_keys(state, "chain", key, [link.certificate_key]):
             continue
         state.linked_certificates.append(link.certificate_key)
         if not store.exists(link.certificate_key):
@@ -405,7 +381,7 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
             *(a.key for a in certificate.files),
             *(r.key for r in certificate.receipts_removed),
         ]
-        if _fail_unsafe(state, "certificate", link.certificate_key, named):
+        if _failunsafe_keys(state, "certificate", link.certificate_key, named):
             continue
         if _file_sha(store, certificate.records.key) != certificate.records.sha256:
             state.fail("certificate", certificate.records.key, "purged-records list missing or changed")
@@ -453,111 +429,6 @@ def _verify_audit(store: ObjectStore, state: _State) -> int:
     return count
 
 
-_DECISION_HASHES = ("rejection_sha256", "hold_sha256", "release_sha256", "certificate_sha256")
-
-
-def _logged_entries(store: ObjectStore) -> list[AuditEntry]:
-    """The audit log's readable entries (`_verify_audit` reports the rest)."""
-    entries = []
-    for _, data in Chain(store, AUDIT_CHAIN).entries():
-        try:
-            entries.append(AuditEntry.model_validate_json(data))
-        except ValidationError:
-            continue
-    return entries
-
-
-def _logged_sha(entry: AuditEntry, name: str) -> str | None:
-    value = entry.detail.get(name)
-    return value if isinstance(value, str) else None
-
-
-def _rejected_at(store: ObjectStore, key: str) -> datetime | None:
-    """A rejection's `rejected_at`, read without the writer's model (None if unreadable)."""
-    try:
-        value = json.loads(store.get_bytes(key)).get("rejected_at")
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, ValueError):
-        return None
-
-
-def _verify_decisions(store: ObjectStore, state: _State) -> None:
-    """Rejections, holds, hold releases and open certificates against the audit entries that recorded them.
-
-    Both ways: each such file must match the hash its entry recorded, and each entry's file
-    must still exist. Entries logged before decisions carried hashes are legacy: for them
-    only existence is checked; and a rejection with no entry at all that is older than the
-    first hash-carrying entry is a legacy submit-time rejection (those were not logged).
-    """
-    entries = _logged_entries(store)
-    sealed_since = min((e.at for e in entries if any(h in e.detail for h in _DECISION_HASHES)), default=None)
-    rejects = {
-        BatchRef(e.dataset, e.batch_id).rejection: e
-        for e in entries
-        if e.action == AuditAction.REJECT and e.dataset and e.batch_id
-    }
-    for key in store.list_keys(folder_prefix(QUARANTINE)):
-        found = split_batch_key(key, QUARANTINE)
-        if found is None or found[1] != REJECTION_FILE:
-            continue
-        entry = rejects.get(key)
-        if entry is None:
-            rejected_at = _rejected_at(store, key)
-            if sealed_since is None or (rejected_at is not None and rejected_at < sealed_since):
-                continue  # legacy: submit-time rejections were not logged before decisions were sealed
-            state.fail("rejection", key, "a rejection the audit log never recorded")
-        elif (logged := _logged_sha(entry, "rejection_sha256")) is not None and object_sha256(store, key) != logged:
-            state.fail("rejection", key, f"rejection changed since the audit log recorded it (entry {entry.sequence})")
-    for key, entry in rejects.items():
-        if not _unsafe([key]) and not store.exists(key):
-            state.fail("rejection", key, f"the rejection the audit log recorded (entry {entry.sequence}) is missing")
-    _verify_holds(store, state, entries)
-    _verify_open_certificates(store, state, entries)
-
-
-def _verify_holds(store: ObjectStore, state: _State, entries: list[AuditEntry]) -> None:
-    """Every hold and release file has its audit entry (with its hash), and every entry its file."""
-    logged: dict[str, AuditEntry] = {}  # hold or release key → its entry
-    for entry in entries:
-        hold_id = entry.detail.get("hold_id")
-        if isinstance(hold_id, str) and entry.action in (AuditAction.HOLD, AuditAction.RELEASE_HOLD):
-            logged[hold_key(hold_id, released=entry.action == AuditAction.RELEASE_HOLD)] = entry
-    for key in store.list_keys(folder_prefix(HOLDS)):
-        released = released_hold_id(key) is not None
-        if not released and placed_hold_id(key) is None:
-            continue
-        what = "hold release" if released else "hold"
-        recorded = logged.get(key)
-        sha = None if recorded is None else _logged_sha(recorded, "release_sha256" if released else "hold_sha256")
-        if recorded is None:
-            consequence = " (forged: retention keeps the hold)" if released else ""
-            state.fail("hold", key, f"a {what} the audit log never recorded{consequence}")
-        elif sha is not None and object_sha256(store, key) != sha:
-            state.fail("hold", key, f"{what} changed since the audit log recorded it (entry {recorded.sequence})")
-    for key, entry in logged.items():
-        if not _unsafe([key]) and not store.exists(key):
-            what = "hold release" if entry.action == AuditAction.RELEASE_HOLD else "hold"
-            state.fail("hold", key, f"the {what} the audit log recorded (entry {entry.sequence}) is missing")
-
-
-def _verify_open_certificates(store: ObjectStore, state: _State, entries: list[AuditEntry]) -> None:
-    """Each open certificate (the plan a purge carries out) as its purge-open entry recorded it."""
-    opened = {
-        str(e.detail.get("certificate")): (e, sha)
-        for e in entries
-        if e.action == AuditAction.PURGE_OPEN and (sha := _logged_sha(e, "certificate_sha256")) is not None
-    }
-    for key in store.list_keys(folder_prefix(CERTIFICATES)):
-        run_id = open_certificate_run(key)
-        if run_id is None or run_id not in opened:
-            continue
-        entry, sha = opened[run_id]
-        if object_sha256(store, key) != sha:
-            state.fail(
-                "certificate", key, f"open certificate edited since the audit log recorded it (entry {entry.sequence})"
-            )
-
-
 def _verify_no_leftovers(store: ObjectStore, state: _State) -> None:
     """Data a crashed run left outside the lineage: no manifest names it, so nothing else would purge it."""
     from kakunin.leftovers import find_leftovers
@@ -596,7 +467,7 @@ def verify(
     manifests = _verify_manifests(store, state)
     records, files = _verify_curated(store, state)
     audit_entries = _verify_audit(store, state)
-    _verify_decisions(store, state)
+    verify_decisions(store, state.problems)
     _verify_no_leftovers(store, state)
     state.problems += anchor_problems
     return VerifyReport(
