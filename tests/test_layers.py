@@ -104,6 +104,7 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.checkpoint",  # signed checkpoints: the chain tails' anchors
     "kakunin.lineage.signing",
     "kakunin.lineage.problems",
+    "kakunin.lineage.record_digests",
     "kakunin.lineage.decisions",
     "kakunin.lineage.seal",
     "kakunin.storage",

@@ -251,7 +251,10 @@ def lineage_verify(
     anchors = _anchors(checkpoints, public_key_file, against_log)
     store = open_store()
     key = None if keyless else hmac_key_if_set()
-    report = verify(store, today=clock.today(), key=key, allow_legacy=allow_legacy, anchors=anchors)
+    contract_for = _registry().contract if key is not None else None
+    report = verify(
+        store, today=clock.today(), key=key, allow_legacy=allow_legacy, anchors=anchors, contract_for=contract_for
+    )
     if as_json:
         _emit_json(report.model_dump(mode="json"))
     else:
@@ -591,7 +594,9 @@ def demo_report(checkpoints: tuple[Path, ...], public_key_file: Path | None, aga
         click.echo("One published record, traced (kakunin lineage trace):")
         click.echo(text_of(story))
     anchors = _anchors(checkpoints, public_key_file, against_log)
-    report = verify(store, today=clock.today(), key=hmac_key_from_env(), anchors=anchors)
+    report = verify(
+        store, today=clock.today(), key=hmac_key_from_env(), anchors=anchors, contract_for=_registry().contract
+    )
     flags = "".join(f" --checkpoint {path}" for path in checkpoints) + (" --against-log" if against_log else "")
     click.echo(f"Lineage (kakunin lineage verify{flags}):")
     click.echo(render.verify_text(report), nl=False)

@@ -78,6 +78,8 @@ def verify_mode_line(report: Any) -> str:
     if report.mode == "keyed":
         legacy = report.legacy_entries
         text = "mode: keyed (KAKUNIN_HMAC_KEY): chain entries' seals (MACs) checked"
+        if getattr(report, "records_rehashed", None) is not None:
+            text += f", {report.records_rehashed} live record(s) re-hashed to their record_digest"
         if legacy:
             counts = ", ".join(f"{chain} {count}" for chain, count in sorted(legacy.items()))
             text += f"; unsealed legacy entries (hashes only): {counts}"

@@ -27,7 +27,15 @@ from kakunin.render import verify_text
 from kakunin.storage import LocalStore
 from tests.conftest import TODAY
 from tests.intake.conftest import KEY, make_context
-from tests.tamper.attacks import FORGED, FORGERIES, entries, name_changed, rehash_store, retention_2099
+from tests.tamper.attacks import (
+    FORGED,
+    FORGERIES,
+    entries,
+    forged_batch,
+    name_changed,
+    rehash_store,
+    retention_2099,
+)
 
 
 @pytest.fixture
@@ -119,3 +127,24 @@ def test_the_cli_verifies_keyed_with_the_key_and_exits_1_on_a_forgery(published:
     keyless = lineage_verify("--keyless", key=KEY.hex())
     assert keyless.returncode == 0, keyless.stdout
     assert keyless.stdout.startswith("mode: keyless")
+
+
+def test_keyed_verify_with_the_contracts_rehashes_every_live_record(published: LocalStore, registry: Registry) -> None:
+    """With the contracts, keyed verify re-derives each live record's digest: an intact store matches all of
+    them, and a changed name is named at its curated file even when the file was re-hashed."""
+    intact = verify(published, today=TODAY, key=KEY, contract_for=registry.contract)
+    assert intact.intact, intact.problems
+    assert intact.records_rehashed == intact.records == 90
+    assert "90 live record(s) re-hashed to their record_digest" in verify_text(intact)
+    name_changed(published.root)
+    rehash_store(published.root)
+    forged = verify(published, today=TODAY, key=KEY, contract_for=registry.contract)
+    digest = [p for p in forged.problems if p.check == "digest"]
+    assert [p.where for p in digest] == [p.relative_to(published.root).as_posix() for p in forged_curated(published)]
+    assert "1 record(s) no longer match" in digest[0].message
+    assert verify(published, today=TODAY, key=KEY).records_rehashed is None  # without the contracts: not re-derived
+
+
+def forged_curated(store: LocalStore) -> list[Path]:
+    _, _, curated = forged_batch(store.root)
+    return [curated]

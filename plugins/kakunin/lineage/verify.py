@@ -61,6 +61,7 @@ from kakunin.lineage.formats import (
     ManifestHeader,
 )
 from kakunin.lineage.problems import Problem, Problems, unsafe_keys
+from kakunin.lineage.record_digests import ContractFor, recheck_record_digests
 from kakunin.storage import ObjectStore, load, object_sha256
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class VerifyReport(BaseModel):
     records: int
     curated_files: int
     problems: list[Problem]
+    records_rehashed: int | None = Field(
+        default=None, description="keyed with the contracts: live records whose record_digest was re-derived"
+    )
     anchored_by: list[str] = Field(
         default=[], description="the signed checkpoints the chain tails were checked against; empty: none"
     )
@@ -451,13 +455,15 @@ def verify(
     key: bytes | None = None,
     allow_legacy: bool = False,
     anchors: Anchors | None = None,
+    contract_for: ContractFor | None = None,
 ) -> VerifyReport:
     """Check every chain, file and record; the report lists every problem found.
 
     With `key` (KAKUNIN_HMAC_KEY) every chain entry's seal is checked too: only that detects
     a writer who re-hashed the store. `allow_legacy` accepts each chain's unsealed prefix
     (a store written before seals); the report counts it either way. `anchors` (signed
-    checkpoints) also catch what the chains cannot: their newest entries removed.
+    checkpoints) also catch what the chains cannot: their newest entries removed. With `key` and
+    `contract_for` (the dataset contracts) every live record's `record_digest` is re-derived too.
     """
     from kakunin.lineage.checkpoint import check_anchors
 
@@ -469,6 +475,9 @@ def verify(
     audit_entries = _verify_audit(store, state)
     verify_decisions(store, state.problems)
     _verify_no_leftovers(store, state)
+    rehashed = None
+    if key is not None and contract_for is not None:
+        rehashed = recheck_record_digests(store, key, contract_for, state.problems)
     state.problems += anchor_problems
     return VerifyReport(
         intact=not state.problems,
@@ -481,4 +490,5 @@ def verify(
         curated_files=files,
         problems=state.problems,
         anchored_by=anchored_by,
+        records_rehashed=rehashed,
     )
