@@ -284,6 +284,7 @@ def lineage_verify(
 def lineage_checkpoint(out: Path | None, as_json: bool) -> None:
     """Sign the heads and counts of every chain (KAKUNIN_SIGNING_KEY); exit 1 if the lineage is not intact."""
     from kakunin.errors import InputError
+    from kakunin.keys import hmac_key_if_set
     from kakunin.lineage.checkpoint import summary_line, take_checkpoint
     from kakunin.lineage.signing import require_signing_key
     from kakunin.lineage.verify import verify
@@ -293,7 +294,9 @@ def lineage_checkpoint(out: Path | None, as_json: bool) -> None:
     if out is not None and out.exists():
         raise InputError(f"{out} exists: a checkpoint is kept, not replaced (choose a new file name)")
     store = open_store()
-    report = verify(store, today=clock.today())
+    hmac_key = hmac_key_if_set()  # keyed when it can be: a re-hashed forgery must not be signed
+    contract_for = _registry().contract if hmac_key is not None else None
+    report = verify(store, today=clock.today(), key=hmac_key, contract_for=contract_for)
     if not report.intact:
         click.echo("not signed: a checkpoint vouches only for an intact lineage", err=True)
         click.echo(render.verify_text(report), nl=False, err=True)

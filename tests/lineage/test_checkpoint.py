@@ -295,3 +295,21 @@ def test_checkpoint_refuses_to_sign_a_lineage_that_is_not_intact(published: Loca
     assert run.returncode == 1
     assert "not signed" in run.stderr
     assert not (published.root / "lineage/checkpoints").exists()
+
+
+def test_checkpoint_with_the_hmac_key_refuses_a_rehashed_forgery(published: LocalStore) -> None:
+    """A keyless verify passes a re-hashed store; with KAKUNIN_HMAC_KEY set the checkpoint verifies keyed
+    first, so it never vouches for a forgery."""
+    from tests.intake.conftest import KEY as HMAC_KEY
+    from tests.tamper.attacks import name_changed, rehash_store
+
+    name_changed(published.root)
+    rehash_store(published.root)
+    assert verify(published, today=TODAY).intact  # what a keyless check would have signed
+    run = _cli(
+        published.root, "lineage", "checkpoint", env={"KAKUNIN_SIGNING_KEY": SEED, "KAKUNIN_HMAC_KEY": HMAC_KEY.hex()}
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "not signed" in run.stderr
+    assert "seal" in run.stderr
+    assert not (published.root / "lineage/checkpoints").exists()
