@@ -2,9 +2,11 @@
 
 GX validates one pandas chunk at a time, so memory follows the chunk size. Row-level
 rules are answered per chunk; whole-table rules (uniqueness) are answered by merging
-the key column across all chunks, since a duplicate can sit in two chunks. The result
-is, per failing row, the rules it failed, and one merged validation result from which
-GX Data Docs are built (counts only: no values, so the docs hold no personal data).
+the key column across all chunks, since a duplicate can sit in two chunks. Any other
+expectation (row count, column mean, ...) answers per chunk in a way no merge can fix, so
+the suite is refused up front (`classify`) rather than half-checked. The result is, per
+failing row, the rules it failed, and one merged validation result from which GX Data Docs
+are built (`data_docs`; counts only: no values, so the docs hold no personal data).
 
 GX is imported on first use and once per process (it costs seconds and ~270 MB).
 """
