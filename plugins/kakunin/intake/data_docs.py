@@ -55,7 +55,7 @@ _TABLE = """{% include 'content_block_header.j2' %}
   <tbody>
   {% for row in rows %}
     <tr>{% for column in content_block["table_columns"] %}<td>
-      {%- if loop.first and row.get("_table_row_link_path") -%}
+      {%- if (loop.first or column["field"] == "asset_name") and row.get("_table_row_link_path") -%}
         <a href="{{ row["_table_row_link_path"] }}">{{ row.get(column["field"]) or "open" }}</a>
       {%- else -%}{{ row.get(column["field"]) if row.get(column["field"]) is not none else "" }}{%- endif -%}
     </td>{% endfor %}</tr>
