@@ -134,16 +134,19 @@ def test_validation_results_are_kept_as_counts_only(site: tuple[Path, dict[Batch
     assert b"partial_unexpected" not in everything
 
 
-def test_a_rerun_of_a_batch_leaves_one_page_for_it(tmp_path: Path) -> None:
+def test_a_rerun_of_a_batch_rewrites_its_one_page(tmp_path: Path) -> None:
+    """A step re-run after a crash keeps the first run's time, so the page keeps its name."""
     store = LocalStore(tmp_path / "store")
     first = _publish(tmp_path, store, FIRST, RUN_TIMES[FIRST])
+    (store.root / str(first)).unlink()  # as if the first run died before writing its page
     again = _publish(tmp_path, store, FIRST, datetime(2026, 11, 27, 3, 0, tzinfo=UTC))
-    assert first != again
+    assert again == first
     pages = sorted(
         p.relative_to(store.root).as_posix() for p in (store.root / "reports").rglob("validations/**/*.html")
     )
     assert pages == [again]
+    assert f"Run Time {RUN_TIMES[FIRST]:%Y-%m-%dT%H:%M:%SZ}" in _text((store.root / str(again)).read_text("utf-8"))
     index = (store.root / "reports/gx/jp_customer_leads/index.html").read_text(encoding="utf-8")
     assert set(re.findall(r'href="(validations/[^"]+)"', index)) == {
-        again.removeprefix("reports/gx/jp_customer_leads/")
+        str(again).removeprefix("reports/gx/jp_customer_leads/")
     }

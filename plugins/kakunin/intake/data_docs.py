@@ -16,7 +16,8 @@ differs from a stock GX site, and why:
   our own, so the site opens from a folder on a machine without network.
 - Counts only: the merged result carries no values (see `accuracy.merged_result`).
 
-Two batches finishing at the same moment may each write an index that misses the other;
+A re-run of the step keeps the first run's time, so a batch has one page. Two batches finishing at
+the same moment may each write an index that misses the other;
 the next batch's run lists both again (every batch's result file is kept).
 """
 
@@ -101,21 +102,26 @@ class ValidationRecord(BaseModel):
 def publish_data_docs(
     store: ObjectStore, ref: BatchRef, runner: SuiteRunner, summary: AccuracySummary, *, run_time: datetime
 ) -> str | None:
-    """Write the batch's page, its validation record and the dataset's index; return the page's key."""
+    """Write the batch's validation record, its page and the dataset's index; return the page's key.
+
+    The record is written first and a re-run of the step (after a crash) keeps its run time,
+    so the page keeps its name: the step stays idempotent and leaves one page per batch.
+    """
     merged = runner.merged_result(summary.rules, ref.batch_id)
     if merged is None:
         return None
-    record = _record(ref, summary, run_time=run_time, page=_page_path(runner.name, ref.batch_id, run_time))
-    _describe_batch(merged, record)
     try:
         earlier: ValidationRecord | None = load(store, gx_validation_key(ref), ValidationRecord)
     except StorageNotFound:
         earlier = None
+    run_time = earlier.run_time if earlier is not None else run_time
+    record = _record(ref, summary, run_time=run_time, page=_page_path(runner.name, ref.batch_id, run_time))
+    _describe_batch(merged, record)
+    store.put_bytes(gx_validation_key(ref), dump_json(record))
+    if earlier is not None and earlier.page != record.page:  # the suite was renamed in between
+        store.delete(gx_site_key(ref.dataset, earlier.page))
     store.put_bytes(gx_site_key(ref.dataset, record.page), _page_html(merged).encode())
     store.put_bytes(gx_site_key(ref.dataset, _suite_path(runner.name)), _suite_html(runner.suite).encode())
-    store.put_bytes(gx_validation_key(ref), dump_json(record))
-    if earlier is not None and earlier.page != record.page:  # a retried step leaves one page per batch
-        store.delete(gx_site_key(ref.dataset, earlier.page))
     with resources.as_file(resources.files("great_expectations") / "render/view" / _LOGO) as logo:
         store.put_bytes_if_absent(gx_site_key(ref.dataset, _LOGO), logo.read_bytes())
     write_index(store, ref.dataset)
