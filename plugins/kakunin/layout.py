@@ -383,3 +383,21 @@ def is_rejection_key(key: str) -> bool:
     """True for `quarantine/<dataset>/<batch_id>/rejection.json`, a rejected batch's record."""
     split = split_batch_key(key, QUARANTINE)
     return split is not None and split[1] == REJECTION_FILE
+
+
+# ── GX Data Docs: one site per dataset, and each batch's validation result beside it ───
+
+
+def gx_site_key(dataset: str, name: str = "") -> str:
+    """A file of the dataset's GX Data Docs site; `index.html` lists every batch's page."""
+    return f"{GX_REPORTS}/{dataset}/{name}".rstrip("/")
+
+
+def gx_validations_prefix(dataset: str) -> str:
+    """The prefix to list every stored validation result of a dataset, ending in `/`."""
+    return f"{GX_REPORTS}/{dataset}/results/"
+
+
+def gx_validation_key(ref: BatchRef) -> str:
+    """A batch's GX validation result, counts only (`kakunin.intake.data_docs.ValidationRecord`)."""
+    return f"{gx_validations_prefix(ref.dataset)}{ref.batch_id}.json"

@@ -62,7 +62,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def gx_validate() -> Any:
-    from kakunin.intake import expectations
+    from kakunin import gx_expectations as expectations
     from kakunin.intake.accuracy import _gx_context
 
     context = _gx_context()

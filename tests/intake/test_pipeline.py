@@ -70,8 +70,8 @@ def test_a_few_bad_rows_are_quarantined_and_the_rest_published(
     ]
     manifest = pq.read_table(next((store.root / "lineage/manifests").rglob("manifest.parquet")))
     assert sorted(set(range(1, 601)) - set(manifest.column("source_row").to_pylist())) == [10, 20, 30, 31, 40]
-    docs = store.root / "reports/gx" / ref.dataset / ref.batch_id / "index.html"
-    assert docs.is_file()
+    assert (store.root / "reports/gx" / ref.dataset / "index.html").is_file()
+    assert (store.root / "reports/gx" / ref.dataset / "results" / f"{ref.batch_id}.json").is_file()
     spoiled_value = failed[0]["postal_code"]
     assert spoiled_value.encode() not in all_bytes(store, "reports"), "Data Docs must not show values"
 

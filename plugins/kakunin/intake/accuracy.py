@@ -2,9 +2,11 @@
 
 GX validates one pandas chunk at a time, so memory follows the chunk size. Row-level
 rules are answered per chunk; whole-table rules (uniqueness) are answered by merging
-the key column across all chunks, since a duplicate can sit in two chunks. The result
-is, per failing row, the rules it failed, and one merged validation result from which
-GX Data Docs are built (counts only: no values, so the docs hold no personal data).
+the key column across all chunks, since a duplicate can sit in two chunks. Any other
+expectation (row count, column mean, ...) answers per chunk in a way no merge can fix, so
+the suite is refused up front (`classify`) rather than half-checked. The result is, per
+failing row, the rules it failed, and one merged validation result from which GX Data Docs
+are built (`data_docs`; counts only: no values, so the docs hold no personal data).
 
 GX is imported on first use and once per process (it costs seconds and ~270 MB).
 """
@@ -15,11 +17,10 @@ import copy
 import functools
 import hashlib
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from kakunin.errors import ConfigError
 from kakunin.intake.conform import PARSE_FAILURES
 from kakunin.lineage.digests import normalise_keys
 from kakunin.lineage.formats import SOURCE_ROW, GxSummary, RuleResult
 
+# Whole-table rules Kakunin merges itself: it gathers the key column of every chunk.
 WHOLE_TABLE_RULES = {"expect_column_values_to_be_unique"}
+# Map expectations whose answer for a row depends on other rows: per-chunk answers would be wrong.
+_CROSS_ROW_METRICS = {"column_values.unique", "compound_columns.unique"}
 FAILURES_SCHEMA = pa.schema([pa.field(SOURCE_ROW, pa.int64()), pa.field("failed", pa.list_(pa.string()))])
 _SENSITIVE_RESULT_KEYS = (
     "partial_unexpected_list",
@@ -46,7 +51,7 @@ _SENSITIVE_RESULT_KEYS = (
 
 
 class RuleOutcome(BaseModel):
-    """One expectation's result over the whole batch."""
+    """One expectation's result over the whole batch (GX's counts, summed over the chunks)."""
 
     rule: str
     type: str
@@ -54,6 +59,13 @@ class RuleOutcome(BaseModel):
     evaluated: int
     unexpected: int
     success: bool
+    missing: int = 0
+
+    @property
+    def unexpected_percent(self) -> float:
+        """GX's `unexpected_percent`: of the rows that were not missing."""
+        considered = self.evaluated - self.missing
+        return 100.0 * self.unexpected / considered if considered else 0.0
 
 
 class AccuracySummary(BaseModel):
@@ -91,11 +103,32 @@ class Rule:
     type: str
     column: str | None
     whole_table: bool
+    mostly: float = 1.0
+
+
+@dataclass
+class ChunkCounts:
+    """What GX said about one rule in one chunk: failing positions (0-based in the chunk) and counts."""
+
+    positions: list[int]
+    element_count: int
+    missing_count: int
 
 
 def rule_name(config: dict[str, Any]) -> str:
     column = config.get("kwargs", {}).get("column")
     return f"{config['type']}:{column}" if column else str(config["type"])
+
+
+def exceeds_ratio(failed_rows: int, rows: int, max_failed_row_ratio: float) -> bool:
+    """True when more than `max_failed_row_ratio` of the rows failed; exactly the ratio is allowed.
+
+    Compared as fractions of the ratio as written in the contract (`0.01`, not the binary
+    float nearest to it), so 6 failed rows of 600 is exactly at 0.01 and accepted.
+    """
+    if rows == 0:
+        return False
+    return Fraction(failed_rows, rows) > Fraction(repr(float(max_failed_row_ratio)))
 
 
 @functools.cache
@@ -104,7 +137,7 @@ def _gx_context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    import kakunin.intake.expectations  # noqa: F401 - registers the custom expectation classes
+    import kakunin.gx_expectations  # noqa: F401 - registers the custom expectation classes
 
     _use_cheap_batch_fingerprint()
     context = gx.get_context(mode="ephemeral")
@@ -131,24 +164,71 @@ def _use_cheap_batch_fingerprint() -> None:
     pandas_execution_engine.hash_pandas_dataframe = _cheap_fingerprint
 
 
+def _load_suite(suite_path: Path) -> tuple[dict[str, Any], list[Any]]:
+    """The suite file and its expectations as GX objects; a broken file is a `ConfigError` naming it."""
+    from great_expectations.exceptions.exceptions import GreatExpectationsError
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    try:
+        spec = json.loads(suite_path.read_text(encoding="utf-8"))
+        configs = spec["expectations"]
+        spec["name"] = str(spec["name"])
+        expectations = [
+            ExpectationConfiguration(type=e["type"], kwargs=e.get("kwargs", {}), meta=e.get("meta", {})).to_domain_obj()
+            for e in configs
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{suite_path}: not a GX suite Kakunin can load: {exc}") from exc
+    except GreatExpectationsError as exc:  # an unknown expectation type, kwargs it does not take
+        raise ConfigError(f"{suite_path}: GX refused the suite: {exc}") from exc
+    return spec, expectations
+
+
+def classify(expectation: Any, suite_path: Path) -> Rule:
+    """How the chunked runner answers `expectation` over a whole batch, or a `ConfigError` if it cannot.
+
+    Row-level (map) expectations are answered per chunk: their failing rows are exact and
+    their counts add up. `expect_column_values_to_be_unique` is merged by Kakunin across
+    chunks. Anything else (table row count, column mean, compound uniqueness, ...) gives an
+    answer per chunk that cannot be combined into the batch's answer, so it is refused
+    rather than silently counted as passed.
+    """
+    from great_expectations.expectations.expectation import (
+        ColumnMapExpectation,
+        ColumnPairMapExpectation,
+        MulticolumnMapExpectation,
+    )
+
+    config = expectation.configuration
+    kind, kwargs = config.type, config.kwargs
+    mostly = kwargs.get("mostly")
+    rule = Rule(
+        rule_name({"type": kind, "kwargs": kwargs}),
+        kind,
+        kwargs.get("column"),
+        kind in WHOLE_TABLE_RULES,
+        float(mostly) if isinstance(mostly, int | float) else 1.0,
+    )
+    row_level = isinstance(expectation, ColumnMapExpectation | ColumnPairMapExpectation | MulticolumnMapExpectation)
+    if rule.whole_table or (row_level and getattr(expectation, "map_metric", None) not in _CROSS_ROW_METRICS):
+        return rule
+    raise ConfigError(
+        f"{suite_path}: {kind} cannot be checked chunk by chunk: a large batch is validated in chunks and "
+        f"its per-chunk results cannot be merged into one answer for the batch. Kakunin runs row-level "
+        f"(column map) expectations and {', '.join(sorted(WHOLE_TABLE_RULES))}; remove it from the suite"
+    )
+
+
 class SuiteRunner:
     """A suite loaded from its JSON file, ready to validate pandas chunks."""
 
     def __init__(self, suite_path: Path, *, parameters: dict[str, Any]) -> None:
         import great_expectations as gx
-        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
         context = _gx_context()
-        spec = json.loads(suite_path.read_text(encoding="utf-8"))
+        spec, expectations = _load_suite(suite_path)
         self.name: str = spec["name"]
-        self.rules = [
-            Rule(rule_name(e), e["type"], e.get("kwargs", {}).get("column"), e["type"] in WHOLE_TABLE_RULES)
-            for e in spec["expectations"]
-        ]
-        expectations = [
-            ExpectationConfiguration(type=e["type"], kwargs=e.get("kwargs", {}), meta=e.get("meta", {})).to_domain_obj()
-            for e in spec["expectations"]
-        ]
+        self.rules = [classify(e, suite_path) for e in expectations]
         self.suite = gx.ExpectationSuite(name=self.name, expectations=expectations, meta=spec.get("meta", {}))
         self.parameters = parameters
         source_name = f"kakunin-{id(self)}"
@@ -160,22 +240,26 @@ class SuiteRunner:
     def columns(self) -> list[str]:
         return sorted({r.column for r in self.rules if r.column})
 
-    def validate(self, frame: Any) -> dict[str, list[int]]:
-        """Per row-level rule, the positions (0-based, in `frame`) that failed it."""
+    def validate(self, frame: Any) -> dict[str, ChunkCounts]:
+        """Per rule, GX's answer for this chunk: failing positions (row-level rules only) and counts."""
         batch = self._definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(
             self.suite, expectation_parameters=self.parameters, result_format={"result_format": "COMPLETE"}
         )
         if self._template is None:
             self._template = result
-        failed: dict[str, list[int]] = {}
+        counts: dict[str, ChunkCounts] = {}
         for rule, outcome in zip(self.rules, result.results, strict=True):
             if outcome.exception_info and outcome.exception_info.get("raised_exception"):
                 message = outcome.exception_info.get("exception_message")
                 raise RuntimeError(f"GX could not evaluate {rule.name}: {message}")
-            if not rule.whole_table:
-                failed[rule.name] = list(outcome.result.get("unexpected_index_list") or [])
-        return failed
+            found = outcome.result
+            counts[rule.name] = ChunkCounts(
+                positions=[] if rule.whole_table else list(found.get("unexpected_index_list") or []),
+                element_count=int(found.get("element_count") or 0),
+                missing_count=int(found.get("missing_count") or 0),
+            )
+        return counts
 
     def merged_result(self, outcomes: list[RuleOutcome], run_name: str) -> Any:
         """One validation result for the whole batch, with counts only, for Data Docs."""
@@ -187,9 +271,10 @@ class SuiteRunner:
                 result.result.pop(key, None)
             result.result["element_count"] = outcome.evaluated
             result.result["unexpected_count"] = outcome.unexpected
-            result.result["unexpected_percent"] = (
-                100.0 * outcome.unexpected / outcome.evaluated if outcome.evaluated else 0.0
-            )
+            result.result["missing_count"] = outcome.missing
+            result.result["unexpected_percent"] = outcome.unexpected_percent
+            for key in ("missing_percent", "unexpected_percent_total", "unexpected_percent_nonmissing"):
+                result.result.pop(key, None)
             result.success = outcome.success
         merged.success = all(o.success for o in outcomes)
         evaluated = len(outcomes)
@@ -200,7 +285,6 @@ class SuiteRunner:
             unsuccessful_expectations=evaluated - successful,
             success_percent=100.0 * successful / evaluated if evaluated else 100.0,
         )
-        merged.meta["batch_parameters"] = {}
         merged.meta["run_id"] = run_name
         return merged
 
@@ -221,7 +305,7 @@ def evaluate(
 ) -> tuple[pa.Table, AccuracySummary, SuiteRunner]:
     """Failing rows (source row, rules failed) and the summary; the batch is rejected above the ratio."""
     runner = SuiteRunner(suite_path, parameters={"received_on": received_on})
-    tally = _Tally(unexpected={rule.name: 0 for rule in runner.rules})
+    tally = _Tally(unexpected={r.name: 0 for r in runner.rules}, missing={r.name: 0 for r in runner.rules})
     keys: dict[str, list[pa.Array]] = {r.column: [] for r in runner.rules if r.whole_table and r.column}
     key_rows: list[pa.Array] = []
     for chunk in iter_chunks(conformed, columns=runner.columns, chunk_rows=chunk_rows):
@@ -235,8 +319,9 @@ def evaluate(
                 pc.binary_join_element_wise("parse.value", flat, ":"),
             )
         frame = chunk.select(runner.columns).to_pandas()
-        for name, positions in runner.validate(frame).items():
-            tally.add_rule(name, pc.take(rows, pa.array(positions, pa.int64())))
+        for name, counts in runner.validate(frame).items():
+            tally.missing[name] += counts.missing_count
+            tally.add_rule(name, pc.take(rows, pa.array(counts.positions, pa.int64())))
         for column, arrays in keys.items():
             arrays.append(chunk.column(column))
         key_rows.append(rows)
@@ -252,6 +337,7 @@ class _Tally:
     """(source row, rule) pairs found so far, and per rule how many rows it failed."""
 
     unexpected: dict[str, int]
+    missing: dict[str, int]
     evaluated: int = 0
     rows: list[pa.Array] = field(default_factory=list)
     rules: list[pa.Array] = field(default_factory=list)
@@ -273,17 +359,7 @@ def _summary(
         1 for lists in failures.column("failed").to_pylist() if any(r.startswith("parse.value:") for r in lists)
     )
     ratio = failures.num_rows / tally.evaluated if tally.evaluated else 0.0
-    outcomes = [
-        RuleOutcome(
-            rule=r.name,
-            type=r.type,
-            column=r.column,
-            evaluated=tally.evaluated,
-            unexpected=tally.unexpected[r.name],
-            success=tally.unexpected[r.name] == 0,
-        )
-        for r in runner.rules
-    ]
+    outcomes = [_outcome(r, tally) for r in runner.rules]
     return AccuracySummary(
         suite=runner.name,
         validation_run_id=run_name,
@@ -292,8 +368,27 @@ def _summary(
         parse_failed_rows=parse_failed,
         failed_ratio=ratio,
         max_failed_row_ratio=max_failed_row_ratio,
-        rejected=ratio > max_failed_row_ratio,
+        rejected=exceeds_ratio(failures.num_rows, tally.evaluated, max_failed_row_ratio),
         rules=outcomes,
+    )
+
+
+def _outcome(rule: Rule, tally: _Tally) -> RuleOutcome:
+    """The rule's batch-wide result from the summed counts, decided as GX decides a map expectation:
+    passed when no non-missing row failed, or, with `mostly`, when enough of them passed."""
+    unexpected, missing = tally.unexpected[rule.name], tally.missing[rule.name]
+    considered = tally.evaluated - missing
+    passed = unexpected == 0 or (
+        considered > 0 and Fraction(considered - unexpected, considered) >= Fraction(repr(rule.mostly))
+    )
+    return RuleOutcome(
+        rule=rule.name,
+        type=rule.type,
+        column=rule.column,
+        evaluated=tally.evaluated,
+        unexpected=unexpected,
+        missing=missing,
+        success=passed,
     )
 
 
@@ -322,43 +417,3 @@ def _group_failures(rows: list[pa.Array], rules: list[pa.Array]) -> pa.Table:
     grouped = pairs.group_by(SOURCE_ROW, use_threads=False).aggregate([("rule", "distinct")])
     grouped = grouped.rename_columns([SOURCE_ROW, "failed"]).sort_by(SOURCE_ROW)
     return grouped.cast(FAILURES_SCHEMA)
-
-
-def build_data_docs(runner: SuiteRunner, summary: AccuracySummary, *, batch_id: str) -> Path | None:
-    """Render GX Data Docs for the merged result into a temporary folder and return it."""
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
-    merged = runner.merged_result(summary.rules, summary.validation_run_id)
-    if merged is None:
-        return None
-    context = _gx_context()
-    site = Path(tempfile.mkdtemp(prefix="kakunin-docs-"))
-    site_name = f"kakunin-{site.name}"
-    context.add_data_docs_site(
-        site_name=site_name,
-        site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
-    key = ValidationResultIdentifier(
-        expectation_suite_identifier=ExpectationSuiteIdentifier(name=runner.name),
-        run_id=RunIdentifier(run_name=summary.validation_run_id),
-        batch_identifier=batch_id,
-    )
-    try:
-        context.validation_results_store.set(key, merged)
-        context.build_data_docs(site_names=[site_name], resource_identifiers=[key])
-    finally:
-        context.delete_data_docs_site(site_name)
-    return site
-
-
-def remove_tree(path: Path | None) -> None:
-    if path is not None:
-        shutil.rmtree(path, ignore_errors=True)

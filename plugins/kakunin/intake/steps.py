@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,9 +67,6 @@ from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, check_key, load, object_sha256
 from kakunin.yaml_io import dump_json, json_bytes
-
-if TYPE_CHECKING:
-    from kakunin.intake.accuracy import AccuracySummary
 
 
 def run_step(name: str, ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
@@ -226,6 +221,7 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     if (skipped := skip(ref, ctx, "accuracy", ref.work(ACCURACY))) is not None:
         return skipped
     from kakunin.intake import accuracy as checks
+    from kakunin.intake.data_docs import publish_data_docs
 
     store = ctx.store
     record, document = gate_record(ref, ctx.store)
@@ -242,9 +238,8 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             run_name=ref.batch_id,
             chunk_rows=ctx.chunk_rows,
         )
-        summary = _publish_data_docs(
-            ref, store, checks.build_data_docs(runner, summary, batch_id=ref.batch_id), summary
-        )
+        docs = publish_data_docs(store, ref, runner, summary, run_time=ctx.now())
+        summary = summary.model_copy(update={"data_docs": docs})
         if summary.rejected:
             failed = failed_rows(conformed, failures, ctx.chunk_rows)
             message = (
@@ -268,20 +263,6 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     ctx.maybe_fail("accuracy")
     detail = f"{summary.failed_rows} of {summary.rows} rows failed ({summary.failed_ratio:.2%})"
     return StepOutcome(batch=str(ref), step="accuracy", status=StepStatus.DONE, detail=detail)
-
-
-def _publish_data_docs(
-    ref: BatchRef, store: ObjectStore, docs: Path | None, summary: AccuracySummary
-) -> AccuracySummary:
-    """Copy the GX Data Docs site built for the batch into the store; the summary then names its front page."""
-    if docs is None:
-        return summary
-    from kakunin.intake.accuracy import remove_tree
-
-    for path in sorted(p for p in docs.rglob("*") if p.is_file()):
-        store.put_file(ref.gx_docs(path.relative_to(docs).as_posix()), path)
-    remove_tree(docs)
-    return summary.model_copy(update={"data_docs": ref.gx_docs("index.html")})
 
 
 # 4 ── record ids, retention, digests ──────────────────────────────────────────────
