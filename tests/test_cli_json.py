@@ -279,3 +279,26 @@ def test_version_prints_the_package_and_code_versions() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.splitlines() == [f"kakunin {version('kakunin')}", f"code: {code_version()}"]
+
+
+@pytest.mark.parametrize("debug", ["", "1"])
+def test_a_defect_is_an_unexpected_error_with_a_traceback_only_under_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], debug: str
+) -> None:
+    from kakunin.cli import main
+    from kakunin.provenance import document
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("a defect")
+
+    monkeypatch.setattr(document, "check_path", broken)
+    monkeypatch.setenv("KAKUNIN_DEBUG", debug)
+    with pytest.raises(SystemExit) as exited:
+        main(["provenance", "check", ".", "--json"])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2
+    assert json.loads(out)["error"] == {
+        "code": "unexpected",
+        "message": "unexpected ValueError: a defect (set KAKUNIN_DEBUG=1 for details)",
+    }
+    assert ("Traceback" in err) is bool(debug)

@@ -19,7 +19,6 @@ from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.formats import ManifestHeader
 from kakunin.progress import Progress, report
 from kakunin.storage import load
-from kakunin.yaml_io import json_text
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +149,3 @@ def run_intake(
         log.info("removed %d leftover object(s) of runs that did not finish", removed)
     return results
 
-
-def results_json(results: list[BatchResult]) -> str:
-    return json_text([r.model_dump(mode="json") for r in results])
