@@ -148,4 +148,3 @@ def run_intake(
     if removed:
         log.info("removed %d leftover object(s) of runs that did not finish", removed)
     return results
-
