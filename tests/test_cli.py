@@ -261,7 +261,8 @@ def test_retention_hold_and_erasure_from_the_command_line(make_batch: MakeBatch,
     assert kakunin("lineage", "verify").code == 0
     story = kakunin("lineage", "trace", ids[1], "--json").json()
     assert story["purged_by"]
-    assert "retention period ended" in story["status"]
+    assert story["status"] == "purged"
+    assert "retention period ended" in story["status_text"]
     assert kakunin("hold", "remove", hold_id, "--reason", "settled").code == 0
     assert kakunin("hold", "remove", hold_id, "--reason", "again").code == 2
 

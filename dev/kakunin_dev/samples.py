@@ -330,8 +330,17 @@ def write_batch(
     return batch
 
 
-def write_samples(root: Path, *, today: date, rows: int = 40) -> list[Sample]:
-    """Write every sample batch under `root`; documents are dated a few days before `today`."""
+SAMPLE_COUNT = 31  # the batches below; `progress` counts them as written, then as submitted (twice as many)
+
+
+def write_samples(
+    root: Path, *, today: date, rows: int = 40, progress: Callable[[int, int, str], None] | None = None
+) -> list[Sample]:
+    """Write every sample batch under `root`; documents are dated a few days before `today`.
+
+    `progress(done, 2 * SAMPLE_COUNT, label)` hears of each batch written (the caller
+    counts the second half, submitting them).
+    """
     received_on = today - timedelta(days=6)
     year = received_on.year
     samples: list[Sample] = []
@@ -353,6 +362,8 @@ def write_samples(root: Path, *, today: date, rows: int = 40) -> list[Sample]:
             name=f"{number:02d}_{name}", path=path, expected=expected, encoding=encoding, at_intake=at_intake
         )
         samples.append(sample)
+        if progress is not None:
+            progress(len(samples), 2 * SAMPLE_COUNT, f"wrote {sample.name}")
 
     add("good_utf8", None)
     add("good_cp932", None, "cp932", beyond_jis=True, mutation=_set("retention.period", "P1Y"))

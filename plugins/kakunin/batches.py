@@ -40,6 +40,7 @@ from kakunin.layout import (
     BatchRef,
     landed_evidence_name,
 )
+from kakunin.lineage.chain import closed_certificates
 from kakunin.lineage.formats import AuditAction, ManifestHeader
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
 from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
@@ -50,7 +51,7 @@ from kakunin.yaml_io import dump_json
 DATA_FILES = ("data.csv", "data.parquet")
 UNKNOWN_DATASET = "_unknown"
 
-BatchState = Literal["pending", "rejected", "published"]
+BatchState = Literal["pending", "rejected", "published", "partly_purged", "purged"]
 
 
 class _Record(BaseModel):
@@ -113,6 +114,10 @@ class BatchSummary(_Record):
     received: int | None = None
     published: int | None = None
     quarantined: int | None = None
+    purged: int | None = Field(
+        default=None,
+        description="records of this batch purged by closed retention certificates (published batches only)",
+    )
 
 
 class SubmitResult(_Record):
@@ -288,7 +293,11 @@ def _refuse_reused_document_id(verdict: Verdict, batches: list[BatchSummary]) ->
 
 
 def list_batches(store: ObjectStore) -> list[BatchSummary]:
-    """Every batch in the store, oldest first, with its state and reason codes."""
+    """Every batch in the store, oldest first, with its state and reason codes.
+
+    A published batch whose records retention (or an erasure) removed is `partly_purged` or
+    `purged`, counted from the closed purge certificates.
+    """
     summaries: dict[str, BatchSummary] = {}
     for key in store.list_keys(f"{LANDING}/"):
         if key.endswith(f"/{SUBMISSION_FILE}"):
@@ -327,7 +336,28 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 published=header.counts.published,
                 quarantined=header.counts.quarantined,
             )
-    return [summaries[k] for k in sorted(summaries)]
+    purged = _purged_counts(store)
+    return [_with_purges(summaries[k], purged) for k in sorted(summaries)]
+
+
+def _purged_counts(store: ObjectStore) -> dict[str, int]:
+    """Records purged per batch id, summed over every closed purge certificate (retention and erasure)."""
+    counts: dict[str, int] = {}
+    for certificate in closed_certificates(store):
+        for batch in certificate.batches:
+            counts[batch.batch_id] = counts.get(batch.batch_id, 0) + batch.records
+    return counts
+
+
+def _with_purges(summary: BatchSummary, purged: dict[str, int]) -> BatchSummary:
+    """A published batch's state after retention: `purged` when none of its records is left, else `partly_purged`."""
+    if summary.state != "published":
+        return summary
+    count = purged.get(summary.batch_id, 0)
+    state: BatchState = "published"
+    if count:
+        state = "purged" if summary.published is not None and count >= summary.published else "partly_purged"
+    return summary.model_copy(update={"state": state, "purged": count})
 
 
 def short_rule_name(rule: str) -> str:

@@ -148,16 +148,13 @@ def certificates_text(certificates: Sequence[Any], *, as_of: Any) -> str:
 def batches_text(batches: Sequence[BatchSummary]) -> str:
     if not batches:
         return "no batches yet\n"
-
-    def count(value: int | None) -> str:
-        return "-" if value is None else str(value)
-
+    count = count_text
     rows = [
         (
             b.batch_id,
             b.dataset,
             b.document_id or "-",
-            b.state + (f" ({b.stage})" if b.stage else ""),
+            state_text(b),
             count(b.received),
             count(b.published),
             count(b.quarantined),
@@ -167,3 +164,18 @@ def batches_text(batches: Sequence[BatchSummary]) -> str:
     ]
     headers = ("batch", "dataset", "document", "state", "received", "published", "quarantined", "reason codes")
     return table(headers, rows)
+
+
+def state_text(batch: BatchSummary) -> str:
+    """`published 40`, `partly purged 12/40`, `purged 40`, `rejected (parse)`, `pending`."""
+    if batch.state == "rejected":
+        return "rejected" + (f" ({batch.stage})" if batch.stage else "")
+    if batch.state in {"published", "purged"}:
+        return f"{batch.state} {count_text(batch.published)}"
+    if batch.state == "partly_purged":
+        return f"partly purged {batch.purged}/{count_text(batch.published)}"
+    return batch.state
+
+
+def count_text(value: int | None) -> str:
+    return "-" if value is None else str(value)

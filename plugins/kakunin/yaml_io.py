@@ -3,7 +3,8 @@
 PyYAML's defaults are wrong for documents about people and companies: YAML 1.1 turns
 `NO` (Norway) into False, silently keeps the last of two equal keys, and expands
 aliases without bound. This loader accepts only `true`/`false` as booleans, rejects
-duplicate keys and aliases, and keeps unquoted dates as dates.
+duplicate keys and aliases, and keeps unquoted dates as dates (an impossible one, such as
+`2026-13-01`, as its text, for the schema check to report).
 
 Kakunin's JSON (store documents, markers, `--json` output, schemas) is written by
 `json_text`, `json_bytes` or `dump_json` here, so there is one spelling: UTF-8 kept as is,
@@ -21,7 +22,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 MAX_NESTING = 64
 _TOO_DEEP = f"the document is nested too deeply (more than {MAX_NESTING} levels of mappings and lists)"
@@ -54,6 +55,16 @@ class _StrictLoader(yaml.SafeLoader):
                 raise _Refused(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
+        """A date-shaped scalar that is no real day (`2026-13-01`) stays text, so the schema reports it."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
 def _use_yaml12_booleans(loader: type[yaml.SafeLoader]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import replace
 
 from pydantic import BaseModel
@@ -16,8 +17,8 @@ from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
 from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.formats import ManifestHeader
+from kakunin.progress import Progress, report
 from kakunin.storage import load
-from kakunin.yaml_io import json_text
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +40,28 @@ class BatchGone(KakuninError):
     """The batch left landing (another worker finished it) between listing and taking its lease."""
 
 
-def run_batch(ref: BatchRef, ctx: IntakeContext, *, only_if_pending: bool = False) -> BatchResult:
+def run_batch(
+    ref: BatchRef,
+    ctx: IntakeContext,
+    *,
+    only_if_pending: bool = False,
+    step_done: Callable[[str], None] | None = None,
+) -> BatchResult:
     """Run (or finish) one batch under its lease; a step that already ran is skipped, so this repairs
     a half-done batch. `BatchBusy` if another worker holds the batch; with `only_if_pending`,
-    `BatchGone` if another worker finished it before this one got the lease."""
+    `BatchGone` if another worker finished it before this one got the lease. `step_done(label)`
+    is called after each step."""
     with holding_lease(ref, ctx) as lease:
         if only_if_pending and not ctx.store.exists(ref.submission):
             raise BatchGone(f"batch {ref} was finished by another worker")
         leased = replace(ctx, lease=lease)
         outcomes = []
-        for index, (_, step) in enumerate(STEPS):
+        for index, (name, step) in enumerate(STEPS):
             if index:
                 lease.renew(force=True)  # each step starts with the whole lease ahead of it
             outcomes.append(step(ref, leased))
+            if step_done is not None:
+                step_done(f"{ref}: {name}")
         return summarise(ref, ctx, outcomes)
 
 
@@ -96,20 +106,31 @@ def summarise(ref: BatchRef, ctx: IntakeContext, outcomes: list[StepOutcome]) ->
     )
 
 
-def run_intake(ctx: IntakeContext, *, batch_id: str | None = None) -> list[BatchResult]:
+def run_intake(
+    ctx: IntakeContext, *, batch_id: str | None = None, progress: Progress | None = None
+) -> list[BatchResult]:
     """Every pending batch (or just `batch_id`), oldest first, then what crashed runs left behind.
 
     One batch's failure does not stop the others: it is reported as `failed` with its
     message, and the batch stays pending for the next run. A batch another worker holds is
-    reported as `busy` and left to that worker.
+    reported as `busy` and left to that worker. `progress` counts steps (six per batch).
     """
     pending = find_pending(ctx.store)
     if batch_id is not None:
         pending = [ref for ref in pending if ref.batch_id == batch_id]
+    total = len(pending) * len(STEPS)
+    report(progress, 0, total, f"{len(pending)} pending batch(es)")
     results = []
-    for ref in pending:
+    done = 0
+
+    def step_done(label: str) -> None:
+        nonlocal done
+        done += 1
+        report(progress, done, total, label)
+
+    for number, ref in enumerate(pending):
         try:
-            results.append(run_batch(ref, ctx, only_if_pending=True))
+            results.append(run_batch(ref, ctx, only_if_pending=True, step_done=step_done))
         except BatchGone:
             continue
         except BatchBusy as exc:
@@ -121,11 +142,9 @@ def run_intake(ctx: IntakeContext, *, batch_id: str | None = None) -> list[Batch
             if os.environ.get("KAKUNIN_DEBUG") == "1":
                 log.exception("batch %s failed", ref)
             results.append(_not_run(ref, "failed", f"unexpected {type(exc).__name__}: {exc}"))
+        done = (number + 1) * len(STEPS)  # a batch that stopped early still counts as done
+        report(progress, done, total, f"{ref}: {results[-1].decision if results else 'done'}")
     removed = remove_leftovers(ctx.store, find_leftovers(ctx.store, now=ctx.now()))
     if removed:
         log.info("removed %d leftover object(s) of runs that did not finish", removed)
     return results
-
-
-def results_json(results: list[BatchResult]) -> str:
-    return json_text([r.model_dump(mode="json") for r in results])

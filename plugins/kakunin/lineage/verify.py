@@ -20,7 +20,7 @@ It checks, and reports every failure with where it is:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Literal
@@ -448,6 +448,10 @@ def _verify_no_leftovers(store: ObjectStore, state: _State) -> None:
         )
 
 
+def _quiet(done: int, total: int, label: str) -> None:
+    """No progress wanted."""
+
+
 def verify(
     store: ObjectStore,
     *,
@@ -456,6 +460,7 @@ def verify(
     allow_legacy: bool = False,
     anchors: Anchors | None = None,
     contract_for: ContractFor | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> VerifyReport:
     """Check every chain, file and record; the report lists every problem found.
 
@@ -464,20 +469,32 @@ def verify(
     (a store written before seals); the report counts it either way. `anchors` (signed
     checkpoints) also catch what the chains cannot: their newest entries removed. With `key` and
     `contract_for` (the dataset contracts) every live record's `record_digest` is re-derived too.
+    `progress(done, total, label)` (the contract of `kakunin.progress`) hears as each check starts.
     """
     from kakunin.lineage.checkpoint import check_anchors
 
     state = _State(today=today, key=key, allow_legacy=allow_legacy)
+    tell = progress or _quiet
+    rehashing = key is not None and contract_for is not None
+    total = 7 if rehashing else 6
+    tell(0, total, "checkpoints")
     anchor_problems, anchored_by = check_anchors(store, anchors)
+    tell(1, total, "purge certificates")
     certificates = _verify_certificates(store, state)
+    tell(2, total, "manifests")
     manifests = _verify_manifests(store, state)
+    tell(3, total, "curated files")
     records, files = _verify_curated(store, state)
+    tell(4, total, "audit log")
     audit_entries = _verify_audit(store, state)
     verify_decisions(store, state.problems)
+    tell(5, total, "leftovers")
     _verify_no_leftovers(store, state)
     rehashed = None
     if key is not None and contract_for is not None:
+        tell(6, total, "record digests")
         rehashed = recheck_record_digests(store, key, contract_for, state.problems)
+    tell(total, total, "done")
     state.problems += anchor_problems
     return VerifyReport(
         intact=not state.problems,

@@ -174,7 +174,7 @@ def _describe(err: Any) -> str:
     """A person-readable message for a pydantic error; values are quoted only for code-like fields."""
     if err["type"] in _MESSAGES:
         return str(_MESSAGES[err["type"]])
-    message = str(err["msg"])
+    message = str(err["msg"]).removeprefix("Value error, ")
     value = err.get("input")
     if (
         err["type"] in {"enum", "literal_error", "string_pattern_mismatch"}

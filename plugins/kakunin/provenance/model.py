@@ -19,18 +19,27 @@ KIND = "kakunin.provenance/v1"
 DOCUMENT_ID_PATTERN = r"^PRV-\d{4}-\d{6}$"
 
 
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def _strict_iso_date(value: Any) -> Any:
-    """Dates are ISO `YYYY-MM-DD` (quoted or not); numbers and date-times are refused."""
+    """Dates are ISO `YYYY-MM-DD` (quoted or not), between 1900 and 2999; numbers and date-times are refused.
+
+    The range keeps date arithmetic in the checks (a year back, a retention period on) from
+    running off the calendar: `0001-01-01` is a schema finding, not a crash.
+    """
     if isinstance(value, datetime):
         raise ValueError("expected a date (YYYY-MM-DD), found a date and time")
-    if isinstance(value, date):
-        return value
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+            value = date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
         except ValueError:
             return _bad_date(value)
-    raise ValueError(f"expected a date (YYYY-MM-DD), found {type(value).__name__}")
+    if not isinstance(value, date):
+        raise ValueError(f"expected a date (YYYY-MM-DD), found {type(value).__name__}")
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"expected a date between {EARLIEST_DATE} and {LATEST_DATE}, found {value}")
+    return value
 
 
 def _bad_date(value: str) -> Any:
@@ -144,7 +153,9 @@ class Provider(_Doc):
         Field(description="法人番号: 13 digits, the first a check digit."),
     ] = None
     country: Annotated[
-        str | None, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2.")
+        Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None,
+        BeforeValidator(_upper),
+        Field(description="ISO 3166-1 alpha-2."),
     ] = None
 
 

@@ -22,6 +22,7 @@ from kakunin.lineage.formats import (
     Retained,
     StoredObject,
 )
+from kakunin.progress import Progress, report
 from kakunin.retention.certificates import batches_of, close_certificate
 from kakunin.retention.context import RetentionContext
 from kakunin.retention.holds import active_holds
@@ -179,24 +180,27 @@ def _as_done(action: FileAction, to_purge: pa.Array, spared: pa.Array) -> FileAc
     return action  # done already, by this certificate before a crash
 
 
-def carry_out(ctx: RetentionContext, certificate: Certificate) -> Certificate:
+def carry_out(ctx: RetentionContext, certificate: Certificate, *, progress: Progress | None = None) -> Certificate:
     """Do what an open certificate says, idempotently, and close it.
 
     Holds are read again here, not taken from the plan: a hold placed after the plan (or
     after a crash, before the next run resumes it) keeps its records. A file found changed
     since the plan is re-planned rather than fatal. Either way the closed certificate lists
-    what was actually purged and keeps a pointer to the plan.
+    what was actually purged and keeps a pointer to the plan. `progress` counts files.
     """
     store = ctx.store
     holds = active_holds(store)
     with store.reading(certificate.records.key) as path:
         planned = pq.read_table(path)
     out = _Departures()
+    total = len(certificate.files)
+    report(progress, 0, total, f"certificate {certificate.run_id}: {total} file(s)")
     for index, action in enumerate(certificate.files):
         ctx.renew()
         rows = planned.filter(pc.equal(planned.column("curated_file"), action.key))
         _carry_out_file(ctx, certificate, action, rows, holds, out)
         ctx.checkpoint(f"file-{index}")
+        report(progress, index + 1, total, f"certificate {certificate.run_id}: {action.action} {action.key}")
     for removed in [*certificate.quarantine_removed, *certificate.receipts_removed]:
         if store.exists(removed.key):
             store.delete(removed.key)

@@ -22,6 +22,7 @@ from kakunin.leases import acquire, new_owner
 from kakunin.leases import read as read_lease
 from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.formats import Certificate
+from kakunin.progress import Progress, report
 from kakunin.retention.carry_out import carry_out
 from kakunin.retention.certificates import (
     audit_opened,
@@ -63,11 +64,12 @@ class RetentionBusy(KakuninError):
     code = "busy"
 
 
-def run_retention(ctx: RetentionContext) -> list[Certificate]:
+def run_retention(ctx: RetentionContext, *, progress: Progress | None = None) -> list[Certificate]:
     """Finish any interrupted run, then plan and carry out this one; returns the closed certificates.
 
     One run at a time: the run holds the `retention` lease throughout (renewed between
     files) and `RetentionBusy` is raised, with nothing done, when another run holds it.
+    `progress` hears of planning and of each file carried out.
     """
     lease = acquire(ctx.store, RETENTION_LEASE, owner=new_owner(), now=ctx.now, ttl=ctx.lease_ttl)
     if lease is None:
@@ -87,15 +89,16 @@ def run_retention(ctx: RetentionContext) -> list[Certificate]:
         closed = []
         for certificate in open_certificates(ctx.store):
             audit_opened(ctx, certificate)
-            closed.append(carry_out(ctx, certificate))
+            closed.append(carry_out(ctx, certificate, progress=progress))
         ctx.renew()
+        report(progress, 0, 0, "planning")
         plan = make_plan(ctx)
         if plan.empty:
             return closed
         ctx.renew()
         certificate = open_certificate(ctx, plan)
         ctx.checkpoint("opened")
-        closed.append(carry_out(ctx, certificate))
+        closed.append(carry_out(ctx, certificate, progress=progress))
         return closed
     finally:
         ctx.lease = None

@@ -1,0 +1,203 @@
+"""`kakunin retention run`, `kakunin hold add|remove|list`, `kakunin erasure request`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from kakunin import clock, render
+from kakunin.cli.base import (
+    EXIT_BUSY,
+    CliError,
+    WholeHelpGroup,
+    as_of_option,
+    dataset_option,
+    day,
+    emit_json,
+    json_option,
+)
+from kakunin.cli.progress import shown
+
+
+@click.group(cls=WholeHelpGroup)
+def retention() -> None:
+    """Purge what is past its retention (APPI Art. 22), keep what is held, certify both."""
+
+
+def _retention_context(as_of: Any, *, future_as_of: bool = False) -> Any:
+    from kakunin.retention.context import RetentionContext
+
+    return RetentionContext.from_env(as_of=day(as_of), future_as_of=future_as_of)
+
+
+@retention.command("run")
+@as_of_option
+@click.option("--dry-run", is_flag=True, help="Print what would go, per dataset and expiry month, and what is held.")
+@click.option(
+    "--allow-future-as-of",
+    "allow_future",
+    is_flag=True,
+    help="Allow an as-of date after today (purges records before their retention ends; recorded in the certificate).",
+)
+@json_option
+def retention_run(as_of: Any, dry_run: bool, allow_future: bool, as_json: bool) -> None:
+    """Remove every curated record whose retention_until is before the as-of date (default today).
+
+    A dry run may look ahead to any date; a real run as of a later day than today needs
+    --allow-future-as-of. Exit 75 when another retention run holds the lease (nothing done).
+    """
+    from kakunin.retention.purge import check_as_of, make_plan
+    from kakunin.retention.purge import dry_run as summarise
+
+    future = check_as_of(day(as_of), today=clock.today(), allow_future=allow_future or dry_run)
+    ctx = _retention_context(as_of, future_as_of=future)
+    if dry_run:
+        summary = summarise(make_plan(ctx))
+        if as_json:
+            emit_json(summary.model_dump(mode="json"))
+        else:
+            click.echo(render.dry_run_text(summary), nl=False)
+        return
+    certificates = run_or_busy(ctx)
+    if as_json:
+        emit_json([c.model_dump(mode="json") for c in certificates])
+    else:
+        click.echo(render.certificates_text(certificates, as_of=ctx.as_of), nl=False)
+
+
+def run_or_busy(ctx: Any) -> Any:
+    """Run retention with progress on stderr; exit 75 (busy, nothing done) if another run holds the lease."""
+    from kakunin.retention.purge import RetentionBusy, run_retention
+
+    try:
+        with shown("kakunin retention run") as progress:
+            return run_retention(ctx, progress=progress)
+    except RetentionBusy as busy:
+        raise CliError(str(busy), code="busy", exit_code=EXIT_BUSY) from busy
+
+
+@click.group(cls=WholeHelpGroup)
+def hold() -> None:
+    """Legal holds: records under a hold are never purged while it stands."""
+
+
+@hold.command("add")
+@dataset_option
+@click.option("--batch", "batch_id", default=None, help="Hold one batch of the dataset.")
+@click.option("--record", "record_id", default=None, help="Hold one record.")
+@click.option("--reason", required=True, help="Why (litigation, regulator's inquiry, ...).")
+@click.option("--by", "placed_by", default=None, help="Who places it (default: KAKUNIN_ACTOR or the OS user).")
+@json_option
+def hold_add(
+    dataset: str, batch_id: str | None, record_id: str | None, reason: str, placed_by: str | None, as_json: bool
+) -> None:
+    """Place a hold on a dataset, a batch or a record; prints its hold id."""
+    from kakunin import audit
+    from kakunin.retention.holds import place_hold
+    from kakunin.storage import open_store
+
+    placed = place_hold(
+        open_store(),
+        dataset=dataset,
+        batch_id=batch_id,
+        record_id=record_id,
+        reason=reason,
+        placed_by=placed_by or audit.current_actor(),
+        now=clock.now_utc(),
+    )
+    if as_json:
+        emit_json(placed.model_dump(mode="json"))
+    else:
+        click.echo(f"{placed.hold_id}: {placed.scope} {placed.target} held ({placed.reason})")
+
+
+@hold.command("remove")
+@click.argument("hold_id")
+@click.option("--reason", required=True, help="Why the hold is released.")
+@click.option("--by", "released_by", default=None, help="Who releases it.")
+@json_option
+def hold_remove(hold_id: str, reason: str, released_by: str | None, as_json: bool) -> None:
+    """Release a hold (the hold and its release both stay on record)."""
+    from kakunin import audit
+    from kakunin.retention.holds import release_hold
+    from kakunin.storage import open_store
+
+    released = release_hold(
+        open_store(), hold_id, reason=reason, released_by=released_by or audit.current_actor(), now=clock.now_utc()
+    )
+    if as_json:
+        emit_json(released.model_dump(mode="json"))
+    else:
+        click.echo(f"{hold_id}: released")
+
+
+@hold.command("list")
+@json_option
+def hold_list(as_json: bool) -> None:
+    """Active holds."""
+    from kakunin.retention.holds import active_holds
+    from kakunin.storage import open_store
+
+    holds = active_holds(open_store())
+    if as_json:
+        emit_json([h.model_dump(mode="json") for h in holds])
+        return
+    rows = [(h.hold_id, h.scope, h.dataset, h.target, h.reason, h.placed_by, f"{h.placed_at:%Y-%m-%d}") for h in holds]
+    click.echo(
+        render.table(("hold", "scope", "dataset", "target", "reason", "by", "since"), rows) if rows else "no holds\n",
+        nl=False,
+    )
+
+
+@click.group(cls=WholeHelpGroup)
+def erasure() -> None:
+    """Data subjects' erasure requests (APPI Art. 35, GDPR Art. 17)."""
+
+
+@erasure.command("request")
+@dataset_option
+@click.option(
+    "--subject-key",
+    "subject_key",
+    required=True,
+    multiple=True,
+    help="The subject key (repeat for a composite key); '-' reads it from standard input, out of shell history.",
+)
+@click.option("--reason", required=True, help="The request's reference or reason.")
+@click.option("--now", "purge_now", is_flag=True, help="Run retention at once instead of waiting for the next run.")
+@json_option
+def erasure_request(dataset: str, subject_key: tuple[str, ...], reason: str, purge_now: bool, as_json: bool) -> None:
+    """Record an erasure request by the subject key's digest (the key is not stored) and say what it reaches."""
+    from kakunin import audit
+    from kakunin.keys import hmac_key_from_env
+    from kakunin.retention.erasure import request_erasure
+    from kakunin.storage import open_store
+
+    parts = [sys.stdin.readline().rstrip("\n") if part == "-" else part for part in subject_key]
+    request, matches = request_erasure(
+        open_store(),
+        dataset=dataset,
+        subject_key=parts,
+        reason=reason,
+        key=hmac_key_from_env(),
+        requested_by=audit.current_actor(),
+        now=clock.now_utc(),
+    )
+    ctx = _retention_context(None) if purge_now else None
+    certificates = run_or_busy(ctx) if ctx is not None else None
+    if as_json:
+        emit_json(
+            {
+                "request": request.model_dump(mode="json"),
+                "records": matches,
+                "certificates": None if certificates is None else [c.model_dump(mode="json") for c in certificates],
+            }
+        )
+        return
+    click.echo(f"{request.request_id}: {matches} record(s) of this subject in {dataset}")
+    if ctx is not None and certificates is not None:
+        click.echo(render.certificates_text(certificates, as_of=ctx.as_of), nl=False)
+    else:
+        click.echo("they are purged by the next retention run (kakunin retention run, or the kakunin_retention DAG)")
