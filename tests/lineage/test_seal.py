@@ -148,3 +148,18 @@ def test_keyed_verify_with_the_contracts_rehashes_every_live_record(published: L
 def forged_curated(store: LocalStore) -> list[Path]:
     _, _, curated = forged_batch(store.root)
     return [curated]
+
+
+@pytest.mark.parametrize("target", ["manifest.parquet", "curated"])
+def test_keyed_verify_reports_a_truncated_parquet_file_instead_of_failing(
+    published: LocalStore, registry: Registry, target: str
+) -> None:
+    """A truncated manifest or curated file is tampering to report (exit 1), never an unexpected error (exit 2)."""
+    if target == "curated":
+        victim = forged_curated(published)[0]
+    else:
+        victim = sorted(published.root.glob("lineage/manifests/**/manifest.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    report = verify(published, today=TODAY, key=KEY, contract_for=registry.contract)
+    assert not report.intact
+    assert any(p.check == "digest" and "cannot be read" in p.message for p in report.problems), report.problems

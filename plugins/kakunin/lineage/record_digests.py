@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from kakunin.errors import StorageNotFound
 from kakunin.lineage.chain import linked_manifests
 from kakunin.lineage.digests import Hmac, canonical_records
 from kakunin.lineage.problems import Problems, unsafe_keys
@@ -31,8 +32,13 @@ def recheck_record_digests(store: ObjectStore, key: bytes, contract_for: Contrac
     hmac = Hmac(key)
     checked = 0
     for header_key, manifest_key in linked_manifests(store):
-        with store.reading(manifest_key) as path:
-            rows = pq.read_table(path, columns=["record_id", "record_digest", "curated_file", "dataset"])
+        try:
+            with store.reading(manifest_key) as path:
+                rows = pq.read_table(path, columns=["record_id", "record_digest", "curated_file", "dataset"])
+        except (StorageNotFound, pa.ArrowException):
+            # Unreadable or missing: verify's manifest check reports it; there is nothing to re-derive from.
+            problems.fail("digest", manifest_key, "the manifest cannot be read: its record digests were not re-derived")
+            continue
         if not rows.num_rows:
             continue
         contract = contract_for(str(rows.column("dataset")[0].as_py()))
@@ -51,8 +57,12 @@ def _recheck_file(
     store: ObjectStore, curated_key: str, rows: pa.Table, contract: DatasetContract, hmac: Hmac, problems: Problems
 ) -> int:
     expected = rows.filter(pc.equal(rows.column("curated_file"), curated_key))
-    with store.reading(curated_key) as path:
-        table = pq.read_table(path)
+    try:
+        with store.reading(curated_key) as path:
+            table = pq.read_table(path)
+    except pa.ArrowException:
+        problems.fail("digest", curated_key, "the curated file cannot be read as Parquet: digests not re-derived")
+        return 0
     positions = pc.index_in(table.column("record_id"), value_set=expected.column("record_id"))
     named = pc.is_valid(positions)  # a record no row names is verify's record check's to report
     table, positions = table.filter(named), positions.filter(named)
