@@ -5,10 +5,11 @@ Wiring only: each task is one call into `kakunin.intake.steps` with a batch refe
 are mapped, one task group per batch, so they run in parallel. A batch rejected at any step is
 quarantined by that step, and its later tasks are skipped.
 
-Refusing data is not a failure: the run stays green, and the final `report` task (run even when a
-step failed) lists the rejected batches with their reason codes in the run's note and hands the
-report to the configured notifier (`KAKUNIN_NOTIFY_KIND`: log, smtp or slack; see
-kakunin_airflow/notify.py). A contract or input error fails its task at once; others are retried.
+Refusing data is not a failure: the run stays green (a failed step turns it red, through the
+`watcher` task). The final `report` task (run even when a step failed) lists the rejected
+batches with their reason codes in the run's note and hands the report to the configured
+notifier (`KAKUNIN_NOTIFY_KIND`: log, smtp or slack; see kakunin_airflow/notify.py).
+A contract or input error fails its task at once; other errors are retried.
 
 Each published batch emits an Asset event for its curated dataset (alias `kakunin_curated`,
 extra: batch, counts); each step reports its datasets and facets to OpenLineage.
@@ -127,8 +128,17 @@ def kakunin_intake() -> None:
             make_notifier(f"[kakunin] {context['run_id']}: {result.headline()}", note)(context)
         return note
 
+    @task(trigger_rule="one_failed", retries=0)
+    def watcher() -> None:
+        """The run's other leaf: `report` always succeeds, so without this a failed step would leave the run green."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a step failed (not a refused batch): see its task log and the report")
+
     pending = find_pending_batches()
-    one_batch.expand(batch=pending) >> report(pending)
+    steps = one_batch.expand(batch=pending)
+    steps >> report(pending)
+    [pending, steps] >> watcher()
 
 
 kakunin_intake()

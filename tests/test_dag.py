@@ -56,6 +56,7 @@ def test_the_dags_import_without_errors(airflow_home: Path) -> None:
         "batch.publish",
         "batch.lineage",
         "report",
+        "watcher",
     }
 
 
@@ -216,3 +217,36 @@ def test_a_step_fails_at_once_only_on_errors_a_retry_cannot_fix(
     expected = AirflowFailException if fails_at_once else getattr(kakunin.errors, error)
     with pytest.raises(expected, match="has no contract"):
         run_step("parse", "jp_customer_leads/20260101T000000000000Z-0123abcd", context_factory=lambda: None)
+
+
+def test_a_failed_step_fails_the_run_at_once_and_the_report_still_runs(
+    airflow_home: Path, tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No HMAC key: the gate cannot work (a ConfigError). Not retried, the run is red, the report says so."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    store = LocalStore(tmp_path / "store")
+    monkeypatch.setenv("KAKUNIN_HOME", str(store.root))
+    monkeypatch.delenv("KAKUNIN_HMAC_KEY", raising=False)
+    folder = write_batch(tmp_path / "b", document_id="PRV-2026-810001", received_on=RECEIVED_ON, rows=40, seed=9)
+    assert submit_batch(folder, store=store, registry=registry, today=TODAY, now=datetime.now(UTC)).landed
+
+    run = DagBag(dag_folder=str(REPO / "dags")).get_dag("kakunin_intake").test()
+    assert str(run.state) in {"failed", "DagRunState.FAILED"}
+    with create_session() as session:
+        states = {
+            ti.task_id: (ti.state, ti.try_number)
+            for ti in session.query(TaskInstance).filter_by(run_id=run.run_id)
+            if ti.task_id in {"batch.gate", "batch.parse", "report", "watcher"}
+        }
+        note = session.query(DagRun).filter_by(run_id=run.run_id).one().note
+    assert states == {
+        "batch.gate": ("failed", 1),
+        "batch.parse": ("upstream_failed", 0),
+        "report": ("success", 1),
+        "watcher": ("failed", 1),
+    }
+    assert "Unfinished" in note
