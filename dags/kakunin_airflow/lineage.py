@@ -1,4 +1,17 @@
-"""The OpenLineage side of a step: `kakunin.intake.lineage_facts` turned into datasets and facets."""
+"""The OpenLineage side of a step: `kakunin.intake.lineage_facts` turned into datasets and facets.
+
+Every step task reports its input and output datasets (namespace `file`, the object's path in
+a local store), a `schema` facet on Parquet datasets, the standard `dataQualityAssertions` input
+facet on the accuracy step's input, and a `kakunin_decision` run facet on the gate (and on the
+step that refused a batch). Where events go is configured for the provider, e.g. Marquez:
+
+    AIRFLOW__OPENLINEAGE__NAMESPACE=kakunin
+    AIRFLOW__OPENLINEAGE__TRANSPORT='{"type": "http", "url": "http://localhost:5000", "endpoint": "api/v1/lineage"}'
+
+or a file, one JSON event per line (what tests/test_airflow_intake.py reads):
+
+    AIRFLOW__OPENLINEAGE__TRANSPORT='{"type": "file", "log_file_path": "var/openlineage.jsonl", "append": true}'
+"""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class LogNotifier(BaseNotifier):
         self.message = message
 
     def notify(self, context: Any) -> None:
-        for line in self.message.splitlines():
+        for line in filter(None, self.message.splitlines()):
             log.info("kakunin notify (log): %s", line)
 
 
