@@ -69,17 +69,16 @@ AIRFLOW_PASSWORDS := .airflow/simple_auth_manager_passwords.json.generated
 airflow: install
 	@test -f $(DEMO_HOME)/.hmac-key -a -f .airflow/airflow.db || (echo "no demo store yet: run 'make run' first"; exit 1)
 	@echo "Starting airflow standalone (scheduler, API server, DAG processor, triggerer) on the demo store ..."
-	@$(DEMO_ENV) $(AIRFLOW_ENV) AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
-		AIRFLOW__API__PORT=$(AIRFLOW_PORT) $(BIN)/airflow standalone > .airflow/standalone.log 2>&1 & pid=$$!; \
-		trap 'kill $$pid 2>/dev/null; wait $$pid; echo "airflow standalone stopped"' INT TERM EXIT; \
-		for _ in $$(seq 180); do \
-			curl -sf -o /dev/null http://localhost:$(AIRFLOW_PORT)/api/v2/monitor/health && break; sleep 1; \
-			kill -0 $$pid 2>/dev/null || { tail -30 .airflow/standalone.log; exit 1; }; done; \
-		echo; echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/"; \
-		echo "Log in as admin, password: $$($(BIN)/python -c "import json; print(json.load(open('$(AIRFLOW_PASSWORDS)'))['admin'])")"; \
-		echo "(the password is kept in $(AIRFLOW_PASSWORDS); the server log in .airflow/standalone.log)"; \
-		echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME). Ctrl-C stops Airflow."; \
-		wait $$pid
+	@shell=$$$$; ( for _ in $$(seq 240); do kill -0 $$shell 2>/dev/null || exit 0; \
+		if curl -sf -o /dev/null http://localhost:$(AIRFLOW_PORT)/api/v2/monitor/health; then \
+			echo; echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/"; \
+			echo "Log in as admin, password: $$($(BIN)/python -c "import json; print(json.load(open('$(AIRFLOW_PASSWORDS)'))['admin'])")"; \
+			echo "(the password is kept in $(AIRFLOW_PASSWORDS); the server log is .airflow/standalone.log)"; \
+			echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME). Ctrl-C stops Airflow."; exit 0; fi; sleep 1; done; \
+		echo "Airflow did not answer on port $(AIRFLOW_PORT) in 4 minutes: see .airflow/standalone.log" ) & \
+	$(DEMO_ENV) $(AIRFLOW_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
+		AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=4 $(BIN)/airflow standalone > .airflow/standalone.log 2>&1 \
+		|| { echo "airflow standalone stopped; the end of .airflow/standalone.log:"; tail -15 .airflow/standalone.log; }
 
 ## test: lint, type-check, schema freshness, then the test suite
 test: install lint
