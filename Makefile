@@ -69,16 +69,20 @@ AIRFLOW_PASSWORDS := .airflow/simple_auth_manager_passwords.json.generated
 airflow: install
 	@test -f $(DEMO_HOME)/.hmac-key -a -f .airflow/airflow.db || (echo "no demo store yet: run 'make run' first"; exit 1)
 	@echo "Starting airflow standalone (scheduler, API server, DAG processor, triggerer) on the demo store ..."
-	@shell=$$$$; ( for _ in $$(seq 240); do kill -0 $$shell 2>/dev/null || exit 0; \
-		if curl -sf -o /dev/null http://localhost:$(AIRFLOW_PORT)/api/v2/monitor/health; then \
-			echo; echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/"; \
-			echo "Log in as admin, password: $$($(BIN)/python -c "import json; print(json.load(open('$(AIRFLOW_PASSWORDS)'))['admin'])")"; \
-			echo "(the password is kept in $(AIRFLOW_PASSWORDS); the server log is .airflow/standalone.log)"; \
-			echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME). Ctrl-C stops Airflow."; exit 0; fi; sleep 1; done; \
-		echo "Airflow did not answer on port $(AIRFLOW_PORT) in 4 minutes: see .airflow/standalone.log" ) & \
-	$(DEMO_ENV) $(AIRFLOW_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
-		AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=4 $(BIN)/airflow standalone > .airflow/standalone.log 2>&1 \
-		|| { echo "airflow standalone stopped; the end of .airflow/standalone.log:"; tail -15 .airflow/standalone.log; }
+	@setsid env $(DEMO_ENV) $(AIRFLOW_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
+		AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=4 \
+		$(BIN)/airflow standalone > .airflow/standalone.log 2>&1 & group=$$!; \
+		trap 'echo; echo "stopping Airflow ..."; kill -TERM -- -$$group 2>/dev/null; sleep 10; \
+			kill -KILL -- -$$group 2>/dev/null; echo "Airflow stopped"; exit 0' INT TERM; \
+		up=; for _ in $$(seq 240); do kill -0 $$group 2>/dev/null || break; \
+			curl -sf -o /dev/null http://localhost:$(AIRFLOW_PORT)/api/v2/monitor/health && { up=1; break; }; sleep 1; done; \
+		test -n "$$up" || { echo "Airflow did not come up; the end of .airflow/standalone.log:"; \
+			tail -20 .airflow/standalone.log; kill -KILL -- -$$group 2>/dev/null; exit 1; }; \
+		echo; echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/"; \
+		echo "Log in as admin, password: $$($(BIN)/python -c "import json; print(json.load(open('$(AIRFLOW_PASSWORDS)'))['admin'])")"; \
+		echo "(the password is kept in $(AIRFLOW_PASSWORDS); the server log is .airflow/standalone.log)"; \
+		echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME). Ctrl-C stops Airflow."; \
+		while kill -0 $$group 2>/dev/null; do sleep 1; done
 
 ## test: lint, type-check, schema freshness, then the test suite
 test: install lint
