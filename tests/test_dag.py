@@ -250,3 +250,20 @@ def test_a_failed_step_fails_the_run_at_once_and_the_report_still_runs(
         "watcher": ("failed", 1),
     }
     assert "Unfinished" in note
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [pytest.param("Asia/Tokyo", "2026-11-27", id="tokyo"), pytest.param("UTC", "2026-11-26", id="utc")],
+)
+def test_retention_defaults_to_the_logical_dates_day_in_the_business_time_zone(
+    airflow_home: Path, monkeypatch: pytest.MonkeyPatch, zone: str, expected: str
+) -> None:
+    """A daily run at 20:00 UTC on the 26th is the 27th in Tokyo: records due on the 27th go then."""
+    import importlib
+
+    retention = importlib.import_module("kakunin_retention")
+    monkeypatch.setenv("KAKUNIN_TIMEZONE", zone)
+    context = {"params": {"as_of": None}, "logical_date": datetime(2026, 11, 26, 20, tzinfo=UTC), "dag_run": None}
+    assert retention._as_of(context).isoformat() == expected
+    assert retention._as_of({**context, "params": {"as_of": "2026-01-31"}}).isoformat() == "2026-01-31"
