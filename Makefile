@@ -15,7 +15,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key) \
 	KAKUNIN_SIGNING_KEY=$$(cat $(DEMO_HOME)/.signing-key)
 
-.PHONY: install run test lint format schemas bench chaos clean
+.PHONY: install run airflow test lint format schemas bench chaos clean
 N ?= 1000000
 CHAOS_SAMPLE ?=
 
@@ -52,7 +52,7 @@ run: install
 		--reason "demo: litigation hold on the cp932 batch" --by legal-team
 	@AS_OF=$$($(BIN)/python -c "from kakunin.clock import today; from kakunin.durations import add_months; print(add_months(today(), 24))"); \
 		echo "airflow dags test kakunin_retention (as of $$AS_OF, two years from now) ..."; \
-		$(DEMO_ENV) $(AIRFLOW_ENV) $(BIN)/airflow dags test kakunin_retention -c "{\"as_of\": \"$$AS_OF\", \"allow_future_as_of\": true}" \
+		$(DEMO_ENV) $(AIRFLOW_ENV) $(BIN)/airflow dags test kakunin_retention -c "{\"as_of\": \"$$AS_OF\", \"allow_future\": true}" \
 		> .airflow/retention-test.log 2>&1 || (tail -40 .airflow/retention-test.log; exit 1)
 	@grep -q "DagRun Finished: dag_id=kakunin_retention.*state=success" .airflow/retention-test.log \
 		|| (echo "kakunin_retention did not succeed; see .airflow/retention-test.log"; exit 1)
@@ -62,6 +62,27 @@ run: install
 	$(DEMO_ENV) $(BIN)/kakunin lineage checkpoint --out $(DEMO_HOME)/checkpoint.json
 	@echo
 	$(DEMO_ENV) $(BIN)/kakunin demo report --checkpoint $(DEMO_HOME)/checkpoint.json --public-key $(DEMO_HOME)/public-key
+
+## airflow: the Airflow UI (`airflow standalone`) on the demo store that `make run` made; Ctrl-C stops it
+AIRFLOW_PORT ?= 8080
+AIRFLOW_PASSWORDS := .airflow/simple_auth_manager_passwords.json.generated
+airflow: install
+	@test -f $(DEMO_HOME)/.hmac-key -a -f .airflow/airflow.db || (echo "no demo store yet: run 'make run' first"; exit 1)
+	@echo "Starting airflow standalone (scheduler, API server, DAG processor, triggerer) on the demo store ..."
+	@setsid env $(DEMO_ENV) $(AIRFLOW_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
+		AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=4 \
+		$(BIN)/airflow standalone > .airflow/standalone.log 2>&1 & group=$$!; \
+		trap 'echo; echo "stopping Airflow ..."; kill -TERM -- -$$group 2>/dev/null; sleep 10; \
+			kill -KILL -- -$$group 2>/dev/null; echo "Airflow stopped"; exit 0' INT TERM; \
+		up=; for _ in $$(seq 240); do kill -0 $$group 2>/dev/null || break; \
+			curl -sf -o /dev/null http://localhost:$(AIRFLOW_PORT)/api/v2/monitor/health && { up=1; break; }; sleep 1; done; \
+		test -n "$$up" || { echo "Airflow did not come up; the end of .airflow/standalone.log:"; \
+			tail -20 .airflow/standalone.log; kill -KILL -- -$$group 2>/dev/null; exit 1; }; \
+		echo; echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/"; \
+		echo "Log in as admin, password: $$($(BIN)/python -c "import json; print(json.load(open('$(AIRFLOW_PASSWORDS)'))['admin'])")"; \
+		echo "(the password is kept in $(AIRFLOW_PASSWORDS); the server log is .airflow/standalone.log)"; \
+		echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME). Ctrl-C stops Airflow."; \
+		while kill -0 $$group 2>/dev/null; do sleep 1; done
 
 ## test: lint, type-check, schema freshness, then the test suite
 test: install lint

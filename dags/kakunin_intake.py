@@ -1,56 +1,67 @@
 """kakunin_intake: every landed batch through the provenance gate, parsing, accuracy, record ids, publish and lineage.
 
 Wiring only: each task is one call into `kakunin.intake.steps` with a batch reference
-(`<dataset>/<batch_id>`); data never passes through XCom. Batches are mapped, one task
-group per batch, so they run in parallel. A batch rejected at any step is quarantined
-by that step, and its later tasks are skipped.
+(`<dataset>/<batch_id>`, also the mapped task's label); data never passes through XCom. Batches
+are mapped, one task group per batch, so they run in parallel. A batch rejected at any step is
+quarantined by that step, and its later tasks are skipped.
+
+Refusing data is not a failure: the run stays green (a failed step turns it red, through the
+`watcher` task). The final `report` task (run even when a step failed) lists the rejected
+batches with their reason codes in the run's note and hands the report to the configured
+notifier (`KAKUNIN_NOTIFY_KIND`: log, smtp or slack; see kakunin_airflow/notify.py).
+A contract or input error fails its task at once; other errors are retried.
+
+Each published batch emits an Asset event for its curated dataset (alias `kakunin_curated`,
+extra: batch, counts); each step reports its datasets and facets to OpenLineage.
 
 The HMAC key comes from the environment (`KAKUNIN_HMAC_KEY`) or the Airflow Variable
-`kakunin_hmac_key`; the store from `KAKUNIN_HOME` / `KAKUNIN_STORAGE`.
+`kakunin_hmac_key`; the store from `KAKUNIN_HOME`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Variable, dag, get_current_context, task, task_group
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk import AssetAlias, dag, get_current_context, task, task_group
+
+from kakunin_airflow.steps import kakunin_step, run_step
 
 log = logging.getLogger(__name__)
 
-
-def _intake_context() -> Any:
-    from kakunin.intake.context import IntakeContext
-    from kakunin.keys import ENV_VAR, parse_hmac_key
-
-    configured = os.environ.get(ENV_VAR) or Variable.get("kakunin_hmac_key", default=None)
-    run_id = str(get_current_context()["run_id"])
-    return IntakeContext.from_env(
-        hmac_key=parse_hmac_key(configured) if configured else None,
-        actor=f"airflow:kakunin_intake/{run_id}",
-        dag_run_id=run_id,
-    )
+CURATED_ALIAS = "kakunin_curated"
 
 
 def _run_step(name: str, batch: str) -> str:
-    from kakunin.intake.context import BatchBusy, StepStatus
-    from kakunin.intake.steps import run_step
-    from kakunin.layout import BatchRef
-
-    # Under the batch's lease: a CLI run beside the DAG cannot work on the same batch. A batch
-    # another worker holds is skipped here (the holder finishes it, or the next run takes it).
-    try:
-        outcome = run_step(name, BatchRef.parse(batch), _intake_context())
-    except BatchBusy as busy:
-        raise AirflowSkipException(f"{busy}; the next run takes it if that worker does not finish it") from busy
-    log.info("%s %s: %s %s", name, batch, outcome.status, outcome.detail)
-    if outcome.status is StepStatus.SKIPPED:
-        raise AirflowSkipException(f"batch {batch} was rejected earlier; nothing to {name}")
+    run_step(name, batch)
     return batch
+
+
+def _emit_curated_asset(batch: str) -> None:
+    """An Asset event for the batch's curated dataset, once its lineage is written (it is then complete)."""
+    from airflow.sdk import Asset
+
+    from kakunin.intake.lineage_facts import curated_uri
+    from kakunin.intake.report import BatchState, batch_result
+    from kakunin.layout import BatchRef
+    from kakunin.storage import open_store
+
+    store = open_store()
+    ref = BatchRef.parse(batch)
+    result = batch_result(store, ref)
+    if result.state is not BatchState.PUBLISHED:
+        return
+    extra: dict[str, Any] = {
+        "batch": batch,
+        "batch_id": ref.batch_id,
+        "received": result.received,
+        "published": result.published,
+        "quarantined": result.quarantined,
+    }
+    asset = Asset(name=f"kakunin_curated_{ref.dataset}", uri=curated_uri(store, ref.dataset))
+    get_current_context()["outlet_events"][AssetAlias(CURATED_ALIAS)].add(asset, extra=extra)
 
 
 @dag(
@@ -73,33 +84,61 @@ def kakunin_intake() -> None:
 
     @task_group(group_id="batch")
     def one_batch(batch: str) -> None:
-        @task
+        @kakunin_step
         def gate(batch: str) -> str:
             return _run_step("gate", batch)
 
-        @task
+        @kakunin_step
         def parse(batch: str) -> str:
             return _run_step("parse", batch)
 
-        @task
+        @kakunin_step
         def accuracy(batch: str) -> str:
             return _run_step("accuracy", batch)
 
-        @task
+        @kakunin_step
         def assign(batch: str) -> str:
             return _run_step("assign", batch)
 
-        @task
+        @kakunin_step
         def publish(batch: str) -> str:
             return _run_step("publish", batch)
 
-        @task
+        @kakunin_step(outlets=[AssetAlias(CURATED_ALIAS)])
         def lineage(batch: str) -> str:
-            return _run_step("lineage", batch)
+            _run_step("lineage", batch)
+            _emit_curated_asset(batch)
+            return batch
 
         lineage(publish(assign(accuracy(parse(gate(batch))))))
 
-    one_batch.expand(batch=find_pending_batches())
+    @task(trigger_rule="all_done", retries=0)
+    def report(batches: list[str]) -> str:
+        """The run's outcome per batch: the note of the run, and the notifier's message."""
+        from kakunin.intake.report import BatchState, build_report
+        from kakunin.layout import BatchRef
+        from kakunin.storage import open_store
+        from kakunin_airflow.notify import make_notifier
+
+        result = build_report(open_store(), [BatchRef.parse(b) for b in batches])
+        note = result.note()
+        log.info("%s", note)
+        context = get_current_context()
+        if result.of(BatchState.REJECTED) or result.of(BatchState.UNFINISHED):
+            make_notifier(f"[kakunin] {context['run_id']}: {result.headline()}", note)(context)
+        return note
+
+    @task(trigger_rule="one_failed", retries=0)
+    def watcher() -> None:
+        """The run's other leaf: `report` always succeeds, so without this a failed step would leave the run green."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a step failed (not a refused batch): see its task log and the report")
+
+    pending = find_pending_batches()
+    steps = one_batch.expand(batch=pending)
+    steps >> report(pending)
+    [pending, steps] >> watcher()
 
 
 kakunin_intake()

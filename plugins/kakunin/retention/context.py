@@ -76,6 +76,6 @@ def check_as_of(as_of: date, *, today: date, allow_future: bool) -> bool:
     if not allow_future:
         raise InputError(
             f"as-of {as_of} is after today ({today}): that would purge records whose retention has not ended; "
-            "pass --allow-future-as-of (DAG param allow_future_as_of) if that is really meant"
+            "pass --allow-future-as-of (DAG param allow_future) if that is really meant"
         )
     return True
