@@ -108,3 +108,24 @@ def kakunin(tmp_path: Path) -> Callable[..., Run]:
 
     run.home = home  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One Airflow home (SQLite, migrated) for every in-process Airflow test of the session.
+
+    Airflow reads its settings once, at its first import, so every test that imports it in this
+    process must share this home: a second home set later is never seen (its database is not the one used).
+    """
+    home = tmp_path_factory.mktemp("airflow")
+    settings = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    }
+    os.environ.update(settings)
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, timeout=300)
+    return home

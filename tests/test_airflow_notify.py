@@ -8,9 +8,8 @@ import pytest
 
 
 @pytest.fixture
-def notify_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """Airflow (if not imported yet) configured in a throwaway home; no database is needed."""
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+def notify_env(airflow_home: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Airflow in the session's home (Airflow reads its home once per process); notifier settings cleared."""
     for name in ("KIND", "CONN_ID", "TO", "CHANNEL"):
         monkeypatch.setenv(f"KAKUNIN_NOTIFY_{name}", "")
     return monkeypatch

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,23 +17,6 @@ from kakunin_dev.samples import spoil_a_few_rows, write_batch
 from tests.conftest import RECEIVED_ON, REPO, TODAY
 
 HMAC_KEY = "ab" * 32
-
-
-@pytest.fixture(scope="module")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh Airflow home (SQLite), migrated, configured before Airflow is first imported."""
-    home = tmp_path_factory.mktemp("airflow")
-    settings = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    os.environ.update(settings)
-    airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, timeout=300)
-    return home
 
 
 def test_the_dags_import_without_errors(airflow_home: Path) -> None:
