@@ -44,7 +44,8 @@ run: install
 		|| (tail -40 .airflow/dags-test.log; exit 1)
 	@grep -q "DagRun Finished: dag_id=kakunin_intake.*state=success" .airflow/dags-test.log \
 		|| (echo "kakunin_intake did not succeed; see .airflow/dags-test.log"; tail -40 .airflow/dags-test.log; exit 1)
-	@echo "kakunin_intake: success (task log: .airflow/dags-test.log)"
+	@echo "kakunin_intake: success (task log: .airflow/dags-test.log); its report task said:"
+	@sed -n 's/.*kakunin notify (log): \(.*\) \[kakunin_airflow.notify\].*/  \1/p' .airflow/dags-test.log
 	@echo "kakunin hold add (a litigation hold on the cp932 sample batch) ..."
 	@$(DEMO_ENV) $(BIN)/kakunin hold add --dataset jp_customer_leads \
 		--batch $$($(DEMO_ENV) $(BIN)/kakunin batches --json | $(BIN)/python -c \
