@@ -15,6 +15,7 @@ from typing import Any
 from kakunin.errors import StorageError
 from kakunin.infra.plan import Change, Observed, plan
 from kakunin.infra.spec import BucketSpec
+from kakunin.yaml_io import json_text
 
 _ABSENT = {
     "ServerSideEncryptionConfigurationNotFoundError",
@@ -127,7 +128,7 @@ def apply_change(client: Any, change: Change) -> None:
         elif change.setting == "lifecycle":
             client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=change.value)
         elif change.setting == "policy" and change.value:
-            client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(change.value))
+            client.put_bucket_policy(Bucket=bucket, Policy=json_text(change.value, indent=None))
         elif change.setting == "policy":
             client.delete_bucket_policy(Bucket=bucket)
 

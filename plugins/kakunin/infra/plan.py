@@ -9,12 +9,12 @@ without a network.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kakunin.infra.policies import is_ours
 from kakunin.infra.spec import BucketSpec
+from kakunin.yaml_io import json_text
 
 Action = Literal["create", "set", "unchanged"]
 Setting = Literal["bucket", "versioning", "object_lock", "encryption", "public_access_block", "lifecycle", "policy"]
@@ -164,12 +164,12 @@ def _canonical(value: Any) -> str:
 
     def norm(item: Any) -> Any:
         if isinstance(item, dict):
-            return {k: norm(v) for k, v in item.items()}
+            return {k: norm(item[k]) for k in sorted(item)}
         if isinstance(item, list):
             items = [norm(v) for v in item]
             if len(items) == 1 and not isinstance(items[0], dict):
                 return items[0]
-            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+            return sorted(items, key=lambda v: json_text(v, indent=None))
         return item
 
-    return json.dumps(norm(value), sort_keys=True)
+    return json_text(norm(value), indent=None)
