@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 from kakunin.errors import ConfigError
@@ -467,3 +468,69 @@ def test_the_engineer_runs_the_bootstrap_but_reads_no_personal_data_and_deletes_
     assert _allows(engineer, "s3:GetObject", f"{BUCKET}/lineage/x")
     assert not _allows(engineer, "s3:DeleteObjectVersion", f"{BUCKET}/lineage/x")
     assert not _allows(engineer, "s3:PutObject", f"{BUCKET}/landing/x")
+
+
+# ── the production-like stack files (not run here: no image pulls; checked as YAML) ─────
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY\b|_KEY_ID|TOKEN|FERNET|CONN")
+NOT_SECRET = {"KAKUNIN_S3_KMS_KEY_ID"}  # a key's id or alias, not key material
+FROM_ENV = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:\?[^}]*)?\}$")  # ${VAR} or ${VAR:?message}: no default value
+
+
+def _compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((INFRA / "docker-compose.yaml").read_text(encoding="utf-8")))
+
+
+def test_the_compose_stack_has_every_service_of_a_celery_deployment() -> None:
+    services = _compose()["services"]
+    expected = {
+        "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+        "airflow-worker-1", "airflow-worker-2", "postgres", "redis", "minio", "kakunin-bootstrap",
+    }  # fmt: skip
+    assert expected <= set(services)
+    commands = {name: " ".join(service.get("command", [])) for name, service in services.items()}
+    assert commands["airflow-apiserver"] == "airflow api-server"
+    assert commands["airflow-dag-processor"] == "airflow dag-processor"
+    assert commands["airflow-worker-1"].startswith("airflow celery worker")
+    assert services["airflow-worker-1"]["hostname"] != services["airflow-worker-2"]["hostname"]
+    assert commands["kakunin-bootstrap"].startswith("kakunin infra bootstrap")
+    for name in ("airflow-scheduler", "airflow-worker-1", "airflow-worker-2"):
+        assert services[name]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert services[name]["depends_on"]["kakunin-bootstrap"] == {"condition": "service_completed_successfully"}
+        assert services[name]["environment"]["KAKUNIN_STORAGE"].startswith("s3://")
+
+
+def test_no_secret_is_written_in_the_compose_file() -> None:
+    services = _compose()["services"]
+    leaks = []
+    for name, service in services.items():
+        for key, value in (service.get("environment") or {}).items():
+            secret = SECRET_NAME.search(key) and key not in NOT_SECRET
+            if secret and value and "://" not in str(value) and not FROM_ENV.match(str(value)):
+                leaks.append(f"{name}.{key}")
+            for password in re.findall(r"://[^:/@]*:([^@]+)@", str(value)):  # user:password@ in a URL
+                if not FROM_ENV.match(password):
+                    leaks.append(f"{name}.{key} (URL)")
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+    assert leaks == []
+
+
+def test_the_secret_check_catches_an_inline_password() -> None:
+    assert SECRET_NAME.search("POSTGRES_PASSWORD")
+    assert not FROM_ENV.match("airflow")
+    assert not FROM_ENV.match("${POSTGRES_PASSWORD:-airflow}")  # a default is an inline secret too
+    assert re.findall(r"://[^:/@]*:([^@]+)@", "postgresql://airflow:airflow@postgres/airflow") == ["airflow"]
+
+
+def test_the_helm_values_run_celery_workers_scaled_by_keda_with_secrets_by_name() -> None:
+    values = yaml.safe_load((INFRA / "helm" / "values.yaml").read_text(encoding="utf-8"))
+    assert values["executor"] == "CeleryExecutor"
+    assert values["workers"]["keda"]["enabled"] is True
+    assert values["workers"]["keda"]["minReplicaCount"] >= 2
+    assert values["postgresql"]["enabled"] is False
+    for key in ("fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName"):
+        assert values[key]
+    assert {"fernetKey", "apiSecretKey", "jwtSecret", "webserverSecretKey"}.isdisjoint(values)
+    assert {e["envName"] for e in values["secret"]} == {"KAKUNIN_HMAC_KEY", "KAKUNIN_SIGNING_KEY"}
+    assert not [e["name"] for e in values["env"] if e["name"] in {"KAKUNIN_HMAC_KEY", "KAKUNIN_SIGNING_KEY"}]
