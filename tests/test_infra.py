@@ -23,7 +23,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from kakunin.errors import ConfigError
-from kakunin.infra import Observed, Options, bucket_specs, parse_storage_url, parse_zone_buckets, plan
+from kakunin.infra import Observed, Options, bootstrap, bucket_specs, parse_storage_url, parse_zone_buckets, plan
 from kakunin.infra.locks import lock_until, set_legal_holds, unlocked_objects
 from tests.infra_s3server import CREDENTIALS, moto_server
 
@@ -233,9 +233,14 @@ def test_bootstrap_twice_the_second_run_changes_nothing_and_every_setting_is_the
     assert lineage_lock["Rule"]["DefaultRetention"]["Days"] == 365
 
 
-def test_bootstrap_repairs_drift_and_keeps_a_foreign_policy_statement(endpoint: str, s3: Any) -> None:
-    env = {"KAKUNIN_STORAGE": "s3://drift-main"}
-    _bootstrap_json(endpoint, "--kms-key-id", "alias/kakunin", **env)
+def _changed(s3: Any, storage: str, zone_buckets: dict[str, str] | None = None, **options: Any) -> list[str]:
+    """Bootstrap through the library (the CLI's own path is tested above); the settings it changed."""
+    changes = bootstrap(s3, bucket_specs(storage, zone_buckets or {}, Options(**options)))
+    return [f"{c.bucket}:{c.setting}" for c in changes if c.action != "unchanged"]
+
+
+def test_bootstrap_repairs_drift_and_keeps_a_foreign_policy_statement(s3: Any) -> None:
+    assert len(_changed(s3, "s3://drift-main", kms_key_id="alias/kakunin")) == 7
     s3.put_bucket_versioning(Bucket="drift-main", VersioningConfiguration={"Status": "Suspended"})
     s3.delete_public_access_block(Bucket="drift-main")
     theirs = {
@@ -247,17 +252,13 @@ def test_bootstrap_repairs_drift_and_keeps_a_foreign_policy_statement(endpoint: 
     }
     s3.put_bucket_policy(Bucket="drift-main", Policy=json.dumps({"Version": "2012-10-17", "Statement": [theirs]}))
 
-    repaired = _bootstrap_json(endpoint, "--kms-key-id", "alias/kakunin", **env)
-    assert sorted(c["setting"] for c in repaired["changes"] if c["action"] != "unchanged") == [
-        "policy",
-        "public_access_block",
-        "versioning",
-    ]
+    repaired = _changed(s3, "s3://drift-main", kms_key_id="alias/kakunin")
+    assert repaired == ["drift-main:versioning", "drift-main:public_access_block", "drift-main:policy"]
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket="drift-main")["Policy"])["Statement"]]
     assert sids == ["Theirs", "KakuninTlsOnly", "KakuninNoDeleteWriteOnce"]
     [rule] = s3.get_bucket_encryption(Bucket="drift-main")["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/kakunin"}
-    assert _bootstrap_json(endpoint, "--kms-key-id", "alias/kakunin", **env)["changed"] == 0
+    assert _changed(s3, "s3://drift-main", kms_key_id="alias/kakunin") == []
 
 
 def test_a_dry_run_reports_what_would_change_and_changes_nothing(endpoint: str, s3: Any) -> None:
@@ -346,10 +347,9 @@ def test_a_legal_hold_blocks_deletion_until_it_is_cleared(s3: Any, locked_bucket
     assert _delete_version(s3, locked_bucket, keys[1], versions[keys[1]]) == "AccessDenied"
 
 
-def test_the_lineage_bucket_locks_every_new_object_by_default(endpoint: str, s3: Any) -> None:
-    zone_buckets = '{"lineage": "deflock-lineage", "audit": "deflock-lineage"}'
-    args = ("--retention-days", "30", "--allow-plain-http")
-    _bootstrap_json(endpoint, *args, KAKUNIN_STORAGE="s3://deflock-main", KAKUNIN_S3_ZONE_BUCKETS=zone_buckets)
+def test_the_lineage_bucket_locks_every_new_object_by_default(s3: Any) -> None:
+    zone_buckets = {"lineage": "deflock-lineage", "audit": "deflock-lineage"}
+    _changed(s3, "s3://deflock-main", zone_buckets, retention_days=30, tls_only=False)
     s3.put_object(Bucket="deflock-lineage", Key="lineage/chain/0001.json", Body=b"{}")
     s3.put_object(Bucket="deflock-main", Key="curated/leads/x.parquet", Body=b"data")
     assert unlocked_objects(s3, "deflock-lineage", "", as_of=NOW) == []
@@ -359,10 +359,9 @@ def test_the_lineage_bucket_locks_every_new_object_by_default(endpoint: str, s3:
     assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=29)
 
 
-def test_plain_http_leaves_out_only_the_tls_statement(endpoint: str, s3: Any) -> None:
-    _bootstrap_json(endpoint, KAKUNIN_STORAGE="s3://plain-main")
-    switched = _bootstrap_json(endpoint, "--allow-plain-http", KAKUNIN_STORAGE="s3://plain-main")
-    assert [c["setting"] for c in switched["changes"] if c["action"] != "unchanged"] == ["policy"]
+def test_plain_http_leaves_out_only_the_tls_statement(s3: Any) -> None:
+    _changed(s3, "s3://plain-main")
+    assert _changed(s3, "s3://plain-main", tls_only=False) == ["plain-main:policy"]
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket="plain-main")["Policy"])["Statement"]]
     assert sids == ["KakuninNoDeleteWriteOnce"]
 
