@@ -366,6 +366,26 @@ def test_plain_http_leaves_out_only_the_tls_statement(s3: Any) -> None:
     assert sids == ["KakuninNoDeleteWriteOnce"]
 
 
+def test_kakunin_infra_unlocked_names_the_lineage_object_without_a_lock(endpoint: str, s3: Any) -> None:
+    zone_buckets = {"audit": "report-lineage", "lineage": "report-lineage"}
+    _changed(s3, "s3://report-main/prod", zone_buckets, retention_days=0, tls_only=False)  # no default retention
+    s3.put_object(Bucket="report-lineage", Key="prod/lineage/receipts/locked.json", Body=b"{}")
+    s3.put_object(Bucket="report-lineage", Key="prod/lineage/receipts/bare.json", Body=b"{}")
+    s3.put_object(Bucket="report-main", Key="prod/curated/leads/x.parquet", Body=b"data")  # not a zone checked
+    lock_until(s3, "report-lineage", "prod/lineage/receipts/locked.json", date(2099, 1, 1))
+    env = {"KAKUNIN_STORAGE": "s3://report-main/prod", "KAKUNIN_S3_ZONE_BUCKETS": json.dumps(zone_buckets)}
+
+    done = _kakunin(endpoint, "infra", "unlocked", "--json", **env)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["unlocked"] == [
+        {"bucket": "report-lineage", "key": "prod/lineage/receipts/bare.json"}
+    ]
+    lock_until(s3, "report-lineage", "prod/lineage/receipts/bare.json", date(2099, 1, 1))
+    done = _kakunin(endpoint, "infra", "unlocked", **env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0 unlocked object(s)"
+
+
 # ── IAM policy documents per role ────────────────────────────────────────────────────
 
 ROLES = ("acquisition-staff", "pipeline", "auditor", "engineer")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from kakunin.cli.base import WholeHelpGroup, emit_json, json_option
+from kakunin.cli.base import WholeHelpGroup, emit_json, finish, json_option
 from kakunin.infra.plan import Change
 
 _PAST = {"create": "created", "set": "set", "unchanged": "unchanged"}
@@ -121,6 +121,44 @@ def bootstrap(
         )
     else:
         click.echo(format_changes(changes, dry_run=dry_run))
+
+
+@infra.command()
+@click.option("--storage", "storage_url", envvar="KAKUNIN_STORAGE", required=True, metavar="s3://BUCKET[/PREFIX]",
+              help="The store's main bucket and key prefix (default: $KAKUNIN_STORAGE).")  # fmt: skip
+@click.option("--zone-buckets", envvar="KAKUNIN_S3_ZONE_BUCKETS", default=None, metavar="JSON",
+              help="Zones kept in their own bucket (default: $KAKUNIN_S3_ZONE_BUCKETS).")  # fmt: skip
+@click.option(
+    "--zone",
+    "zones",
+    multiple=True,
+    default=("lineage", "audit"),
+    show_default=True,
+    help="A zone to check; repeatable.",
+)
+@json_option
+def unlocked(storage_url: str, zone_buckets: str | None, zones: tuple[str, ...], as_json: bool) -> None:
+    """List the objects S3 would let anyone delete now: no running retention, no legal hold.
+
+    Exit 1 when there is one. In lineage and audit every object should be locked, by the
+    bucket's default retention or one by one (a receipt until its keep_until).
+    """
+    from kakunin.clock import now_utc
+    from kakunin.infra import parse_zone_buckets, s3_client
+    from kakunin.infra.locks import unlocked_objects
+    from kakunin.infra.spec import zone_location
+
+    mapping = parse_zone_buckets(zone_buckets)
+    locations = [zone_location(storage_url, mapping, zone) for zone in zones]
+    client, as_of = s3_client(), now_utc()
+    found = [
+        (bucket, key) for bucket, prefix in locations for key in unlocked_objects(client, bucket, prefix, as_of=as_of)
+    ]
+    if as_json:
+        emit_json({"as_of": as_of.isoformat(), "unlocked": [{"bucket": b, "key": k} for b, k in found]})
+    else:
+        click.echo("\n".join([*(f"unlocked: s3://{b}/{k}" for b, k in found), f"{len(found)} unlocked object(s)"]))
+    finish(not found)
 
 
 def format_changes(changes: list[Change], *, dry_run: bool) -> str:

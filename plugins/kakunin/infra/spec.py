@@ -144,3 +144,11 @@ def bucket_specs(storage_url: str, zone_buckets: dict[str, str], options: Option
             )
         )
     return specs
+
+
+def zone_location(storage_url: str, zone_buckets: dict[str, str], zone: str) -> tuple[str, str]:
+    """Where a zone's keys live: (bucket, key prefix ending in "/")."""
+    if zone not in ZONES:
+        raise ConfigError(f"unknown zone {zone!r}; zones are {list(ZONES)}")
+    main, prefix = parse_storage_url(storage_url)
+    return zone_buckets.get(zone, main), f"{prefix}{zone}/"
