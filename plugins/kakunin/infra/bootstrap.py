@@ -114,7 +114,8 @@ def apply_change(client: Any, change: Change) -> None:
     if change.action == "unchanged":
         return
     bucket = change.bucket
-    with translated(f"set {change.setting} on bucket {bucket!r}"):
+    what = "create" if change.setting == "bucket" else f"set {change.setting} on"
+    with translated(f"{what} bucket {bucket!r}"):
         if change.setting == "bucket":
             _create_bucket(client, bucket)
         elif change.setting == "versioning":

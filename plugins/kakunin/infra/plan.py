@@ -78,15 +78,14 @@ def plan_bucket(spec: BucketSpec, seen: Observed) -> list[Change]:
     changes.append(_compare(name, "versioning", seen.versioning == "Enabled", "Enabled", "Enabled"))
     changes.append(_object_lock(spec, seen))
     changes.append(_encryption(spec, seen))
-    changes.append(
-        _compare(name, "public_access_block", seen.public_access_block == PUBLIC_ACCESS_BLOCK, PUBLIC_ACCESS_BLOCK)
-    )
+    blocked = seen.public_access_block == PUBLIC_ACCESS_BLOCK
+    changes.append(_compare(name, "public_access_block", blocked, PUBLIC_ACCESS_BLOCK, "all four blocks on"))
     changes.append(_lifecycle(spec, seen))
     changes.append(_policy(spec, seen))
     return changes
 
 
-def _compare(bucket: str, setting: Setting, same: bool, value: Any, detail: str = "all four blocks on") -> Change:
+def _compare(bucket: str, setting: Setting, same: bool, value: Any, detail: str) -> Change:
     return Change(bucket, setting, "unchanged" if same else "set", detail, None if same else value)
 
 
