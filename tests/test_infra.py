@@ -359,6 +359,17 @@ def test_the_lineage_bucket_locks_every_new_object_by_default(s3: Any) -> None:
     assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=29)
 
 
+def test_a_plain_existing_bucket_is_versioned_then_locked(s3: Any) -> None:
+    # Empty: moto refuses Object Lock on a bucket holding objects (AWS allows it on a versioned bucket).
+    s3.create_bucket(Bucket="legacy-main")
+    assert _changed(s3, "s3://legacy-main")[:2] == ["legacy-main:versioning", "legacy-main:object_lock"]
+    assert s3.get_object_lock_configuration(Bucket="legacy-main")["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled"
+    }
+    assert s3.get_bucket_versioning(Bucket="legacy-main")["Status"] == "Enabled"
+    assert _changed(s3, "s3://legacy-main") == []
+
+
 def test_plain_http_leaves_out_only_the_tls_statement(s3: Any) -> None:
     _changed(s3, "s3://plain-main")
     assert _changed(s3, "s3://plain-main", tls_only=False) == ["plain-main:policy"]
