@@ -39,6 +39,7 @@ import click
 
 from kakunin.cli.base import EXIT_BUSY, EXIT_CANNOT_RUN, WholeHelpGroup
 from kakunin.cli.demo import demo
+from kakunin.cli.infra import infra
 from kakunin.cli.intake import intake
 from kakunin.cli.lineage import lineage
 from kakunin.cli.provenance import batches, provenance
@@ -83,7 +84,7 @@ def cli() -> None:
     """
 
 
-for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo):
+for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra):
     cli.add_command(_command)
 
 
