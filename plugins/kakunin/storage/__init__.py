@@ -34,9 +34,11 @@ def open_store(home: str | None = None, *, s3_client: Any | None = None) -> Obje
     `s3_client` is a ready boto3 S3 client (a DAG builds one from its Airflow connection);
     without it an S3 store builds one from the standard AWS environment.
     """
-    where = home or os.environ.get(STORAGE_ENV) or None
-    if where is None or "://" not in where:
-        return LocalStore(Path(where or os.environ.get("KAKUNIN_HOME") or "var"))
+    if home is not None and "://" not in home:
+        return LocalStore(Path(home))
+    where = home or os.environ.get(STORAGE_ENV, "").strip()
+    if not where:
+        return LocalStore(Path(os.environ.get("KAKUNIN_HOME") or "var"))
     location = parse_storage_url(where)
     if isinstance(location, Path):
         return LocalStore(location)

@@ -54,6 +54,15 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+def composite_sha256(source: Path, part_size: int) -> str:
+    """S3's checksum of a multipart object: the SHA-256 of its parts' SHA-256 digests, base64."""
+    digests = b""
+    with source.open("rb") as handle:
+        while chunk := handle.read(part_size):
+            digests += hashlib.sha256(chunk).digest()
+    return _b64(hashlib.sha256(digests).digest())
+
+
 def _error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
@@ -141,8 +150,8 @@ class S3Store:
         self._upload_multipart(key, source, sha)
 
     def _upload_multipart(self, key: str, source: Path, sha: str) -> None:
-        """A managed multipart upload: each part's SHA-256 is checked by the server; then the length and
-        our whole-file digest (metadata) are checked on the finished object."""
+        """A managed multipart upload (each part's SHA-256 checked by the server), then the object's
+        checksum of part checksums compared with the one computed here from the file."""
         from boto3.s3.transfer import TransferConfig
 
         bucket, s3_key = self.locate(key)
@@ -151,9 +160,9 @@ class S3Store:
             self.client.upload_file(str(source), bucket, s3_key, ExtraArgs=self._write_args(sha), Config=config)
         except Exception as exc:
             raise StorageError(f"cannot upload {key} to {self.describe()}: {exc}") from exc
-        head = self._head(key)
-        if head["ContentLength"] != source.stat().st_size or head.get("Metadata", {}).get("sha256") != sha:
-            raise StorageError(f"{key}: the uploaded object does not match the file sent")
+        stored = str(self._head(key).get("ChecksumSHA256", "")).partition("-")[0]
+        if stored != composite_sha256(source, MULTIPART_THRESHOLD):
+            raise StorageError(f"{key}: the uploaded object does not match the file sent (SHA-256 of parts differs)")
 
     # ── reads ──────────────────────────────────────────────────────────────────────
 
@@ -187,8 +196,9 @@ class S3Store:
     def sha256(self, key: str) -> str:
         """From the object's own SHA-256 checksum, else the digest we stored beside it, else streamed."""
         head = self._head(key)
-        checksum = head.get("ChecksumSHA256")
-        if checksum and "-" not in checksum:  # "-<n>" marks a checksum of part checksums
+        checksum = str(head.get("ChecksumSHA256") or "")
+        multipart = "-" in checksum or "-" in str(head.get("ETag", "")) or head.get("ChecksumType") == "COMPOSITE"
+        if checksum and not multipart:  # a multipart object's checksum is one of its parts' checksums
             return base64.b64decode(checksum).hex()
         stored = head.get("Metadata", {}).get("sha256")
         if stored:
