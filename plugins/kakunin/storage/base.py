@@ -78,6 +78,11 @@ class ObjectStore(Protocol):
         on S3 a crash between the copy and the delete leaves both."""
         ...
 
+    def prune_versions(self, key: str) -> list[str]:
+        """Destroy every version of `key` but the current one (after a rewrite that must not leave the
+        old content recoverable); returns their version ids (none on a store without versions)."""
+        ...
+
     def tidy(self, prefix: str) -> None:
         """After every object under `prefix` is deleted: remove what is left of it (empty folders)."""
         ...

@@ -177,6 +177,10 @@ class LocalStore:
             raise StorageError(f"cannot delete {key}: {exc.strerror}") from exc
         return []
 
+    def prune_versions(self, key: str) -> list[str]:
+        """A folder keeps no old versions: a replaced file is gone."""
+        return []
+
     def tidy(self, prefix: str) -> None:
         """Remove the folder of `prefix` once its objects are gone (empty folders would pile up)."""
         folder = self.root / check_key(prefix.rstrip("/"))

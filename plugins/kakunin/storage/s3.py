@@ -264,10 +264,19 @@ class S3Store:
     def delete(self, key: str) -> list[str]:
         """Remove every version and delete marker of `key` (a plain DELETE would only hide it); returns
         the version ids removed."""
-        bucket, _ = self.locate(key)
         found = self.versions(key)
         if not found:
             raise StorageNotFound(f"{key} is not in the store")
+        return self._delete_versions(key, found)
+
+    def prune_versions(self, key: str) -> list[str]:
+        """Delete every noncurrent version and delete marker of `key`, keeping the current object."""
+        current = self._head(key).get("VersionId")
+        old = [v for v in self.versions(key) if v["VersionId"] != str(current or "null")]
+        return self._delete_versions(key, old) if old else []
+
+    def _delete_versions(self, key: str, found: list[dict[str, str]]) -> list[str]:
+        bucket, _ = self.locate(key)
         for start in range(0, len(found), 1000):
             chunk = found[start : start + 1000]
             answer = self.client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
