@@ -104,11 +104,18 @@ def main() -> None:
     if args.env_file is not None:
         args.env_file.write_text(lines)
     print(lines, end="", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (server.stop(), sys.exit(0)))
+    signal.signal(signal.SIGTERM, _interrupt)  # stopping happens below, never inside the handler
     try:
         server.process.wait()
     except KeyboardInterrupt:
+        pass
+    finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: a handler that waited on the server itself would deadlock the outer `wait`."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
