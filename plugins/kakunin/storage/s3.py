@@ -29,6 +29,7 @@ from kakunin.errors import StorageError, StorageNotFound
 from kakunin.hashing import sha256_file
 from kakunin.storage.base import PartialWrite, check_key
 from kakunin.storage.config import S3Location
+from kakunin.storage.local import STALE_AFTER_SECONDS
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024  # below this, one PUT whose SHA-256 the server checks whole
 RANGE_BLOCK = 1024 * 1024  # the read-ahead of `open_input`: pyarrow asks for footers and column chunks
@@ -71,9 +72,12 @@ def _error_code(exc: Exception) -> str:
 class S3Store:
     """Objects under `s3://bucket/prefix/`; zones named in `location.zone_buckets` live in their own buckets."""
 
-    def __init__(self, location: S3Location, client: Any | None = None) -> None:
+    def __init__(
+        self, location: S3Location, client: Any | None = None, *, stale_after: float = STALE_AFTER_SECONDS
+    ) -> None:
         self.location = location
         self.client = client if client is not None else default_client()
+        self.stale_after = stale_after  # an upload this old is abandoned; a younger one may be a live writer's
 
     # ── where keys go ──────────────────────────────────────────────────────────────
 
@@ -309,7 +313,8 @@ class S3Store:
     # ── writes that never finished ─────────────────────────────────────────────────
 
     def partial_writes(self) -> list[PartialWrite]:
-        """Incomplete multipart uploads under this store's prefix, in every bucket it uses."""
+        """Incomplete multipart uploads under this store's prefix, in every bucket it uses, started more
+        than `stale_after` seconds ago (S3 cannot tell a dead writer's upload from a live one's)."""
         found = []
         now = datetime.now(UTC)
         for bucket in self.buckets():
@@ -318,6 +323,8 @@ class S3Store:
             )
             for page in pages:
                 for upload in page.get("Uploads", []):
+                    if (now - upload["Initiated"]).total_seconds() < self.stale_after:
+                        continue
                     name = f"s3://{bucket}/{upload['Key']}#{upload['UploadId']}"
                     size = self._uploaded_bytes(bucket, upload["Key"], upload["UploadId"])
                     found.append(
