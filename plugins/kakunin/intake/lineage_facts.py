@@ -143,8 +143,8 @@ def _failed_assertions(store: ObjectStore, ref: BatchRef) -> list[Assertion]:
     key = ref.quarantine(FAILED_ROWS)
     if not store.exists(key):
         return []
-    with store.reading(key) as path:
-        failed = pq.read_table(path, columns=[FAILED_RULES_COLUMN]).column(FAILED_RULES_COLUMN).to_pylist()
+    with store.open_input(key) as handle:
+        failed = pq.read_table(handle, columns=[FAILED_RULES_COLUMN]).column(FAILED_RULES_COLUMN).to_pylist()
     rules = Counter(rule for row in failed for rule in row or [])
     return [Assertion(assertion=rule, success=False) for rule in sorted(rules)]
 

@@ -83,8 +83,8 @@ def _held_now(
 
 def _present(store: ObjectStore, key: str, ids: pa.Array) -> pa.Array:
     """Which of `ids` are still in the curated file `key`."""
-    with store.reading(key) as path:
-        in_file = pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks()
+    with store.open_input(key) as handle:
+        in_file = pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
     return pc.is_in(ids, value_set=in_file)
 
 
@@ -95,8 +95,8 @@ def _purged_elsewhere(store: ObjectStore, certificate: Certificate, key: str) ->
     found = [pa.array([], pa.string())]
     for other in closed_certificates(store):
         if other.run_id != certificate.run_id and any(f.key == key for f in other.files):
-            with store.reading(other.records.key) as path:
-                table = pq.read_table(path, columns=["record_id"], filters=[("curated_file", "=", key)])
+            with store.open_input(other.records.key) as handle:
+                table = pq.read_table(handle, columns=["record_id"], filters=[("curated_file", "=", key)])
             found.append(table.column("record_id").combine_chunks())
     return pa.concat_arrays(found)
 
