@@ -15,7 +15,6 @@ after the data, is the switch readers follow.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import os
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kakunin.errors import StorageError, StorageNotFound
-from kakunin.hashing import sha256_file
+from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.storage.base import PartialWrite, check_key
 from kakunin.storage.config import S3Location
 from kakunin.storage.local import STALE_AFTER_SECONDS
@@ -60,8 +59,8 @@ def composite_sha256(source: Path, part_size: int) -> str:
     digests = b""
     with source.open("rb") as handle:
         while chunk := handle.read(part_size):
-            digests += hashlib.sha256(chunk).digest()
-    return _b64(hashlib.sha256(digests).digest())
+            digests += bytes.fromhex(sha256_bytes(chunk))
+    return _b64(bytes.fromhex(sha256_bytes(digests)))
 
 
 def _error_code(exc: Exception) -> str:
@@ -114,7 +113,7 @@ class S3Store:
 
     def _put(self, key: str, data: bytes, **extra: Any) -> None:
         bucket, s3_key = self.locate(key)
-        digest = hashlib.sha256(data).digest()
+        digest = bytes.fromhex(sha256_bytes(data))
         try:
             answer = self.client.put_object(
                 Bucket=bucket,
