@@ -206,6 +206,19 @@ def test_every_write_is_encrypted_and_carries_its_checksum(s3_endpoint: S3Server
     assert "ChecksumSHA256" in head
 
 
+def test_a_configured_kms_key_encrypts_every_write(s3_endpoint: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    monkeypatch.setenv("KAKUNIN_STORAGE", f"s3://{S3_BUCKET}/kms-test")
+    monkeypatch.setenv("KAKUNIN_S3_KMS_KEY_ID", key_arn)
+    monkeypatch.delenv("KAKUNIN_S3_ZONE_BUCKETS", raising=False)
+    store = open_store(s3_client=s3_endpoint.client())
+    assert isinstance(store, S3Store)
+    store.put_bytes("audit/log/000001.json", b"{}")
+    bucket, key = store.locate("audit/log/000001.json")
+    head = store.client.head_object(Bucket=bucket, Key=key)
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_arn)
+
+
 def test_zones_can_live_in_buckets_of_their_own(s3_endpoint: S3Server) -> None:
     s3_endpoint.make_bucket("kakunin-test-lineage")
     plain = s3_store(s3_endpoint)
