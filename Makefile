@@ -15,7 +15,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key) \
 	KAKUNIN_SIGNING_KEY=$$(cat $(DEMO_HOME)/.signing-key)
 
-.PHONY: install run airflow test lint format schemas bench chaos clean
+.PHONY: install run run-s3 airflow test lint format schemas bench chaos clean
 N ?= 1000000
 CHAOS_SAMPLE ?=
 
@@ -63,6 +63,24 @@ run: install
 	$(DEMO_ENV) $(BIN)/kakunin lineage checkpoint --out $(DEMO_HOME)/checkpoint.json
 	@echo
 	$(DEMO_ENV) $(BIN)/kakunin demo report --checkpoint $(DEMO_HOME)/checkpoint.json --public-key $(DEMO_HOME)/public-key
+
+## run-s3: `make run` with the store on S3: a loopback moto server (started and stopped here), a versioned
+## bucket, KAKUNIN_STORAGE=s3://$(S3_DEMO_BUCKET)/demo; ends with `kakunin lineage verify` on that store
+S3_DEMO_BUCKET := kakunin-demo
+S3_DEMO := var/s3-demo
+run-s3: install
+	@rm -rf $(S3_DEMO) && mkdir -p $(S3_DEMO)
+	@echo "starting moto_server on 127.0.0.1 (log: $(S3_DEMO)/moto.log), bucket $(S3_DEMO_BUCKET) ..."
+	@$(BIN)/python tests/s3server.py --bucket $(S3_DEMO_BUCKET) --env-file $(S3_DEMO)/env --log $(S3_DEMO)/moto.log \
+		> /dev/null & server=$$!; \
+	trap 'kill -TERM $$server 2>/dev/null; wait $$server 2>/dev/null; echo "moto_server stopped"' EXIT; \
+	for _ in $$(seq 300); do test -s $(S3_DEMO)/env && break; kill -0 $$server 2>/dev/null || break; sleep 0.1; done; \
+	test -s $(S3_DEMO)/env || { echo "moto_server did not start; see $(S3_DEMO)/moto.log"; exit 1; }; \
+	set -a; . ./$(S3_DEMO)/env; set +a; export KAKUNIN_STORAGE=s3://$(S3_DEMO_BUCKET)/demo; \
+	echo "store: $$KAKUNIN_STORAGE at $$AWS_ENDPOINT_URL"; \
+	$(MAKE) --no-print-directory run && \
+	echo && echo "kakunin lineage verify (on $$KAKUNIN_STORAGE) ..." && \
+	$(DEMO_ENV) $(BIN)/kakunin lineage verify
 
 ## airflow: the Airflow UI (`airflow standalone`) on the demo store that `make run` made; Ctrl-C stops it
 AIRFLOW_PORT ?= 8080

@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,11 @@ import pytest
 from hypothesis import settings
 
 from kakunin.contracts import Registry, default_expectations_root
+from kakunin.storage import LocalStore, ObjectStore, S3Store
+from kakunin.storage.config import S3Location
 from kakunin_dev.samples import write_batch
+from tests.s3server import S3Server
+from tests.s3server import start as start_s3_server
 
 # Tests do not time things: no Hypothesis deadlines (a first call may pay for an import).
 settings.register_profile("kakunin", deadline=None)
@@ -129,3 +134,33 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, timeout=300)
     return home
+
+
+# ── stores on both backends: a folder, and a real S3 endpoint on loopback ──────────────
+
+S3_BUCKET = "kakunin-test"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[S3Server]:
+    """moto's standalone server on a free 127.0.0.1 port (a subprocess, spoken to over HTTP) with a
+    versioned bucket; stopped when the module's tests are done."""
+    server = start_s3_server()
+    try:
+        server.make_bucket(S3_BUCKET)
+        yield server
+    finally:
+        server.stop()
+
+
+def s3_store(server: S3Server) -> S3Store:
+    """A store under a fresh prefix of the shared bucket, so tests never see each other's objects."""
+    return S3Store(S3Location(S3_BUCKET, prefix=f"t-{uuid.uuid4().hex[:12]}"), client=server.client())
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """The test runs once on a `LocalStore` and once on an `S3Store` against the loopback endpoint."""
+    if request.param == "local":
+        return LocalStore(tmp_path / "store")
+    return s3_store(request.getfixturevalue("s3_endpoint"))

@@ -23,7 +23,7 @@ from kakunin.batches import Rejection
 from kakunin.intake.work import ACCURACY, CONFORMED, FAILED_ROWS, GATE
 from kakunin.layout import CURATED, BatchRef, provenance_prefix
 from kakunin.lineage.formats import Commit
-from kakunin.storage import LocalStore, ObjectStore, load
+from kakunin.storage import ObjectStore, load
 
 FAILED_RULES_COLUMN = "failed"  # the quarantine's failed_rows.parquet: the rules each row failed
 
@@ -53,10 +53,9 @@ class StepFacts:
 
 
 def dataset_location(store: ObjectStore, key: str) -> tuple[str, str]:
-    """OpenLineage (namespace, name) of a store key: `file` and the absolute path for a local store."""
-    if isinstance(store, LocalStore):
-        return "file", str((store.root / key).resolve())
-    return "kakunin", f"{store.describe().rstrip('/')}/{key}"
+    """OpenLineage (namespace, name) of a store key: `file` and the absolute path for a local store,
+    `s3://<bucket>` and the object key on S3."""
+    return store.dataset_location(key)
 
 
 def curated_key(dataset: str) -> str:
@@ -65,9 +64,10 @@ def curated_key(dataset: str) -> str:
 
 
 def curated_uri(store: ObjectStore, dataset: str) -> str:
-    """The curated dataset as a URI (the Airflow Asset of the dataset): `file:///…/curated/<dataset>`."""
+    """The curated dataset as a URI (the Airflow Asset of the dataset): `file:///…/curated/<dataset>`
+    or `s3://<bucket>/<prefix>/curated/<dataset>`."""
     namespace, name = dataset_location(store, curated_key(dataset))
-    return f"file://{name}" if namespace == "file" else f"{namespace}://{name}"
+    return f"file://{name}" if namespace == "file" else f"{namespace}/{name}"
 
 
 def step_facts(store: ObjectStore, ref: BatchRef, step: str) -> StepFacts:
@@ -143,8 +143,8 @@ def _failed_assertions(store: ObjectStore, ref: BatchRef) -> list[Assertion]:
     key = ref.quarantine(FAILED_ROWS)
     if not store.exists(key):
         return []
-    with store.reading(key) as path:
-        failed = pq.read_table(path, columns=[FAILED_RULES_COLUMN]).column(FAILED_RULES_COLUMN).to_pylist()
+    with store.open_input(key) as handle:
+        failed = pq.read_table(handle, columns=[FAILED_RULES_COLUMN]).column(FAILED_RULES_COLUMN).to_pylist()
     rules = Counter(rule for row in failed for rule in row or [])
     return [Assertion(assertion=rule, success=False) for rule in sorted(rules)]
 

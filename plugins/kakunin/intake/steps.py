@@ -323,9 +323,11 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
 def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     """Make the staged files visible, then commit: renamed from hidden names, then the commit record.
 
-    Readers that honour commits never see part of a batch; readers that glob `part-*`
-    files see it appear file by file within one loop of renames. A retry renames what is
-    left and commits the same files: nothing is published twice.
+    The commit record is written last, after every file it names: it is the switch. Readers
+    that honour commits never see part of a batch; readers that glob `part-*` files see it
+    appear file by file within one loop of renames. On S3 a rename is a copy and a delete,
+    not atomic, so a crash can leave a file under both names; a retry renames what is left
+    (the copy is idempotent) and commits the same files: nothing is published twice.
     """
     if (skipped := skip(ref, ctx, "publish", ref.commit)) is not None:
         return skipped

@@ -253,6 +253,9 @@ class FileAction(_Record):
     sha256_after: str | None = None
     records_removed: int
     records_kept: int
+    versions_removed: list[str] = Field(
+        default=[], description="store version ids destroyed (S3: every version of the file before the purge)"
+    )
 
 
 class RemovedObject(_Record):
@@ -261,6 +264,7 @@ class RemovedObject(_Record):
     key: str
     sha256_before: str
     reason: str
+    versions_removed: list[str] = Field(default=[], description="store version ids destroyed (S3)")
 
 
 class Retained(_Record):

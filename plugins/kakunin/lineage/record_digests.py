@@ -33,8 +33,8 @@ def recheck_record_digests(store: ObjectStore, key: bytes, contract_for: Contrac
     checked = 0
     for header_key, manifest_key in linked_manifests(store):
         try:
-            with store.reading(manifest_key) as path:
-                rows = pq.read_table(path, columns=["record_id", "record_digest", "curated_file", "dataset"])
+            with store.open_input(manifest_key) as handle:
+                rows = pq.read_table(handle, columns=["record_id", "record_digest", "curated_file", "dataset"])
         except (StorageNotFound, pa.ArrowException):
             # Unreadable or missing: verify's manifest check reports it; there is nothing to re-derive from.
             problems.fail("digest", manifest_key, "the manifest cannot be read: its record digests were not re-derived")

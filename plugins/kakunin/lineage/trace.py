@@ -65,8 +65,8 @@ class Trace(BaseModel):
 def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any], str] | None:
     """The record's manifest row and the header key it belongs to, or None."""
     for header_key, manifest_key in linked_manifests(store):
-        with store.reading(manifest_key) as path:
-            table = pq.read_table(path, filters=[("record_id", "=", record_id)])
+        with store.open_input(manifest_key) as handle:
+            table = pq.read_table(handle, filters=[("record_id", "=", record_id)])
         if table.num_rows:
             return readable_dates(table, "retention_until").to_pylist()[0], header_key
     return None
@@ -131,9 +131,9 @@ def trace(
 def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict[str, Any]] | None:
     """The closed purge certificate that names `record_id`, with its row there, or None."""
     for certificate in closed_certificates(store):
-        with store.reading(certificate.records.key) as path:
+        with store.open_input(certificate.records.key) as handle:
             rows = readable_dates(
-                pq.read_table(path, filters=[("record_id", "=", record_id)]), "retention_until"
+                pq.read_table(handle, filters=[("record_id", "=", record_id)]), "retention_until"
             ).to_pylist()
         if rows:
             return certificate, rows[0]
@@ -143,8 +143,8 @@ def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict
 def _curated_row(store: ObjectStore, key: str, record_id: str) -> pa.Table | None:
     if not store.exists(key):
         return None
-    with store.reading(key) as path:
-        table = pq.read_table(path, filters=[("record_id", "=", record_id)])
+    with store.open_input(key) as handle:
+        table = pq.read_table(handle, filters=[("record_id", "=", record_id)])
     return table if table.num_rows else None
 
 
@@ -185,12 +185,12 @@ def first_record_id(store: ObjectStore) -> str | None:
     """A record still live in the curated store (the demo traces one), else any published one."""
     fallback = None
     for _, manifest_key in linked_manifests(store):
-        with store.reading(manifest_key) as path:
-            table = pq.read_table(path, columns=["record_id", "curated_file"])
+        with store.open_input(manifest_key) as handle:
+            table = pq.read_table(handle, columns=["record_id", "curated_file"])
         for curated_key in pc.unique(table.column("curated_file")).to_pylist():
             if store.exists(curated_key):
-                with store.reading(curated_key) as path:
-                    ids = pq.read_table(path, columns=["record_id"]).column("record_id")
+                with store.open_input(curated_key) as handle:
+                    ids = pq.read_table(handle, columns=["record_id"]).column("record_id")
                 if len(ids):
                     return str(pc.min(ids).as_py())
         if fallback is None and table.num_rows:
@@ -200,6 +200,6 @@ def first_record_id(store: ObjectStore) -> str | None:
 
 def first_purged_id(store: ObjectStore, certificate: Certificate) -> str | None:
     """A record a certificate purged for its retention period (the demo traces one)."""
-    with store.reading(certificate.records.key) as path:
-        ids = pq.read_table(path, columns=["record_id"]).column("record_id")
+    with store.open_input(certificate.records.key) as handle:
+        ids = pq.read_table(handle, columns=["record_id"]).column("record_id")
     return str(pc.min(ids).as_py()) if len(ids) else None

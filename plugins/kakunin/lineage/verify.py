@@ -235,8 +235,8 @@ def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str,
     elif actual != header.manifest_parquet_sha256:
         state.fail("manifest", manifest_key, "manifest.parquet changed (SHA-256 differs from its header)")
     else:
-        with store.reading(manifest_key) as path:
-            state.manifest_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+        with store.open_input(manifest_key) as handle:
+            state.manifest_ids.append(pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks())
     actual = _file_sha(store, header.provenance_document.key)
     if actual != header.provenance_document.sha256:
         problem = "missing" if actual is None else "changed (SHA-256 differs from the header)"
@@ -319,8 +319,8 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
         if key in state.expected_files and actual != state.expected_files[key]:
             state.fail("curated", key, "changed since it was published (SHA-256 differs from its manifest header)")
         try:
-            with store.reading(key) as path:
-                curated_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+            with store.open_input(key) as handle:
+                curated_ids.append(pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks())
         except (pa.ArrowException, OSError):
             state.fail("curated", key, "not a readable Parquet file")
     for key in state.expected_files:
@@ -390,8 +390,10 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
         if _file_sha(store, certificate.records.key) != certificate.records.sha256:
             state.fail("certificate", certificate.records.key, "purged-records list missing or changed")
         else:
-            with store.reading(certificate.records.key) as path:
-                state.purged_ids.append(pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks())
+            with store.open_input(certificate.records.key) as handle:
+                state.purged_ids.append(
+                    pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
+                )
         for action in certificate.files:
             state.file_updates[action.key] = action.sha256_after if action.action == "rewrite" else None
         for replanned in certificate.replanned:  # changed by another run before this one came to it

@@ -18,6 +18,7 @@ from kakunin.lineage.formats import (
     Certificate,
     FileAction,
     Hold,
+    RemovedObject,
     ReplannedFile,
     Retained,
     StoredObject,
@@ -82,8 +83,8 @@ def _held_now(
 
 def _present(store: ObjectStore, key: str, ids: pa.Array) -> pa.Array:
     """Which of `ids` are still in the curated file `key`."""
-    with store.reading(key) as path:
-        in_file = pq.read_table(path, columns=["record_id"]).column("record_id").combine_chunks()
+    with store.open_input(key) as handle:
+        in_file = pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
     return pc.is_in(ids, value_set=in_file)
 
 
@@ -94,8 +95,8 @@ def _purged_elsewhere(store: ObjectStore, certificate: Certificate, key: str) ->
     found = [pa.array([], pa.string())]
     for other in closed_certificates(store):
         if other.run_id != certificate.run_id and any(f.key == key for f in other.files):
-            with store.reading(other.records.key) as path:
-                table = pq.read_table(path, columns=["record_id"], filters=[("curated_file", "=", key)])
+            with store.open_input(other.records.key) as handle:
+                table = pq.read_table(handle, columns=["record_id"], filters=[("curated_file", "=", key)])
             found.append(table.column("record_id").combine_chunks())
     return pa.concat_arrays(found)
 
@@ -121,20 +122,26 @@ def _carry_out_file(
     to_purge, spared = ids.filter(pc.invert(held)), ids.filter(held)
     if len(spared):
         out.spared.append(spared)
+    versions: list[str] = []
     if found == action.sha256_before:
         if not len(to_purge):
             return  # every planned record of this file is held now: the file is not touched
         if action.action == "delete" and not len(spared):
-            store.delete(action.key)
-            out.files.append(action)
+            out.files.append(_with_versions(action, store.delete(action.key)))
             return
         _rewrite_without(store, action.key, to_purge)
+        versions = store.prune_versions(action.key)  # on S3 the old version still held the purged records
     else:
         present = _present(store, action.key, to_purge)
         if pc.any(present).as_py():
             _leave_changed_file(store, certificate, action, found, to_purge, present, out)
             return
-    out.files.append(_as_done(action, to_purge, spared))
+    out.files.append(_with_versions(_as_done(action, to_purge, spared), versions))
+
+
+def _with_versions(action: FileAction, versions: list[str]) -> FileAction:
+    """The action naming the store versions it destroyed (none on a local store: the field stays unset)."""
+    return action.model_copy(update={"versions_removed": versions}) if versions else action
 
 
 def _leave_changed_file(
@@ -201,11 +208,29 @@ def carry_out(ctx: RetentionContext, certificate: Certificate, *, progress: Prog
         _carry_out_file(ctx, certificate, action, rows, holds, out)
         ctx.checkpoint(f"file-{index}")
         report(progress, index + 1, total, f"certificate {certificate.run_id}: {action.action} {action.key}")
+    gone: dict[str, list[str]] = {}
     for removed in [*certificate.quarantine_removed, *certificate.receipts_removed]:
         if store.exists(removed.key):
-            store.delete(removed.key)
+            gone[removed.key] = store.delete(removed.key)
     ctx.checkpoint("before-close")
-    return close_certificate(ctx, certificate, _as_carried_out(store, certificate, planned, out, holds))
+    done = _as_carried_out(store, certificate, planned, out, holds)
+    return close_certificate(ctx, certificate, _with_removed_versions(done, gone))
+
+
+def _with_removed_versions(certificate: Certificate, gone: dict[str, list[str]]) -> Certificate:
+    """The certificate with the version ids each removed quarantine file and receipt record had."""
+    if not any(gone.values()):
+        return certificate
+
+    def named(items: list[RemovedObject]) -> list[RemovedObject]:
+        return [r.model_copy(update={"versions_removed": gone[r.key]}) if gone.get(r.key) else r for r in items]
+
+    return certificate.model_copy(
+        update={
+            "quarantine_removed": named(certificate.quarantine_removed),
+            "receipts_removed": named(certificate.receipts_removed),
+        }
+    )
 
 
 def _as_carried_out(

@@ -116,8 +116,8 @@ def _record_exists(store: ObjectStore, dataset: str, record_id: str) -> bool:
         ref = parse_manifest_header_key(header_key)
         if ref is None or ref.dataset != dataset:
             continue
-        with store.reading(manifest_key) as path:
-            if pq.read_table(path, columns=["record_id"], filters=[("record_id", "=", record_id)]).num_rows:
+        with store.open_input(manifest_key) as handle:
+            if pq.read_table(handle, columns=["record_id"], filters=[("record_id", "=", record_id)]).num_rows:
                 return True
     return False
 

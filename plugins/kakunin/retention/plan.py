@@ -212,8 +212,8 @@ def make_plan(ctx: RetentionContext) -> Plan:
         key, dataset, month = curated.key, curated.ref.dataset, curated.month
         if _month_key(month) > as_of_month and key not in erasure_targets:
             continue  # not a day of it has begun to expire: never opened
-        with store.reading(key) as path:
-            table = pq.read_table(path, columns=["record_id", "retention_until"])
+        with store.open_input(key) as handle:
+            table = pq.read_table(handle, columns=["record_id", "retention_until"])
         decided = _decide_file(curated, table, ctx.as_of, erasure_targets.get(key, {}), holds)
         for hold_id, count in decided.held.items():
             retained_counts[hold_id] += count

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from kakunin.hashing import sha256_file
 from kakunin.storage.base import ObjectStore, check_key
+from kakunin.storage.config import STORAGE_ENV, parse_storage_url
 from kakunin.storage.local import LocalStore
+from kakunin.storage.s3 import S3Store
 
 __all__ = [
     "LocalStore",
     "ObjectStore",
+    "S3Store",
     "check_key",
     "delete_prefix",
     "load",
-    "local_folder",
     "object_sha256",
     "open_store",
 ]
@@ -30,9 +27,22 @@ __all__ = [
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def open_store(home: str | None = None) -> ObjectStore:
-    """The store named by `home`, else `KAKUNIN_HOME`, else `./var`."""
-    return LocalStore(Path(home or os.environ.get("KAKUNIN_HOME") or "var"))
+def open_store(home: str | None = None, *, s3_client: Any | None = None) -> ObjectStore:
+    """The store named by `home` (a folder or a store URL), else `KAKUNIN_STORAGE`
+    (`file:///srv/kakunin`, `s3://bucket/prefix`), else the folder `KAKUNIN_HOME`, else `./var`.
+
+    `s3_client` is a ready boto3 S3 client (a DAG builds one from its Airflow connection);
+    without it an S3 store builds one from the standard AWS environment.
+    """
+    if home is not None and "://" not in home:
+        return LocalStore(Path(home))
+    where = home or os.environ.get(STORAGE_ENV, "").strip()
+    if not where:
+        return LocalStore(Path(os.environ.get("KAKUNIN_HOME") or "var"))
+    location = parse_storage_url(where)
+    if isinstance(location, Path):
+        return LocalStore(location)
+    return S3Store(location, client=s3_client)
 
 
 def load(store: ObjectStore, key: str, model: type[Model]) -> Model:
@@ -41,32 +51,14 @@ def load(store: ObjectStore, key: str, model: type[Model]) -> Model:
 
 
 def delete_prefix(store: ObjectStore, prefix: str) -> int:
-    """Delete every object under `prefix`; returns how many. Empty local folders go too."""
+    """Delete every object under `prefix` (every version, on S3); returns how many. Empty local folders go too."""
     keys = list(store.list_keys(prefix))
     for key in keys:
         store.delete(key)
-    if isinstance(store, LocalStore):
-        folder = store.root / check_key(prefix.rstrip("/"))
-        if folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
+    store.tidy(prefix)
     return len(keys)
 
 
-@contextmanager
-def local_folder(store: ObjectStore, prefix: str) -> Iterator[Path]:
-    """The objects under `prefix` as a local folder (the real one for a local store, a copy otherwise)."""
-    if isinstance(store, LocalStore):
-        yield store.root / check_key(prefix.rstrip("/"))
-        return
-    with tempfile.TemporaryDirectory(prefix="kakunin-") as tmp:
-        for key in store.list_keys(prefix):
-            target = Path(tmp, key[len(prefix) :].lstrip("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(store.get_bytes(key))
-        yield Path(tmp)
-
-
 def object_sha256(store: ObjectStore, key: str) -> str:
-    """Hex SHA-256 of a stored object, streamed (`StorageNotFound` if absent)."""
-    with store.reading(key) as path:
-        return sha256_file(path)
+    """Hex SHA-256 of a stored object (`StorageNotFound` if absent); S3 answers from its checksum."""
+    return store.sha256(key)

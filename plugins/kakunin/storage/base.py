@@ -1,10 +1,11 @@
 """The object-store interface every zone (landing, curated, lineage, ...) is reached through.
 
-Implementations: `LocalStore` (a folder, the default) and, in production, S3. Keys are
+Implementations: `LocalStore` (a folder, the default) and `S3Store` (production). Keys are
 POSIX-style relative paths (`landing/<dataset>/<batch_id>/data.csv`); `check_key`
 refuses anything that could escape the store, so a key built from user input cannot
 reach outside it. Writes of a whole object are atomic: a reader sees the old object,
-the new one, or none, never a part.
+the new one, or none, never a part. `rename` is atomic only on a local store (on S3 it is a
+copy and a delete), so nothing that must be all-or-nothing may rely on it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from pydantic import BaseModel
 
@@ -67,12 +68,35 @@ class ObjectStore(Protocol):
         """Every key under `prefix` (a folder-like prefix ending in `/`), in key order."""
         ...
 
-    def delete(self, key: str) -> None:
-        """Remove an object (every version, where the store keeps versions)."""
+    def delete(self, key: str) -> list[str]:
+        """Remove an object, every version and delete marker of it where the store keeps versions;
+        returns the version ids removed (none on a store without versions)."""
         ...
 
     def rename(self, source: str, target: str) -> None:
-        """Move an object to a new key (replacing any object there)."""
+        """Move an object to a new key (replacing any object there). Atomic on a local store only:
+        on S3 a crash between the copy and the delete leaves both."""
+        ...
+
+    def prune_versions(self, key: str) -> list[str]:
+        """Destroy every version of `key` but the current one (after a rewrite that must not leave the
+        old content recoverable); returns their version ids (none on a store without versions)."""
+        ...
+
+    def tidy(self, prefix: str) -> None:
+        """After every object under `prefix` is deleted: remove what is left of it (empty folders)."""
+        ...
+
+    def sha256(self, key: str) -> str:
+        """Hex SHA-256 of the object (S3: from its stored checksum, no download); `StorageNotFound` if absent."""
+        ...
+
+    def open_input(self, key: str) -> BinaryIO:
+        """A seekable binary reader of the object (ranged reads on S3), e.g. for `pyarrow.parquet`."""
+        ...
+
+    def dataset_location(self, key: str) -> tuple[str, str]:
+        """OpenLineage (namespace, name) of a key."""
         ...
 
     def reading(self, key: str) -> AbstractContextManager[Path]:

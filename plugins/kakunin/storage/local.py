@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kakunin.errors import StorageError, StorageNotFound
+from kakunin.hashing import sha256_file
 from kakunin.storage.base import PartialWrite, check_key
 
 TEMP_FOLDER = ".tmp"
@@ -166,13 +167,48 @@ class LocalStore:
                     continue
                 yield Path(dirpath, name).relative_to(self.root).as_posix()
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str) -> list[str]:
+        """Remove the file; a folder keeps no versions, so no version ids."""
         try:
             self.path_of(key).unlink()
         except FileNotFoundError as exc:
             raise StorageNotFound(f"{key} is not in the store") from exc
         except OSError as exc:
             raise StorageError(f"cannot delete {key}: {exc.strerror}") from exc
+        return []
+
+    def prune_versions(self, key: str) -> list[str]:
+        """A folder keeps no old versions: a replaced file is gone."""
+        return []
+
+    def tidy(self, prefix: str) -> None:
+        """Remove the folder of `prefix` once its objects are gone (empty folders would pile up)."""
+        folder = self.root / check_key(prefix.rstrip("/"))
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def sha256(self, key: str) -> str:
+        """Streamed from the file (a folder keeps no checksums)."""
+        path = self.path_of(key)
+        try:
+            return sha256_file(path)
+        except FileNotFoundError as exc:
+            raise StorageNotFound(f"{key} is not in the store") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {key}: {exc.strerror}") from exc
+
+    def open_input(self, key: str) -> BinaryIO:
+        """The file itself, opened for reading (seekable, so pyarrow reads only what it needs)."""
+        try:
+            return self.path_of(key).open("rb")
+        except FileNotFoundError as exc:
+            raise StorageNotFound(f"{key} is not in the store") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {key}: {exc.strerror}") from exc
+
+    def dataset_location(self, key: str) -> tuple[str, str]:
+        """OpenLineage (namespace, name) of a key: `file` and the absolute path."""
+        return "file", str((self.root / key).resolve())
 
     def rename(self, source: str, target: str) -> None:
         destination = self.path_of(target)
