@@ -38,7 +38,7 @@ def s3_client(conn_id: str) -> Any:
     """A boto3 S3 client from the Airflow connection `conn_id` (its credentials, region and `endpoint_url`)."""
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-    return AwsBaseHook(aws_conn_id=conn_id, client_type="s3").get_client_type("s3")
+    return AwsBaseHook(aws_conn_id=conn_id, client_type="s3").get_client_type()  # its first argument is a region
 
 
 def s3_store(url: str, client: Any) -> ObjectStore:
