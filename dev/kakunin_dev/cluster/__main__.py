@@ -85,7 +85,7 @@ def _store_env(args: argparse.Namespace, sup: Supervisor, root: Path) -> tuple[d
         "extra": {"endpoint_url": endpoint, "region_name": S3_KEYS["AWS_DEFAULT_REGION"]},
     }
     env["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(connection)  # the workers' only way to S3: the connection
-    print(f"cluster: store: {env['KAKUNIN_STORAGE']} on {endpoint} (workers use the aws_default connection)")
+    print(f"cluster: store: {env['KAKUNIN_STORAGE']} on {endpoint} (workers: the aws_default connection)", flush=True)
     return env, {**S3_KEYS, "AWS_ENDPOINT_URL": endpoint}
 
 
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         print("cluster: stopping every service it started ...", flush=True)
         sup.stop_all()
-    outcome = "passed" if code == 0 else "FAILED"
+    outcome = {0: "passed", 130: "interrupted"}.get(code, "FAILED")
     print(f"cluster-test: {outcome} in {time.monotonic() - started:.0f} s (store: {args.store})", flush=True)
     return code
 
