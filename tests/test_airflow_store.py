@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 from kakunin.storage import LocalStore
 from kakunin_airflow import store as dag_store
+from tests.conftest import REPO
 
 
 @pytest.mark.parametrize(
@@ -80,21 +82,34 @@ def s3_endpoint() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_the_s3_client_comes_from_the_airflow_connection_and_its_endpoint_url(
-    monkeypatch: pytest.MonkeyPatch, s3_endpoint: str
-) -> None:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+PUT_THROUGH_THE_CONNECTION = """
+import sys
+from kakunin_airflow.store import s3_client
+client = s3_client(sys.argv[1])
+client.create_bucket(Bucket="kakunin-store-test")
+client.put_object(Bucket="kakunin-store-test", Key="lineage/x.json", Body=b"{}")
+"""
+
+
+def test_the_s3_client_comes_from_the_airflow_connection_and_its_endpoint_url(tmp_path: Path, s3_endpoint: str) -> None:
+    """In its own process: importing Airflow here would fix its settings before test_dag configures them."""
     connection = {
         "conn_type": "aws",
         "login": "testing",
         "password": "testing",
         "extra": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
     }
-    monkeypatch.setenv("AIRFLOW_CONN_KAKUNIN_TEST_S3", json.dumps(connection))
-    client = dag_store.s3_client("kakunin_test_s3")
-    client.create_bucket(Bucket="kakunin-store-test")
-    client.put_object(Bucket="kakunin-store-test", Key="lineage/x.json", Body=b"{}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIRFLOW"))}
+    env |= {"AIRFLOW_HOME": str(tmp_path), "AIRFLOW_CONN_KAKUNIN_TEST_S3": json.dumps(connection)}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "dags"), str(REPO / "plugins")])
+    done = subprocess.run(
+        [sys.executable, "-c", PUT_THROUGH_THE_CONNECTION, "kakunin_test_s3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
     # the object is on the loopback endpoint: a client made without the connection finds it there
     direct = boto3.client(
         "s3",
