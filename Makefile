@@ -15,7 +15,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key) \
 	KAKUNIN_SIGNING_KEY=$$(cat $(DEMO_HOME)/.signing-key)
 
-.PHONY: install run run-s3 airflow test lint format schemas bench chaos clean
+.PHONY: install run run-s3 airflow test lint format schemas bench chaos cluster-test clean
 N ?= 1000000
 CHAOS_SAMPLE ?=
 
@@ -129,6 +129,13 @@ chaos: install
 		--json var/chaos/campaign.json
 	@echo "Tamper table (tests/tamper/test_table.py checks every row):"
 	@PYTHONPATH=plugins:. $(BIN)/python -m tests.tamper.table
+
+## cluster-test: PostgreSQL, Redis and Airflow (CeleryExecutor, two workers) on loopback; kakunin_intake and
+## kakunin_retention triggered through the REST API and checked; everything stopped at the end. Logs: var/cluster/logs/.
+## CLUSTER_STORE=local keeps the store in a shared local folder instead of moto's S3 server (the default).
+CLUSTER_STORE ?= s3
+cluster-test: install
+	$(BIN)/python -m kakunin_dev.cluster --store $(CLUSTER_STORE)
 
 ## schemas: regenerate the JSON Schemas under lineage/ from the models
 schemas: install

@@ -15,7 +15,8 @@ Each published batch emits an Asset event for its curated dataset (alias `kakuni
 extra: batch, counts); each step reports its datasets and facets to OpenLineage.
 
 The HMAC key comes from the environment (`KAKUNIN_HMAC_KEY`) or the Airflow Variable
-`kakunin_hmac_key`; the store from `KAKUNIN_HOME`.
+`kakunin_hmac_key`; the store from `kakunin_airflow.store.task_store()`
+(`KAKUNIN_STORAGE=s3://...` on the Airflow AWS connection, else `KAKUNIN_HOME`).
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ def _emit_curated_asset(batch: str) -> None:
     from kakunin.intake.lineage_facts import curated_uri
     from kakunin.intake.report import BatchState, batch_result
     from kakunin.layout import BatchRef
-    from kakunin.storage import open_store
+    from kakunin_airflow.store import task_store
 
-    store = open_store()
+    store = task_store()
     ref = BatchRef.parse(batch)
     result = batch_result(store, ref)
     if result.state is not BatchState.PUBLISHED:
@@ -78,9 +79,9 @@ def kakunin_intake() -> None:
     @task
     def find_pending_batches() -> list[str]:
         from kakunin.intake.work import find_pending
-        from kakunin.storage import open_store
+        from kakunin_airflow.store import task_store
 
-        return [str(ref) for ref in find_pending(open_store())]
+        return [str(ref) for ref in find_pending(task_store())]
 
     @task_group(group_id="batch")
     def one_batch(batch: str) -> None:
@@ -117,10 +118,10 @@ def kakunin_intake() -> None:
         """The run's outcome per batch: the note of the run, and the notifier's message."""
         from kakunin.intake.report import BatchState, build_report
         from kakunin.layout import BatchRef
-        from kakunin.storage import open_store
         from kakunin_airflow.notify import make_notifier
+        from kakunin_airflow.store import task_store
 
-        result = build_report(open_store(), [BatchRef.parse(b) for b in batches])
+        result = build_report(task_store(), [BatchRef.parse(b) for b in batches])
         note = result.note()
         log.info("%s", note)
         context = get_current_context()

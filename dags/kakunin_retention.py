@@ -54,9 +54,9 @@ def _emit_dataset_assets(certificates: list[Any]) -> None:
     from airflow.sdk import Asset
 
     from kakunin.intake.lineage_facts import curated_uri
-    from kakunin.storage import open_store
+    from kakunin_airflow.store import task_store
 
-    store = open_store()
+    store = task_store()
     purged: dict[str, dict[str, Any]] = {}
     for certificate in certificates:
         for batch in certificate.batches:
@@ -98,6 +98,7 @@ def kakunin_retention() -> None:
     def purge() -> dict[str, int]:
         from kakunin import clock
         from kakunin.retention.purge import RetentionContext, check_as_of, run_retention
+        from kakunin_airflow.store import task_store
 
         context = get_current_context()
         with failing_fast():
@@ -112,7 +113,7 @@ def kakunin_retention() -> None:
                     "ended; trigger with allow_future: true if that is really meant"
                 )
             future = check_as_of(as_of, today=today, allow_future=allow_future)
-            ctx = RetentionContext.from_env(as_of=as_of, future_as_of=future, actor=_actor(context))
+            ctx = RetentionContext.from_env(as_of=as_of, future_as_of=future, actor=_actor(context), store=task_store())
             if future:
                 log.warning("as_of %s is after today (%s), allowed by %s", as_of, today, ctx.actor)
             certificates = run_retention(ctx)
@@ -125,9 +126,9 @@ def kakunin_retention() -> None:
     def verify(purged: dict[str, int]) -> bool:
         from kakunin import clock
         from kakunin.lineage.verify import verify as verify_lineage
-        from kakunin.storage import open_store
+        from kakunin_airflow.store import task_store
 
-        report = verify_lineage(open_store(), today=clock.today())
+        report = verify_lineage(task_store(), today=clock.today())
         for problem in report.problems:
             log.error("%s %s: %s", problem.check, problem.where, problem.message)
         if not report.intact:
@@ -138,9 +139,9 @@ def kakunin_retention() -> None:
     def checkpoint(verified: bool) -> None:
         from kakunin import clock
         from kakunin.lineage.checkpoint import checkpoint_if_configured
-        from kakunin.storage import open_store
+        from kakunin_airflow.store import task_store
 
-        log.info("%s", checkpoint_if_configured(open_store(), now=clock.now_utc()))
+        log.info("%s", checkpoint_if_configured(task_store(), now=clock.now_utc()))
 
     checkpoint(verify(purge()))
 

@@ -42,6 +42,7 @@ def failing_fast() -> Iterator[None]:
 def intake_context() -> Any:
     from kakunin.intake.context import IntakeContext
     from kakunin.keys import ENV_VAR, parse_hmac_key
+    from kakunin_airflow.store import task_store
 
     configured = os.environ.get(ENV_VAR) or Variable.get("kakunin_hmac_key", default=None)
     run_id = str(get_current_context()["run_id"])
@@ -49,6 +50,7 @@ def intake_context() -> Any:
         hmac_key=parse_hmac_key(configured) if configured else None,
         actor=f"airflow:kakunin_intake/{run_id}",
         dag_run_id=run_id,
+        store=task_store(),
     )
 
 
@@ -90,15 +92,15 @@ class KakuninStepOperator(_PythonDecoratedOperator):
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         from kakunin.intake.lineage_facts import step_facts
         from kakunin.layout import BatchRef
-        from kakunin.storage import open_store
         from kakunin_airflow.lineage import operator_lineage
+        from kakunin_airflow.store import task_store
 
         batch = getattr(self, "kakunin_batch", None)
         if batch is None:
             from airflow.providers.openlineage.extractors import OperatorLineage
 
             return OperatorLineage()
-        return operator_lineage(step_facts(open_store(), BatchRef.parse(batch), self.step))
+        return operator_lineage(step_facts(task_store(), BatchRef.parse(batch), self.step))
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         return self.get_openlineage_facets_on_complete(task_instance)

@@ -63,9 +63,11 @@ class IntakeContext:
         hmac_key: bytes | None = None,
         actor: str | None = None,
         dag_run_id: str | None = None,
+        store: ObjectStore | None = None,
     ) -> IntakeContext:
         """The context of a real run: `KAKUNIN_HOME`'s store, `KAKUNIN_EXPECTATIONS`' contracts,
-        the wall clock, the key (given, else `KAKUNIN_HMAC_KEY`) and this code's version."""
+        the wall clock, the key (given, else `KAKUNIN_HMAC_KEY`) and this code's version. A `store` given
+        (the DAGs' S3 client comes from an Airflow connection) replaces `open_store()`."""
         from kakunin import clock
         from kakunin.contracts import default_expectations_root
         from kakunin.keys import hmac_key_from_env
@@ -73,7 +75,7 @@ class IntakeContext:
         from kakunin.version import code_version
 
         return cls(
-            store=open_store(),
+            store=store if store is not None else open_store(),
             registry=Registry(default_expectations_root()),
             today=today or clock.today(),
             now=clock.now_utc,

@@ -37,16 +37,22 @@ class RetentionContext:
 
     @classmethod
     def from_env(
-        cls, *, as_of: date | None = None, future_as_of: bool = False, actor: str | None = None
+        cls,
+        *,
+        as_of: date | None = None,
+        future_as_of: bool = False,
+        actor: str | None = None,
+        store: ObjectStore | None = None,
     ) -> RetentionContext:
         """The context of a real run: `KAKUNIN_HOME`'s store, `KAKUNIN_EXPECTATIONS`' contracts, the wall
         clock, as of today unless given, and the actor given (else `KAKUNIN_ACTOR` or the OS user).
         With `KAKUNIN_HMAC_KEY` set, what the run writes to the chains is sealed.
 
-        `future_as_of` is the caller's `check_as_of` verdict: it is recorded in the certificate.
+        `future_as_of` is the caller's `check_as_of` verdict: it is recorded in the certificate. A `store`
+        given (the DAGs build theirs from an Airflow connection) replaces `open_store()`.
         """
         return cls(
-            store=open_store(),
+            store=store if store is not None else open_store(),
             registry=Registry(default_expectations_root()),
             as_of=as_of if as_of is not None else clock.today(),
             now=clock.now_utc,
