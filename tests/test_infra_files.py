@@ -185,3 +185,11 @@ def test_the_helm_values_run_celery_workers_scaled_by_keda_with_secrets_by_name(
     assert {"fernetKey", "apiSecretKey", "jwtSecret", "webserverSecretKey"}.isdisjoint(values)
     assert {e["envName"] for e in values["secret"]} == {"KAKUNIN_HMAC_KEY", "KAKUNIN_SIGNING_KEY"}
     assert not [e["name"] for e in values["env"] if e["name"] in {"KAKUNIN_HMAC_KEY", "KAKUNIN_SIGNING_KEY"}]
+
+
+def test_bootstrap_and_the_store_know_the_same_zones() -> None:
+    """A zone the store writes but bootstrap does not know would get no bucket settings (and the reverse)."""
+    from kakunin.infra.spec import ZONES as BOOTSTRAP_ZONES
+    from kakunin.storage.config import ZONES as STORE_ZONES
+
+    assert set(BOOTSTRAP_ZONES) == set(STORE_ZONES)

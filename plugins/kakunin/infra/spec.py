@@ -10,15 +10,13 @@ retention, since a default on a shared bucket would also lock data the purge mus
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
 
 from kakunin import layout
 from kakunin.errors import ConfigError
 from kakunin.infra.policies import bucket_statements
+from kakunin.storage import config as storage_config
 
 LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
 
@@ -45,7 +43,6 @@ ZONES = tuple(
         }
     )
 )
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -78,36 +75,17 @@ def _holds_only_write_once(zones: list[str]) -> bool:
 
 
 def parse_storage_url(url: str) -> tuple[str, str]:
-    """`s3://bucket/prefix` -> (bucket, "prefix/"); anything else is a ConfigError naming the URL."""
-    parts = urlsplit(url)
-    if parts.scheme != "s3" or not parts.netloc:
+    """`s3://bucket/prefix` -> (bucket, "prefix/"), parsed as the store parses it; a file URL or anything
+    else is a ConfigError naming the URL."""
+    location = storage_config.parse_storage_url(url)
+    if not isinstance(location, storage_config.S3Location):
         raise ConfigError(f"KAKUNIN_STORAGE must be an s3://bucket[/prefix] URL for bootstrap, got {url!r}")
-    check_bucket_name(parts.netloc)
-    prefix = parts.path.strip("/")
-    return parts.netloc, f"{prefix}/" if prefix else ""
+    return location.bucket, f"{location.prefix}/" if location.prefix else ""
 
 
 def parse_zone_buckets(text: str | None) -> dict[str, str]:
-    """The `KAKUNIN_S3_ZONE_BUCKETS` JSON object, checked: known zones, valid bucket names."""
-    if not text:
-        return {}
-    try:
-        mapping = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"KAKUNIN_S3_ZONE_BUCKETS is not JSON: {exc.msg}") from exc
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ConfigError('KAKUNIN_S3_ZONE_BUCKETS must be a JSON object of zone to bucket, e.g. {"lineage": "b"}')
-    unknown = sorted(set(mapping) - set(ZONES))
-    if unknown:
-        raise ConfigError(f"KAKUNIN_S3_ZONE_BUCKETS names unknown zone(s) {unknown}; zones are {list(ZONES)}")
-    for bucket in mapping.values():
-        check_bucket_name(bucket)
-    return dict(mapping)
-
-
-def check_bucket_name(name: str) -> None:
-    if not _BUCKET_NAME.fullmatch(name) or ".." in name:
-        raise ConfigError(f"{name!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+    """The `KAKUNIN_S3_ZONE_BUCKETS` JSON object, checked as the store checks it."""
+    return storage_config.parse_zone_buckets(text)
 
 
 def bucket_specs(storage_url: str, zone_buckets: dict[str, str], options: Options) -> list[BucketSpec]:

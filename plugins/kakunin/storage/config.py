@@ -70,18 +70,21 @@ def parse_storage_url(url: str) -> Path | S3Location:
 
 def zone_buckets_from_env() -> dict[str, str]:
     """`KAKUNIN_S3_ZONE_BUCKETS` as a zone → bucket map (empty when unset)."""
-    raw = os.environ.get(ZONE_BUCKETS_ENV, "").strip()
-    if not raw:
+    return parse_zone_buckets(os.environ.get(ZONE_BUCKETS_ENV))
+
+
+def parse_zone_buckets(raw: str | None, where: str = ZONE_BUCKETS_ENV) -> dict[str, str]:
+    """A zone → bucket JSON map (from the environment or an option named `where`), checked: known zones,
+    valid bucket names. Empty when `raw` is empty."""
+    if not raw or not raw.strip():
         return {}
     try:
         found = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f'{ZONE_BUCKETS_ENV} is not JSON ({exc.msg}); e.g. \'{{"lineage": "b-lineage"}}\'') from exc
+        raise ConfigError(f'{where} is not JSON ({exc.msg}); e.g. \'{{"lineage": "b-lineage"}}\'') from exc
     if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
-        raise ConfigError(f"{ZONE_BUCKETS_ENV} must be a JSON object of zone names to bucket names")
+        raise ConfigError(f"{where} must be a JSON object of zone names to bucket names")
     unknown = sorted(set(found) - ZONES)
     if unknown:
-        raise ConfigError(
-            f"{ZONE_BUCKETS_ENV} names unknown zone(s) {', '.join(unknown)}; zones: {', '.join(sorted(ZONES))}"
-        )
-    return {zone: check_bucket(bucket, ZONE_BUCKETS_ENV) for zone, bucket in found.items()}
+        raise ConfigError(f"{where} names unknown zone(s) {', '.join(unknown)}; zones: {', '.join(sorted(ZONES))}")
+    return {zone: check_bucket(bucket, where) for zone, bucket in found.items()}
