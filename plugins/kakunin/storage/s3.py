@@ -169,24 +169,26 @@ class S3Store:
 
     # ── reads ──────────────────────────────────────────────────────────────────────
 
-    def _head(self, key: str) -> dict[str, Any]:
-        bucket, s3_key = self.locate(key)
+    @contextmanager
+    def _read_errors(self, key: str) -> Iterator[None]:
+        """A missing object is `StorageNotFound`; any other failure a `StorageError` naming the key."""
         try:
-            answer: dict[str, Any] = self.client.head_object(Bucket=bucket, Key=s3_key, ChecksumMode="ENABLED")
+            yield
         except Exception as exc:
             if _error_code(exc) in _NOT_FOUND:
                 raise StorageNotFound(f"{key} is not in the store") from exc
             raise StorageError(f"cannot read {key} in {self.describe()}: {exc}") from exc
+
+    def _head(self, key: str) -> dict[str, Any]:
+        bucket, s3_key = self.locate(key)
+        with self._read_errors(key):
+            answer: dict[str, Any] = self.client.head_object(Bucket=bucket, Key=s3_key, ChecksumMode="ENABLED")
         return answer
 
     def get_bytes(self, key: str) -> bytes:
         bucket, s3_key = self.locate(key)
-        try:
+        with self._read_errors(key):
             body: bytes = self.client.get_object(Bucket=bucket, Key=s3_key)["Body"].read()
-        except Exception as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                raise StorageNotFound(f"{key} is not in the store") from exc
-            raise StorageError(f"cannot read {key} in {self.describe()}: {exc}") from exc
         return body
 
     def exists(self, key: str) -> bool:
@@ -228,12 +230,8 @@ class S3Store:
         bucket, s3_key = self.locate(key)
         with tempfile.TemporaryDirectory(prefix="kakunin-s3-") as tmp:
             path = Path(tmp, "object")
-            try:
+            with self._read_errors(key):
                 self.client.download_file(bucket, s3_key, str(path))
-            except Exception as exc:
-                if _error_code(exc) in _NOT_FOUND:
-                    raise StorageNotFound(f"{key} is not in the store") from exc
-                raise StorageError(f"cannot read {key} in {self.describe()}: {exc}") from exc
             yield path
 
     def open_input(self, key: str) -> BinaryIO:
