@@ -198,9 +198,20 @@ class LocalStore:
             raise StorageError(f"cannot read {key}: {exc.strerror}") from exc
 
     def open_input(self, key: str) -> BinaryIO:
-        """The file itself, opened for reading (seekable, so pyarrow reads only what it needs)."""
+        """The file itself, opened for reading (seekable, so pyarrow reads only what it needs).
+
+        A pyarrow `OSFile`, not a Python file object: pyarrow reading a Python file on its thread
+        pool can abort the process at exit ("terminate called without an active exception",
+        apache/arrow#33975, #50482), after the command's work and output are done.
+        """
+        import pyarrow as pa
+
+        path = self.path_of(key)
         try:
-            return self.path_of(key).open("rb")
+            if not path.is_file():
+                raise FileNotFoundError(2, "No such file", str(path))
+            handle: BinaryIO = pa.OSFile(str(path), "rb")
+            return handle
         except FileNotFoundError as exc:
             raise StorageNotFound(f"{key} is not in the store") from exc
         except OSError as exc:
