@@ -93,24 +93,31 @@ class Run:
         return json.loads(self.stdout)
 
 
-@pytest.fixture
-def kakunin(tmp_path: Path) -> Callable[..., Run]:
-    """Run the real `kakunin` command in a subprocess with its own store under tmp_path."""
-    home = tmp_path / "home"
+def kakunin_runner(home: Path, *, base_env: dict[str, str] | None = None, timeout: int = 120) -> Callable[..., Run]:
+    """A function that runs the real `kakunin` command in a subprocess on the store at `home`
+    (environment: ours, then `base_env`, then the call's `env`)."""
 
     def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-        full_env = {**os.environ, "KAKUNIN_HOME": str(home), **(env or {})}
+        full_env = {**os.environ, "KAKUNIN_HOME": str(home), **(base_env or {}), **(env or {})}
         done = subprocess.run(
             [sys.executable, "-m", "kakunin.cli", *args],
             capture_output=True,
             text=True,
             env=full_env,
-            timeout=120,
+            timeout=timeout,
             cwd=cwd,
             check=False,
         )
         return Run(done.returncode, done.stdout, done.stderr)
 
+    return run
+
+
+@pytest.fixture
+def kakunin(tmp_path: Path) -> Callable[..., Run]:
+    """Run the real `kakunin` command in a subprocess with its own store under tmp_path."""
+    home = tmp_path / "home"
+    run = kakunin_runner(home)
     run.home = home  # type: ignore[attr-defined]
     return run
 

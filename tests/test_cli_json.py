@@ -8,7 +8,6 @@ by its own test below.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kakunin_dev.samples import write_batch
-from tests.conftest import RECEIVED_ON, Run
+from tests.conftest import RECEIVED_ON, Run, kakunin_runner
 
 AS_OF = ("--as-of", "2026-11-26")
 HMAC = {"KAKUNIN_HMAC_KEY": "cd" * 32}
@@ -29,19 +28,7 @@ Kakunin = Callable[..., Run]
 
 
 def _runner(home: Path) -> Kakunin:
-    def run(*args: str, env: dict[str, str] | None = None) -> Run:
-        full_env = {**os.environ, "KAKUNIN_HOME": str(home), **HMAC, **(env or {})}
-        done = subprocess.run(
-            [sys.executable, "-m", "kakunin.cli", *args],
-            capture_output=True,
-            text=True,
-            env=full_env,
-            timeout=300,
-            check=False,
-        )
-        return Run(done.returncode, done.stdout, done.stderr)
-
-    return run
+    return kakunin_runner(home, base_env=HMAC, timeout=300)
 
 
 @pytest.fixture(scope="module")
