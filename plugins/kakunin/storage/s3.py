@@ -15,8 +15,6 @@ after the data, is the switch readers follow.
 from __future__ import annotations
 
 import base64
-import io
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,12 +24,12 @@ from typing import Any, BinaryIO
 
 from kakunin.errors import StorageError, StorageNotFound
 from kakunin.hashing import sha256_bytes, sha256_file
+from kakunin.storage.arrow_s3 import ArrowS3Access, access_of, arrow_filesystem
 from kakunin.storage.base import PartialWrite, check_key
 from kakunin.storage.config import S3Location
 from kakunin.storage.local import STALE_AFTER_SECONDS
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024  # below this, one PUT whose SHA-256 the server checks whole
-RANGE_BLOCK = 1024 * 1024  # the read-ahead of `open_input`: pyarrow asks for footers and column chunks
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 _ALREADY_THERE = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
@@ -77,6 +75,7 @@ class S3Store:
         self.location = location
         self.client = client if client is not None else default_client()
         self.stale_after = stale_after  # an upload this old is abandoned; a younger one may be a live writer's
+        self._arrow: tuple[ArrowS3Access, Any] | None = None
 
     # ── where keys go ──────────────────────────────────────────────────────────────
 
@@ -235,11 +234,19 @@ class S3Store:
             yield path
 
     def open_input(self, key: str) -> BinaryIO:
-        """A seekable reader that fetches byte ranges on demand, so pyarrow reads only what it needs."""
-        head = self._head(key)
+        """A seekable reader on pyarrow's own S3 client (see `storage.arrow_s3`): Parquet is read by ranges."""
+        self._head(key)  # a missing key is StorageNotFound, as on every store
         bucket, s3_key = self.locate(key)
-        raw = RangeReader(self.client, bucket, s3_key, int(head["ContentLength"]), head.get("VersionId"))
-        return io.BufferedReader(raw, buffer_size=RANGE_BLOCK)
+        with self._read_errors(key):
+            handle: BinaryIO = self._arrow_fs().open_input_file(f"{bucket}/{s3_key}")
+        return handle
+
+    def _arrow_fs(self) -> Any:
+        """pyarrow's S3 filesystem on this client's endpoint and credentials, rebuilt when they change."""
+        access = access_of(self.client)
+        if self._arrow is None or self._arrow[0] != access:
+            self._arrow = (access, arrow_filesystem(access))
+        return self._arrow[1]
 
     @contextmanager
     def writing(self, key: str) -> Iterator[Path]:
@@ -342,38 +349,3 @@ class S3Store:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             removed.append(partial)
         return removed
-
-
-class RangeReader(io.RawIOBase):
-    """A read-only, seekable view of one object version, fetched with ranged GETs."""
-
-    def __init__(self, client: Any, bucket: str, key: str, size: int, version_id: str | None) -> None:
-        self._client, self._bucket, self._key, self._size = client, bucket, key, size
-        self._version = {"VersionId": version_id} if version_id and version_id != "null" else {}
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), self._size - self._pos)
-        if want <= 0:
-            return 0
-        answer = self._client.get_object(
-            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{self._pos + want - 1}", **self._version
-        )
-        data = answer["Body"].read()
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
