@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def recording_path(port: int) -> Path:
+    """Where the server on `port` keeps moto's request recording (out of the working folder)."""
+    return Path(tempfile.gettempdir(), f"kakunin-moto-{port}.recording")
 
 
 @dataclass
@@ -57,7 +63,12 @@ class S3Server:
             client.create_bucket(Bucket=name)
         client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
+    def recording(self) -> Path:
+        """Where moto's request recorder writes (a test turns it on; `stop` removes the file)."""
+        return recording_path(int(self.endpoint.rsplit(":", 1)[1]))
+
     def stop(self) -> None:
+        self.recording().unlink(missing_ok=True)
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -72,7 +83,11 @@ def start(log: Path | None = None) -> S3Server:
     port = free_port()
     moto = Path(sys.executable).with_name("moto_server")
     out = log.open("wb") if log is not None else subprocess.DEVNULL
-    process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    # moto's request recorder (used by a test) writes to its working folder unless told where
+    env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(recording_path(port))}
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
+    )
     endpoint = f"http://127.0.0.1:{port}"
     for _ in range(300):
         if process.poll() is not None:
