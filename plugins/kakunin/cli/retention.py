@@ -65,6 +65,14 @@ def retention_run(as_of: Any, dry_run: bool, allow_future: bool, as_json: bool) 
         emit_json([c.model_dump(mode="json") for c in certificates])
     else:
         click.echo(render.certificates_text(certificates, as_of=ctx.as_of), nl=False)
+    tell_deferred(ctx, as_json=as_json)
+
+
+def tell_deferred(ctx: Any, *, as_json: bool) -> None:
+    """Say what the store's Object Lock kept from this run (not in any certificate); on stderr under --json,
+    so standard output stays the certificates' JSON."""
+    for line in ctx.deferred:
+        click.echo(line, err=as_json)
 
 
 def run_or_busy(ctx: Any) -> Any:
@@ -187,6 +195,8 @@ def erasure_request(dataset: str, subject_key: tuple[str, ...], reason: str, pur
     )
     ctx = _retention_context(None) if purge_now else None
     certificates = run_or_busy(ctx) if ctx is not None else None
+    if ctx is not None:
+        tell_deferred(ctx, as_json=True)
     if as_json:
         emit_json(
             {
