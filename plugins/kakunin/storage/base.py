@@ -130,6 +130,10 @@ class ObjectStore(Protocol):
         """Set (or clear) a legal hold on each of `keys` that exists; returns those done (none if unable)."""
         ...
 
+    def held_keys(self, keys: list[str]) -> list[str] | None:
+        """The keys among `keys` under a legal hold now; None when this store cannot hold."""
+        ...
+
     def unlocked_keys(self, prefix: str, as_of: datetime) -> list[str] | None:
         """Keys under `prefix` whose current version was never locked (no retention, no legal hold) and
         so could be deleted at `as_of`; None when this store cannot lock at all."""

@@ -230,6 +230,9 @@ class LocalStore:
         """No store-level holds on a folder: retention honours the hold records themselves."""
         return []
 
+    def held_keys(self, keys: list[str]) -> list[str] | None:
+        return None
+
     def unlocked_keys(self, prefix: str, as_of: datetime) -> list[str] | None:
         """None: a folder cannot lock, so there is no lock to lack."""
         return None

@@ -102,12 +102,24 @@ class ObjectLocks:
         by_bucket: dict[str, list[str]] = defaultdict(list)
         for key in keys:
             bucket, s3_key = self.locate(key)
-            if self.bucket_can_lock(bucket) and self._exists_in(bucket, s3_key):
+            if self.bucket_can_lock(bucket) and self._head_if_present(bucket, s3_key) is not None:
                 by_bucket[bucket].append(s3_key)
         done = []
         for bucket, s3_keys in sorted(by_bucket.items()):
             done += [self._store_key(k) for k in set_legal_holds(self.client, bucket, s3_keys, on=on)]
         return sorted(done)
+
+    def held_keys(self, keys: list[str]) -> list[str]:
+        """The keys among `keys` whose current version is under a legal hold."""
+        from kakunin.infra.locks import lock_state
+
+        held = []
+        for key in keys:
+            bucket, s3_key = self.locate(key)
+            head = self._head_if_present(bucket, s3_key) if self.bucket_can_lock(bucket) else None
+            if head is not None and lock_state(key, head).legal_hold:
+                held.append(key)
+        return held
 
     def unlocked_keys(self, prefix: str, as_of: datetime) -> list[str]:
         """Keys under `prefix` whose current version was never locked: no retention, no legal hold.
@@ -161,11 +173,12 @@ class ObjectLocks:
             raise StorageError(f"cannot read the lock of {key}: {exc}") from exc
         return answer
 
-    def _exists_in(self, bucket: str, s3_key: str) -> bool:
+    def _head_if_present(self, bucket: str, s3_key: str) -> dict[str, Any] | None:
+        """The object's current version's HEAD answer; None when there is none."""
         try:
-            self.client.head_object(Bucket=bucket, Key=s3_key)
+            answer: dict[str, Any] = self.client.head_object(Bucket=bucket, Key=s3_key)
         except Exception as exc:
             if _error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
-                return False
+                return None
             raise StorageError(f"cannot read s3://{bucket}/{s3_key}: {exc}") from exc
-        return True
+        return answer
