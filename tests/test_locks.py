@@ -165,16 +165,24 @@ def test_a_purge_leaves_a_receipt_the_store_still_locks_for_a_later_run(
     assert store.versions(ref.receipt) == []
 
 
-def test_a_bucket_without_object_lock_takes_writes_unlocked_and_verify_says_so(s3_endpoint: S3Server) -> None:
+def test_a_bucket_without_object_lock_takes_writes_unlocked_and_verify_says_so(
+    s3_endpoint: S3Server, caplog: pytest.LogCaptureFixture
+) -> None:
     s3_endpoint.make_bucket("kakunin-test-nolock", object_lock=False)
     store = S3Store(S3Location("kakunin-test-nolock", prefix=uuid.uuid4().hex[:8]), client=s3_endpoint.client())
-    store.put_bytes("audit/log/000000000001.json", b"{}")
+    with caplog.at_level("WARNING", logger="kakunin.storage.s3_lock"):
+        store.put_bytes("audit/log/000000000001.json", b"{}")
+        store.put_bytes("audit/log/000000000002.json", b"{}")
+    assert [r.getMessage() for r in caplog.records] == [
+        "bucket 'kakunin-test-nolock' has no Object Lock: nothing under audit/ can be made write-once "
+        "(run `kakunin infra bootstrap`, which enables it); audit objects are written there unlocked"
+    ], "said once per bucket"
     assert store.lock_until("audit/log/000000000001.json", date(2099, 1, 1)) is False
     assert store.set_legal_holds(["audit/log/000000000001.json"], on=True) == []
     problems = [p for p in verify(store, today=TODAY).problems if p.check == UNLOCKED]
     assert [p.where for p in problems] == ["lineage/", "audit/"]
     assert "has no Object Lock" in problems[1].message
-    assert "1 object(s) there are unlocked" in problems[1].message
+    assert "2 object(s) there are unlocked" in problems[1].message
 
 
 def test_a_folder_cannot_lock_and_verify_reports_no_lock(tmp_path: Path) -> None:

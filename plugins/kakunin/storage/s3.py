@@ -81,6 +81,7 @@ class S3Store(ObjectLocks):
         self.client = client if client is not None else default_client()
         self.stale_after = stale_after  # an upload this old is abandoned; a younger one may be a live writer's
         self._lock_enabled: dict[str, bool] = {}  # bucket → has Object Lock (asked once)
+        self._warned: set[str] = set()  # buckets without Object Lock already warned of
 
     # ── where keys go ──────────────────────────────────────────────────────────────
 

@@ -19,6 +19,7 @@ Whether a bucket has Object Lock is asked once per bucket and store (`GetObjectL
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from kakunin.errors import StorageError, StorageLocked
 from kakunin.layout import AUDIT_CHAIN, MANIFESTS
 from kakunin.storage.config import S3Location
 
+log = logging.getLogger(__name__)
 WRITE_ONCE_ZONES = (MANIFESTS.partition("/")[0], AUDIT_CHAIN.partition("/")[0])
 
 
@@ -41,6 +43,7 @@ class ObjectLocks:
     client: Any
     location: S3Location
     _lock_enabled: dict[str, bool]
+    _warned: set[str]
 
     def locate(self, key: str) -> tuple[str, str]:
         raise NotImplementedError
@@ -63,7 +66,14 @@ class ObjectLocks:
 
     def write_lock_args(self, key: str) -> dict[str, Any]:
         """The lock headers for a write of `key`: a lineage/audit object is locked as it is written."""
-        if key.split("/", 1)[0] not in WRITE_ONCE_ZONES or not self.bucket_can_lock(self.locate(key)[0]):
+        if key.split("/", 1)[0] not in WRITE_ONCE_ZONES:
+            return {}
+        bucket = self.locate(key)[0]
+        if not self.bucket_can_lock(bucket):
+            if bucket not in self._warned:
+                self._warned.add(bucket)
+                zone = key.split("/", 1)[0]
+                log.warning("%s; %s objects are written there unlocked", self.lock_missing(f"{zone}/"), zone)
             return {}
         until = datetime.now(UTC).replace(microsecond=0) + timedelta(days=self.location.lock_days)
         return {"ObjectLockMode": self.location.lock_mode, "ObjectLockRetainUntilDate": until}
