@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
@@ -20,6 +21,7 @@ from kakunin.infra.locks import end_of_day
 from kakunin.layout import AUDIT_CHAIN, MANIFEST_CHAIN, BatchRef, chain_entry_key
 from kakunin.lineage.formats import Receipt
 from kakunin.lineage.verify import UNLOCKED, verify
+from kakunin.retention.holds import lock_held_objects, place_hold, release_hold, unlock_released_objects
 from kakunin.retention.purge import RetentionContext, run_retention
 from kakunin.storage import LocalStore, S3Store, load, open_store
 from kakunin.storage.config import S3Location, parse_storage_url
@@ -118,6 +120,27 @@ def test_hold_add_sets_legal_holds_and_remove_clears_them(
     assert f"{len(covered)} object(s) no longer under an S3 legal hold" in last.stdout
     assert store.held_keys(covered) == []
     assert _head(store, ref.receipt)["ObjectLockLegalHoldStatus"] == "OFF"
+
+
+def test_a_record_hold_leaves_the_curated_file_purgeable(published: tuple[S3Store, BatchRef]) -> None:
+    """Its file also holds other records, which retention must still destroy in every version."""
+    store, ref = published
+    with store.open_input(ref.manifest_parquet) as handle:
+        record_id = pq.read_table(handle, columns=["record_id"]).column("record_id")[0].as_py()
+    now = datetime.now(UTC)
+    hold = place_hold(
+        store, dataset=ref.dataset, batch_id=None, record_id=record_id, reason="r", placed_by="t", now=now
+    )
+    try:
+        held = lock_held_objects(store, hold)
+        assert held == sorted([ref.manifest_parquet, ref.manifest_header, ref.receipt, ref.commit])
+        parts = [k for k in store.list_keys("curated/") if k.endswith(".parquet")]
+        assert parts
+        assert store.held_keys(parts) == []
+    finally:
+        release_hold(store, hold.hold_id, reason="done", released_by="t", now=now)
+        unlock_released_objects(store, hold)
+    assert store.held_keys(held) == []
 
 
 def test_a_purge_leaves_a_receipt_the_store_still_locks_for_a_later_run(

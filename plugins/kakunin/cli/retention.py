@@ -103,8 +103,9 @@ def hold_add(
 ) -> None:
     """Place a hold on a dataset, a batch or a record; prints its hold id.
 
-    On S3 with Object Lock it also sets a legal hold on the objects it covers (the curated
-    files, manifest, receipt and commit record of each batch it reaches).
+    On S3 with Object Lock it also sets a legal hold on the objects it covers (the manifest,
+    receipt and commit record of each batch it reaches, and its curated files unless the hold
+    is on one record).
     """
     from kakunin import audit
     from kakunin.retention.holds import can_hold, lock_held_objects, place_hold

@@ -5,11 +5,13 @@ Holds are append-only: placing writes `lineage/holds/<hold_id>.json`, releasing 
 logged with its SHA-256, and retention believes a release only when the log recorded it.
 
 On a store that can lock (S3 with Object Lock) a hold is also enforced by the store: placing
-it sets an S3 legal hold on the objects it covers (`held_objects`: the curated files, manifest,
-receipt record and commit record of each batch it reaches), so nobody can delete them while
-it stands; releasing it clears those no other active hold still covers. Objects published
-into a held dataset after the hold was placed are kept by the hold record (retention reads
-it), not by a legal hold.
+it sets an S3 legal hold on the objects it covers (`held_objects`: the manifest, receipt
+record and commit record of each batch it reaches, and for a dataset or batch hold the
+batch's curated files), so nobody can delete them while it stands; releasing it clears those
+no other active hold still covers. A record hold leaves the curated file alone: it also holds
+other records, which retention must still be able to purge from every version of it (the
+held record is kept by the rewrite, as on a folder). Objects published into a held dataset
+after the hold was placed are kept by the hold record (retention reads it), not by a legal hold.
 """
 
 from __future__ import annotations
@@ -133,8 +135,9 @@ def _batch_of_record(store: ObjectStore, dataset: str, record_id: str) -> BatchR
 
 
 def held_objects(store: ObjectStore, hold: Hold) -> list[str]:
-    """The objects a hold covers, for the store's legal holds: each reached batch's curated files,
-    manifest (Parquet and header), receipt record and commit record, those that exist."""
+    """The objects a hold covers, for the store's legal holds: each reached batch's manifest (Parquet
+    and header), receipt record and commit record, and its curated files unless the hold is on one
+    record (see the module's docstring); those that exist."""
     if hold.scope == "record":
         found = _batch_of_record(store, hold.dataset, hold.target)
         batches = [found] if found is not None else []
@@ -143,7 +146,7 @@ def held_objects(store: ObjectStore, hold: Hold) -> list[str]:
     else:
         headers = store.list_keys(folder_prefix(f"{MANIFESTS}/{hold.dataset}"))
         batches = [ref for key in headers if (ref := parse_manifest_header_key(key)) is not None]
-    wanted = {ref.batch_id for ref in batches}
+    wanted = {ref.batch_id for ref in batches} if hold.scope != "record" else set()
     curated = [
         key
         for key in store.list_keys(folder_prefix(f"{CURATED}/{hold.dataset}"))
