@@ -151,7 +151,8 @@ S3_BUCKET = "kakunin-test"
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[S3Server]:
     """moto's standalone server on a free 127.0.0.1 port (a subprocess, spoken to over HTTP) with a
-    versioned bucket; stopped when the module's tests are done."""
+    versioned bucket with Object Lock enabled (so every S3 test writes locked lineage and audit
+    objects); stopped when the module's tests are done."""
     server = start_s3_server()
     try:
         server.make_bucket(S3_BUCKET)

@@ -1,7 +1,7 @@
 """A real S3 endpoint for tests and `make run-s3`: moto's standalone server on a free loopback port.
 
 Driven only over HTTP (never moto's in-process mocking). Usable as a module too:
-`python tests/s3server.py --bucket kakunin` starts one, creates the (versioned) bucket,
+`python tests/s3server.py --bucket kakunin` starts one, creates the (versioned, Object Lock) bucket,
 prints `AWS_ENDPOINT_URL=http://127.0.0.1:<port>` and serves until terminated.
 """
 
@@ -56,12 +56,15 @@ class S3Server:
         }
         return boto3.client("s3", endpoint_url=self.endpoint, config=config, region_name="us-east-1", **keys)
 
-    def make_bucket(self, name: str) -> None:
-        """Create `name` (if new) with versioning on, as `kakunin infra bootstrap` would."""
+    def make_bucket(self, name: str, *, object_lock: bool = True) -> None:
+        """Create `name` (if new) with versioning and Object Lock on, as `kakunin infra bootstrap` would
+        (`object_lock=False`: a versioned bucket without it, to show what the store says then)."""
         client = self.client()
         if name not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
-            client.create_bucket(Bucket=name)
+            client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
         client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if object_lock:
+            client.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
 
     def recording(self) -> Path:
         """Where moto's request recorder writes (a test turns it on; `stop` removes the file)."""
@@ -106,7 +109,9 @@ def start(log: Path | None = None) -> S3Server:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bucket", action="append", default=[], help="a versioned bucket to create (repeatable)")
+    parser.add_argument(
+        "--bucket", action="append", default=[], help="a versioned bucket with Object Lock to create (repeatable)"
+    )
     parser.add_argument("--env-file", type=Path, help="write the AWS_* settings to this file as well")
     parser.add_argument("--log", type=Path, help="moto_server's output goes here")
     args = parser.parse_args()

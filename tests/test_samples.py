@@ -13,7 +13,7 @@ from kakunin.provenance.document import check_path
 from kakunin_dev.samples import COLUMNS, Sample, write_samples
 from tests.conftest import TODAY
 
-PROVENANCE_CODES = {c for c in ReasonCode if not c.value.startswith(("parse.", "accuracy.", "landing."))}
+PROVENANCE_CODES = {c for c in ReasonCode if not c.value.startswith(("parse.", "accuracy.", "landing.", "lineage."))}
 INTAKE_CODES = {ReasonCode.PARSE_SCHEMA, ReasonCode.PARSE_ENCODING, ReasonCode.ACCURACY_THRESHOLD}
 
 

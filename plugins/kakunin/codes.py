@@ -52,6 +52,9 @@ class ReasonCode(StrEnum):
     PARSE_VALUE = "parse.value"
     ACCURACY_THRESHOLD = "accuracy.threshold"
 
+    # lineage verify (lineage-manifest.md): a lineage or audit object the store does not keep write-once
+    LINEAGE_UNLOCKED = "lineage.unlocked"
+
     @property
     def severity(self) -> Severity:
         """The severity a finding with this code has (a code never changes severity)."""

@@ -65,6 +65,14 @@ def retention_run(as_of: Any, dry_run: bool, allow_future: bool, as_json: bool) 
         emit_json([c.model_dump(mode="json") for c in certificates])
     else:
         click.echo(render.certificates_text(certificates, as_of=ctx.as_of), nl=False)
+    tell_deferred(ctx, as_json=as_json)
+
+
+def tell_deferred(ctx: Any, *, as_json: bool) -> None:
+    """Say what the store's Object Lock kept from this run (not in any certificate); on stderr under --json,
+    so standard output stays the certificates' JSON."""
+    for line in ctx.deferred:
+        click.echo(line, err=as_json)
 
 
 def run_or_busy(ctx: Any) -> Any:
@@ -93,13 +101,19 @@ def hold() -> None:
 def hold_add(
     dataset: str, batch_id: str | None, record_id: str | None, reason: str, placed_by: str | None, as_json: bool
 ) -> None:
-    """Place a hold on a dataset, a batch or a record; prints its hold id."""
+    """Place a hold on a dataset, a batch or a record; prints its hold id.
+
+    On S3 with Object Lock it also sets a legal hold on the objects it covers (the manifest,
+    receipt and commit record of each batch it reaches, and its curated files unless the hold
+    is on one record).
+    """
     from kakunin import audit
-    from kakunin.retention.holds import place_hold
+    from kakunin.retention.holds import can_hold, lock_held_objects, place_hold
     from kakunin.storage import open_store
 
+    store = open_store()
     placed = place_hold(
-        open_store(),
+        store,
         dataset=dataset,
         batch_id=batch_id,
         record_id=record_id,
@@ -107,10 +121,13 @@ def hold_add(
         placed_by=placed_by or audit.current_actor(),
         now=clock.now_utc(),
     )
+    locked = lock_held_objects(store, placed) if can_hold(store) else None
     if as_json:
-        emit_json(placed.model_dump(mode="json"))
+        emit_json(placed.model_dump(mode="json") | {"legal_holds": None if locked is None else len(locked)})
     else:
         click.echo(f"{placed.hold_id}: {placed.scope} {placed.target} held ({placed.reason})")
+        if locked is not None:
+            click.echo(f"{len(locked)} object(s) under an S3 legal hold")
 
 
 @hold.command("remove")
@@ -119,36 +136,51 @@ def hold_add(
 @click.option("--by", "released_by", default=None, help="Who releases it.")
 @json_option
 def hold_remove(hold_id: str, reason: str, released_by: str | None, as_json: bool) -> None:
-    """Release a hold (the hold and its release both stay on record)."""
-    from kakunin import audit
-    from kakunin.retention.holds import release_hold
-    from kakunin.storage import open_store
+    """Release a hold (the hold and its release both stay on record).
 
+    On S3 it clears the legal holds it set, except on objects another active hold covers.
+    """
+    from kakunin import audit
+    from kakunin.layout import hold_key
+    from kakunin.lineage.formats import Hold
+    from kakunin.retention.holds import can_hold, release_hold, unlock_released_objects
+    from kakunin.storage import load, open_store
+
+    store = open_store()
     released = release_hold(
-        open_store(), hold_id, reason=reason, released_by=released_by or audit.current_actor(), now=clock.now_utc()
+        store, hold_id, reason=reason, released_by=released_by or audit.current_actor(), now=clock.now_utc()
     )
+    cleared = None
+    if can_hold(store):
+        cleared = unlock_released_objects(store, load(store, hold_key(hold_id), Hold))
     if as_json:
-        emit_json(released.model_dump(mode="json"))
+        emit_json(released.model_dump(mode="json") | {"legal_holds_cleared": None if cleared is None else len(cleared)})
     else:
         click.echo(f"{hold_id}: released")
+        if cleared is not None:
+            click.echo(f"{len(cleared)} object(s) no longer under an S3 legal hold")
 
 
 @hold.command("list")
 @json_option
 def hold_list(as_json: bool) -> None:
-    """Active holds."""
-    from kakunin.retention.holds import active_holds
+    """Active holds; on S3, with how many objects each keeps under a legal hold."""
+    from kakunin.retention.holds import active_holds, can_hold, count_held_objects
     from kakunin.storage import open_store
 
-    holds = active_holds(open_store())
+    store = open_store()
+    holds = active_holds(store)
+    counts = [count_held_objects(store, h) for h in holds]
     if as_json:
-        emit_json([h.model_dump(mode="json") for h in holds])
+        emit_json([h.model_dump(mode="json") | {"legal_holds": n} for h, n in zip(holds, counts, strict=True)])
         return
-    rows = [(h.hold_id, h.scope, h.dataset, h.target, h.reason, h.placed_by, f"{h.placed_at:%Y-%m-%d}") for h in holds]
-    click.echo(
-        render.table(("hold", "scope", "dataset", "target", "reason", "by", "since"), rows) if rows else "no holds\n",
-        nl=False,
-    )
+    header: tuple[str, ...] = ("hold", "scope", "dataset", "target", "reason", "by", "since")
+    rows: list[tuple[str, ...]] = [
+        (h.hold_id, h.scope, h.dataset, h.target, h.reason, h.placed_by, f"{h.placed_at:%Y-%m-%d}") for h in holds
+    ]
+    if can_hold(store):
+        header, rows = (*header, "locked"), [(*row, str(n)) for row, n in zip(rows, counts, strict=True)]
+    click.echo(render.table(header, rows) if rows else "no holds\n", nl=False)
 
 
 @click.group(cls=WholeHelpGroup)
@@ -187,6 +219,8 @@ def erasure_request(dataset: str, subject_key: tuple[str, ...], reason: str, pur
     )
     ctx = _retention_context(None) if purge_now else None
     certificates = run_or_busy(ctx) if ctx is not None else None
+    if ctx is not None:
+        tell_deferred(ctx, as_json=True)
     if as_json:
         emit_json(
             {

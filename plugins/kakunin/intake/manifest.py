@@ -44,7 +44,7 @@ from kakunin.lineage.formats import (
     StoredObject,
 )
 from kakunin.provenance.model import ProvenanceDocument
-from kakunin.storage import load, object_sha256
+from kakunin.storage import ObjectStore, load, object_sha256
 from kakunin.yaml_io import dump_json
 
 RECEIPT_KEEP = IsoDuration(years=3)
@@ -90,6 +90,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
     receipt = _receipt(ref, ctx, inputs, now)
     receipt_bytes = dump_json(receipt)
     store.put_bytes(ref.receipt, receipt_bytes)
+    store.lock_until(ref.receipt, receipt.keep_until)  # the law's minimum, enforced by the store on S3
     written = _Written(
         manifest_id=str(uuid.uuid4()),
         manifest_parquet_sha256=manifest_sha,
@@ -114,7 +115,22 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
 
     ctx.renew_lease()
     sequence, _ = Chain(store, MANIFEST_CHAIN).append(build_link)
+    _lock(
+        store,
+        [ref.manifest_parquet, ref.manifest_header, chain_entry_key(MANIFEST_CHAIN, sequence), ref.commit],
+        receipt.keep_until,
+    )
     return headers[sequence]
+
+
+def _lock(store: ObjectStore, keys: list[str], until: date) -> None:
+    """Keep the batch's manifest, chain link and commit record as long as its receipt (write-once on S3).
+
+    The auditor's story of every record is its manifest row; it must outlive the receipt record
+    that points at it, so both are locked through the receipt's `keep_until`. A folder cannot lock.
+    """
+    for key in keys:
+        store.lock_until(key, until)
 
 
 def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) -> str:

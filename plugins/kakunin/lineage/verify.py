@@ -14,7 +14,11 @@ It checks, and reports every failure with where it is:
 - with the HMAC key (keyed mode), every chain entry's seal (`kakunin.lineage.seal`): without
   it, a writer who re-hashes everything up the chain passes every check above;
 - nothing a crashed run left behind (a half-written temporary, a staged file or work file of
-  a batch no longer in landing) holds data outside the lineage.
+  a batch no longer in landing) holds data outside the lineage;
+- on a store that can lock (S3 with Object Lock), every object in the lineage and audit zones
+  carries its lock (`lineage.unlocked`): an object written without one, or a bucket without
+  Object Lock, could be deleted or replaced by anyone with write access. A lock that ran out
+  (a receipt past its keep_until) is not missing. A folder cannot lock: nothing is reported.
 """
 
 from __future__ import annotations
@@ -450,6 +454,30 @@ def _verify_no_leftovers(store: ObjectStore, state: _State) -> None:
         )
 
 
+UNLOCKED = "lineage.unlocked"  # the problem's check: `kakunin.codes.ReasonCode.LINEAGE_UNLOCKED`
+WRITE_ONCE_PREFIXES = (folder_prefix(MANIFEST_CHAIN.partition("/")[0]), folder_prefix(AUDIT_CHAIN.partition("/")[0]))
+
+
+def _verify_locks(store: ObjectStore, state: _State) -> None:
+    """Every lineage and audit object is write-once where the store can lock: report what lacks its lock."""
+    as_of = datetime.combine(state.today, time.min, tzinfo=UTC)
+    for prefix in WRITE_ONCE_PREFIXES:
+        unlocked = store.unlocked_keys(prefix, as_of)
+        if unlocked is None:
+            return  # a store that cannot lock (a folder)
+        missing = store.lock_missing(prefix)
+        if missing is not None:
+            state.fail(UNLOCKED, prefix, f"{missing}; {len(unlocked)} object(s) there are unlocked")
+            continue
+        for key in unlocked:
+            state.fail(
+                UNLOCKED,
+                key,
+                "carries no Object Lock (no retention, no legal hold): it was written without its lock, "
+                "so anyone with write access could delete it",
+            )
+
+
 def _quiet(done: int, total: int, label: str) -> None:
     """No progress wanted."""
 
@@ -492,6 +520,7 @@ def verify(
     verify_decisions(store, state.problems)
     tell(5, total, "leftovers")
     _verify_no_leftovers(store, state)
+    _verify_locks(store, state)
     rehashed = None
     if key is not None and contract_for is not None:
         tell(6, total, "record digests")

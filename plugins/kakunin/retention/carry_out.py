@@ -6,6 +6,7 @@ destroyed is never more than the certificate promised, and a rerun after a crash
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from kakunin.errors import StorageLocked
 from kakunin.layout import certificate_records_key
 from kakunin.lineage.formats import (
     Certificate,
@@ -29,6 +31,8 @@ from kakunin.retention.context import RetentionContext
 from kakunin.retention.holds import active_holds
 from kakunin.retention.plan import held_by
 from kakunin.storage import ObjectStore, object_sha256
+
+log = logging.getLogger(__name__)
 
 
 def _rewrite_without(store: ObjectStore, key: str, purged: pa.Array) -> None:
@@ -208,13 +212,40 @@ def carry_out(ctx: RetentionContext, certificate: Certificate, *, progress: Prog
         _carry_out_file(ctx, certificate, action, rows, holds, out)
         ctx.checkpoint(f"file-{index}")
         report(progress, index + 1, total, f"certificate {certificate.run_id}: {action.action} {action.key}")
-    gone: dict[str, list[str]] = {}
-    for removed in [*certificate.quarantine_removed, *certificate.receipts_removed]:
-        if store.exists(removed.key):
-            gone[removed.key] = store.delete(removed.key)
+    gone, locked = _remove_objects(ctx, [*certificate.quarantine_removed, *certificate.receipts_removed])
     ctx.checkpoint("before-close")
     done = _as_carried_out(store, certificate, planned, out, holds)
-    return close_certificate(ctx, certificate, _with_removed_versions(done, gone))
+    return close_certificate(ctx, certificate, _with_removed_versions(_without(done, locked), gone))
+
+
+def _remove_objects(ctx: RetentionContext, objects: list[RemovedObject]) -> tuple[dict[str, list[str]], set[str]]:
+    """Delete the planned quarantine objects and receipt records: (version ids removed per key, keys the
+    store's Object Lock refused). A locked one is not purged yet: it is reported on the context
+    (`ctx.deferred`) and left for a later run, which plans it again."""
+    gone: dict[str, list[str]] = {}
+    locked: set[str] = set()
+    for removed in objects:
+        if not ctx.store.exists(removed.key):
+            continue
+        try:
+            gone[removed.key] = ctx.store.delete(removed.key)
+        except StorageLocked as refused:
+            locked.add(removed.key)
+            ctx.deferred.append(f"not purged yet: {refused}; a later run removes it")
+            log.warning("not purged yet: %s", refused)
+    return gone, locked
+
+
+def _without(certificate: Certificate, locked: set[str]) -> Certificate:
+    """The certificate without the objects the store would not delete yet: it lists only what went."""
+    if not locked:
+        return certificate
+    return certificate.model_copy(
+        update={
+            "quarantine_removed": [r for r in certificate.quarantine_removed if r.key not in locked],
+            "receipts_removed": [r for r in certificate.receipts_removed if r.key not in locked],
+        }
+    )
 
 
 def _with_removed_versions(certificate: Certificate, gone: dict[str, list[str]]) -> Certificate:

@@ -34,6 +34,7 @@ class RetentionContext:
     lease_ttl: timedelta = DEFAULT_TTL
     lease: Lease | None = None
     hmac_key: bytes | None = None  # seals the certificate chain and the audit entries (lineage/seal.py) when set
+    deferred: list[str] = field(default_factory=list)  # objects the store's lock kept from this run, and why
 
     @classmethod
     def from_env(

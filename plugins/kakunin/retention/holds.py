@@ -3,6 +3,15 @@
 Holds are append-only: placing writes `lineage/holds/<hold_id>.json`, releasing writes
 `<hold_id>.released.json` beside it; neither is ever changed, so the history stays. Each is
 logged with its SHA-256, and retention believes a release only when the log recorded it.
+
+On a store that can lock (S3 with Object Lock) a hold is also enforced by the store: placing
+it sets an S3 legal hold on the objects it covers (`held_objects`: the manifest, receipt
+record and commit record of each batch it reaches, and for a dataset or batch hold the
+batch's curated files), so nobody can delete them while it stands; releasing it clears those
+no other active hold still covers. A record hold leaves the curated file alone: it also holds
+other records, which retention must still be able to purge from every version of it (the
+held record is kept by the rewrite, as on a folder). Objects published into a held dataset
+after the hold was placed are kept by the hold record (retention reads it), not by a legal hold.
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ from kakunin.errors import InputError
 from kakunin.hashing import sha256_bytes
 from kakunin.layout import (
     AUDIT_CHAIN,
+    CURATED,
     HOLDS,
     LANDING,
+    MANIFESTS,
     QUARANTINE,
     BatchRef,
     batch_folder,
@@ -30,6 +41,7 @@ from kakunin.layout import (
     hold_key,
     is_batch_id,
     is_identifier,
+    parse_curated_key,
     parse_manifest_header_key,
     placed_hold_id,
 )
@@ -63,7 +75,7 @@ def place_hold(
     if record_id is not None:
         if not re.fullmatch(_RECORD_ID, record_id):
             raise InputError(f"{record_id!r} is not a record id")
-        if not _record_exists(store, dataset, record_id):
+        if _batch_of_record(store, dataset, record_id) is None:
             raise InputError(f"record {record_id} is in no manifest of dataset {dataset}; nothing to hold")
         scope, target = "record", record_id
     elif batch_id is not None:
@@ -110,16 +122,64 @@ def _batch_exists(store: ObjectStore, dataset: str, batch_id: str) -> bool:
     )
 
 
-def _record_exists(store: ObjectStore, dataset: str, record_id: str) -> bool:
-    """A hold on a record must name one a linked manifest of the dataset lists (a typo holds nothing)."""
+def _batch_of_record(store: ObjectStore, dataset: str, record_id: str) -> BatchRef | None:
+    """The batch whose linked manifest lists the record; None when none does (a typo holds nothing)."""
     for header_key, manifest_key in linked_manifests(store):
         ref = parse_manifest_header_key(header_key)
         if ref is None or ref.dataset != dataset:
             continue
         with store.open_input(manifest_key) as handle:
             if pq.read_table(handle, columns=["record_id"], filters=[("record_id", "=", record_id)]).num_rows:
-                return True
-    return False
+                return ref
+    return None
+
+
+def held_objects(store: ObjectStore, hold: Hold) -> list[str]:
+    """The objects a hold covers, for the store's legal holds: each reached batch's manifest (Parquet
+    and header), receipt record and commit record, and its curated files unless the hold is on one
+    record (see the module's docstring); those that exist."""
+    if hold.scope == "record":
+        found = _batch_of_record(store, hold.dataset, hold.target)
+        batches = [found] if found is not None else []
+    elif hold.scope == "batch":
+        batches = [BatchRef(hold.dataset, hold.target)]
+    else:
+        headers = store.list_keys(folder_prefix(f"{MANIFESTS}/{hold.dataset}"))
+        batches = [ref for key in headers if (ref := parse_manifest_header_key(key)) is not None]
+    wanted = {ref.batch_id for ref in batches} if hold.scope != "record" else set()
+    curated = [
+        key
+        for key in store.list_keys(folder_prefix(f"{CURATED}/{hold.dataset}"))
+        if (found_file := parse_curated_key(key)) is not None
+        and not found_file.pending
+        and found_file.ref.batch_id in wanted
+    ]
+    named = [key for ref in batches for key in (ref.manifest_parquet, ref.manifest_header, ref.receipt, ref.commit)]
+    return sorted({*curated, *(key for key in named if store.exists(key))})
+
+
+def can_hold(store: ObjectStore) -> bool:
+    """Whether the store itself can hold objects (S3; a folder cannot, `held_keys` answers None)."""
+    return store.held_keys([]) is not None
+
+
+def lock_held_objects(store: ObjectStore, hold: Hold) -> list[str]:
+    """Set the store's legal hold on what `hold` covers; returns the keys held (none on a folder)."""
+    return store.set_legal_holds(held_objects(store, hold), on=True)
+
+
+def unlock_released_objects(store: ObjectStore, released: Hold) -> list[str]:
+    """Clear the legal holds of a released hold, except on objects another active hold still covers."""
+    still = {
+        key for hold in active_holds(store) if hold.hold_id != released.hold_id for key in held_objects(store, hold)
+    }
+    return store.set_legal_holds([k for k in held_objects(store, released) if k not in still], on=False)
+
+
+def count_held_objects(store: ObjectStore, hold: Hold) -> int | None:
+    """How many of the objects `hold` covers are under a legal hold now; None on a store without holds."""
+    held = store.held_keys(held_objects(store, hold))
+    return None if held is None else len(held)
 
 
 def release_hold(store: ObjectStore, hold_id: str, *, reason: str, released_by: str, now: datetime) -> HoldRelease:

@@ -6,6 +6,11 @@ refuses anything that could escape the store, so a key built from user input can
 reach outside it. Writes of a whole object are atomic: a reader sees the old object,
 the new one, or none, never a part. `rename` is atomic only on a local store (on S3 it is a
 copy and a delete), so nothing that must be all-or-nothing may rely on it.
+
+Write-once (Object Lock, S3 only): `lock_until` keeps an object from being deleted until a
+date, `set_legal_holds` until the hold is cleared, and `unlocked_keys` finds what lacks its
+lock. A store that cannot lock (a folder) answers False, [] and None: nothing to lock, and
+nobody pretends otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -113,4 +119,27 @@ class ObjectStore(Protocol):
 
     def sweep_partial_writes(self) -> list[PartialWrite]:
         """Remove what `partial_writes` finds; returns it."""
+        ...
+
+    def lock_until(self, key: str, until: date) -> bool:
+        """Keep the current version of `key` from being deleted through the end of `until` (UTC); True
+        when it is locked at least that long now, False when this store or its bucket cannot lock."""
+        ...
+
+    def set_legal_holds(self, keys: list[str], *, on: bool) -> list[str]:
+        """Set (or clear) a legal hold on each of `keys` that exists; returns those done (none if unable)."""
+        ...
+
+    def held_keys(self, keys: list[str]) -> list[str] | None:
+        """The keys among `keys` under a legal hold now; None when this store cannot hold."""
+        ...
+
+    def unlocked_keys(self, prefix: str, as_of: datetime) -> list[str] | None:
+        """Keys under `prefix` whose current version was never locked (no retention, no legal hold) and
+        so could be deleted at `as_of`; None when this store cannot lock at all."""
+        ...
+
+    def lock_missing(self, prefix: str) -> str | None:
+        """Why objects under `prefix` cannot be locked (a bucket without Object Lock); None when they can,
+        or when the store cannot lock at all (then `unlocked_keys` is None)."""
         ...

@@ -4,6 +4,11 @@ One bucket per zone is a small JSON map in `KAKUNIN_S3_ZONE_BUCKETS`
 (`{"lineage": "acme-lineage", "audit": "acme-audit"}`): keys of a mapped zone go to its
 bucket (under the same prefix), every other zone to the URL's bucket. Without
 `KAKUNIN_STORAGE` the store is the folder `KAKUNIN_HOME`, else `./var`.
+
+Object Lock on S3: `KAKUNIN_S3_LOCK_MODE` (GOVERNANCE, the default, or COMPLIANCE) is the mode
+of every lock the store sets, and `KAKUNIN_S3_LOCK_DAYS` (default 1095, three years: the
+receipt record's keeping period) how long a write into the lineage or audit zone is locked
+at least (see `kakunin.storage.s3`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from kakunin.errors import ConfigError
 STORAGE_ENV = "KAKUNIN_STORAGE"
 ZONE_BUCKETS_ENV = "KAKUNIN_S3_ZONE_BUCKETS"
 KMS_KEY_ENV = "KAKUNIN_S3_KMS_KEY_ID"
+LOCK_MODE_ENV = "KAKUNIN_S3_LOCK_MODE"
+LOCK_DAYS_ENV = "KAKUNIN_S3_LOCK_DAYS"
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+DEFAULT_LOCK_DAYS = 1095
 ZONES = frozenset(
     {"landing", "work", "curated", "quarantine", "lineage", "audit", "journal", "locks", "provenance", "reports"}
 )  # the first part of every key `kakunin.layout` builds
@@ -35,6 +44,8 @@ class S3Location:
     prefix: str = ""
     zone_buckets: dict[str, str] = field(default_factory=dict)
     kms_key_id: str | None = None
+    lock_mode: str = "GOVERNANCE"
+    lock_days: int = DEFAULT_LOCK_DAYS
 
 
 def check_bucket(name: str, where: str) -> str:
@@ -64,6 +75,8 @@ def parse_storage_url(url: str) -> Path | S3Location:
             prefix=prefix,
             zone_buckets=zone_buckets_from_env(),
             kms_key_id=os.environ.get(KMS_KEY_ENV) or None,
+            lock_mode=lock_mode_from_env(),
+            lock_days=lock_days_from_env(),
         )
     raise ConfigError(f"{STORAGE_ENV}={url!r} is not a store URL; use {_EXAMPLES}")
 
@@ -88,3 +101,21 @@ def parse_zone_buckets(raw: str | None, where: str = ZONE_BUCKETS_ENV) -> dict[s
     if unknown:
         raise ConfigError(f"{where} names unknown zone(s) {', '.join(unknown)}; zones: {', '.join(sorted(ZONES))}")
     return {zone: check_bucket(bucket, where) for zone, bucket in found.items()}
+
+
+def lock_mode_from_env() -> str:
+    """`KAKUNIN_S3_LOCK_MODE` (GOVERNANCE when unset); anything else than the two modes is a ConfigError."""
+    mode = (os.environ.get(LOCK_MODE_ENV) or "GOVERNANCE").strip().upper()
+    if mode not in LOCK_MODES:
+        raise ConfigError(f"{LOCK_MODE_ENV}={os.environ.get(LOCK_MODE_ENV)!r}: use GOVERNANCE or COMPLIANCE")
+    return mode
+
+
+def lock_days_from_env() -> int:
+    """`KAKUNIN_S3_LOCK_DAYS` (1095 when unset): a whole number of days, at least 1."""
+    raw = (os.environ.get(LOCK_DAYS_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_LOCK_DAYS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{LOCK_DAYS_ENV}={raw!r}: a whole number of days, at least 1 (default {DEFAULT_LOCK_DAYS})")
+    return int(raw)

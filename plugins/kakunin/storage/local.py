@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -220,6 +221,24 @@ class LocalStore:
     def dataset_location(self, key: str) -> tuple[str, str]:
         """OpenLineage (namespace, name) of a key: `file` and the absolute path."""
         return "file", str((self.root / key).resolve())
+
+    def lock_until(self, key: str, until: date) -> bool:
+        """A folder has no Object Lock: nothing is locked (file permissions are the operator's business)."""
+        return False
+
+    def set_legal_holds(self, keys: list[str], *, on: bool) -> list[str]:
+        """No store-level holds on a folder: retention honours the hold records themselves."""
+        return []
+
+    def held_keys(self, keys: list[str]) -> list[str] | None:
+        return None
+
+    def unlocked_keys(self, prefix: str, as_of: datetime) -> list[str] | None:
+        """None: a folder cannot lock, so there is no lock to lack."""
+        return None
+
+    def lock_missing(self, prefix: str) -> str | None:
+        return None
 
     def rename(self, source: str, target: str) -> None:
         destination = self.path_of(target)

@@ -10,6 +10,8 @@ writer dies stays invisible (`partial_writes`) until `sweep_partial_writes` abor
 Not atomic, unlike `LocalStore`: `rename` is a copy and then a delete of every version of
 the source. Publication therefore never depends on a rename: the commit record, written
 after the data, is the switch readers follow.
+
+Object Lock (the lineage and audit zones are write-once) is `kakunin.storage.s3_lock`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from kakunin.storage.arrow_s3 import ArrowS3Access, access_of, arrow_filesystem
 from kakunin.storage.base import PartialWrite, check_key
 from kakunin.storage.config import S3Location
 from kakunin.storage.local import STALE_AFTER_SECONDS
+from kakunin.storage.s3_lock import ObjectLocks
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024  # below this, one PUT whose SHA-256 the server checks whole
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -66,7 +69,7 @@ def _error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
-class S3Store:
+class S3Store(ObjectLocks):
     """Objects under `s3://bucket/prefix/`; zones named in `location.zone_buckets` live in their own buckets."""
 
     def __init__(
@@ -76,6 +79,8 @@ class S3Store:
         self.client = client if client is not None else default_client()
         self.stale_after = stale_after  # an upload this old is abandoned; a younger one may be a live writer's
         self._arrow: tuple[ArrowS3Access, Any] | None = None
+        self._lock_enabled: dict[str, bool] = {}  # bucket → has Object Lock (asked once)
+        self._warned: set[str] = set()  # buckets without Object Lock already warned of
 
     # ── where keys go ──────────────────────────────────────────────────────────────
 
@@ -120,6 +125,7 @@ class S3Store:
                 Body=data,
                 ChecksumSHA256=_b64(digest),
                 **self._write_args(digest.hex()),
+                **self.write_lock_args(key),
                 **extra,
             )
         except Exception as exc:
@@ -159,7 +165,9 @@ class S3Store:
         bucket, s3_key = self.locate(key)
         config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
         try:
-            self.client.upload_file(str(source), bucket, s3_key, ExtraArgs=self._write_args(sha), Config=config)
+            self.client.upload_file(
+                str(source), bucket, s3_key, ExtraArgs=self._write_args(sha) | self.write_lock_args(key), Config=config
+            )
         except Exception as exc:
             raise StorageError(f"cannot upload {key} to {self.describe()}: {exc}") from exc
         stored = str(self._head(key).get("ChecksumSHA256", "")).partition("-")[0]
@@ -290,7 +298,8 @@ class S3Store:
             answer = self.client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
             if answer.get("Errors"):
                 first = answer["Errors"][0]
-                raise StorageError(f"cannot delete {key} (version {first.get('VersionId')}): {first.get('Message')}")
+                version = str(first.get("VersionId") or chunk[0]["VersionId"])
+                raise self.refused_delete(key, version, str(first.get("Message")))
         return [v["VersionId"] for v in found]
 
     def rename(self, source: str, target: str) -> None:
