@@ -166,9 +166,31 @@ def s3_store(server: S3Server) -> S3Store:
     return S3Store(S3Location(S3_BUCKET, prefix=f"t-{uuid.uuid4().hex[:12]}"), client=server.client())
 
 
+def empty_s3_store(store: S3Store) -> None:
+    """Delete every version and delete marker under the store's prefix, where the bucket allows it
+    (versions still under Object Lock stay). moto lists (and copies) every version in a bucket on each
+    `ListObjectVersions`, so a module whose tests left their objects behind would slow down test by test."""
+    client = store.client
+    for bucket in store.buckets():
+        found: list[dict[str, str]] = []
+        pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"{store.location.prefix}/")
+        for page in pages:
+            found += [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+        for start in range(0, len(found), 1000):
+            batch = {"Objects": found[start : start + 1000], "Quiet": True}
+            client.delete_objects(Bucket=bucket, Delete=batch, BypassGovernanceRetention=True)
+
+
 @pytest.fixture(params=["local", "s3"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    """The test runs once on a `LocalStore` and once on an `S3Store` against the loopback endpoint."""
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    """The test runs once on a `LocalStore` and once on an `S3Store` against the loopback endpoint
+    (the module's one moto server; the test's objects are deleted after it)."""
     if request.param == "local":
-        return LocalStore(tmp_path / "store")
-    return s3_store(request.getfixturevalue("s3_endpoint"))
+        yield LocalStore(tmp_path / "store")
+        return
+    store = s3_store(request.getfixturevalue("s3_endpoint"))
+    yield store
+    empty_s3_store(store)

@@ -1,4 +1,8 @@
-"""A store with submitted sample batches and an intake context over it."""
+"""A store with submitted sample batches and an intake context over it.
+
+`store` here is a folder; a module whose tests hold on both backends overrides it with one that
+returns `any_store` (tests/conftest.py), and `submit` then lands batches in that store.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,14 @@ from kakunin.contracts import Registry
 from kakunin.intake.context import IntakeContext
 from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
-from kakunin.storage import LocalStore
+from kakunin.storage import LocalStore, ObjectStore
 from kakunin_dev.samples import spoil_a_few_rows, write_batch
 from tests.conftest import RECEIVED_ON, TODAY
 
 KEY = bytes(range(32))
 
 
-def make_context(store: LocalStore, registry: Registry, **options: object) -> IntakeContext:
+def make_context(store: ObjectStore, registry: Registry, **options: object) -> IntakeContext:
     return IntakeContext(
         store=store,
         registry=registry,
@@ -38,7 +42,7 @@ def store(tmp_path: Path) -> LocalStore:
 
 
 @pytest.fixture
-def submit(tmp_path: Path, store: LocalStore, registry: Registry) -> Callable[..., BatchRef]:
+def submit(tmp_path: Path, store: ObjectStore, registry: Registry) -> Callable[..., BatchRef]:
     """Write a sample batch, submit it, and return its reference."""
     counter = iter(range(1, 1000))
 

@@ -1,4 +1,4 @@
-"""Intake end to end on the local store, through the same steps the DAG runs."""
+"""Intake end to end, through the same steps the DAG runs, on both stores (a folder and S3 on loopback)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,35 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 
 from kakunin.contracts import Registry
 from kakunin.intake.context import InjectedFailure, IntakeContext
 from kakunin.intake.run import run_batch
 from kakunin.intake.steps import STEPS, publish
-from kakunin.layout import BatchRef
+from kakunin.layout import CURATED, LANDING, MANIFESTS, WORK, BatchRef, batch_folder, gx_site_key, gx_validation_key
 from kakunin.lineage.verify import verify
-from kakunin.storage import LocalStore
+from kakunin.storage import ObjectStore
 from tests.conftest import TODAY
 from tests.intake.conftest import few_bad_rows, make_context
+from tests.stores import holds_nothing, keys_like, keys_named, names_under, read_parquet, read_parquets, zone_bytes
 
 Submit = Callable[..., BatchRef]
 
 
-def curated_table(store: LocalStore):  # type: ignore[no-untyped-def]
-    files = sorted((store.root / "curated").rglob("part-*.parquet"))
-    return pq.read_table(files) if files else None
+@pytest.fixture
+def store(any_store: ObjectStore) -> ObjectStore:
+    """Every test here runs on a folder and on S3 (`submit` lands its batches in this store)."""
+    return any_store
 
 
-def all_bytes(store: LocalStore, zone: str) -> bytes:
-    return b"".join(p.read_bytes() for p in sorted((store.root / zone).rglob("*")) if p.is_file())
+def curated_table(store: ObjectStore):  # type: ignore[no-untyped-def]
+    return read_parquets(store, keys_named(store, f"{CURATED}/", "part-*.parquet"))
 
 
-def test_good_batches_are_published_with_lineage(store: LocalStore, registry: Registry, submit: Submit) -> None:
+def test_good_batches_are_published_with_lineage(
+    store: ObjectStore, registry: Registry, submit: Submit, tmp_path: Path
+) -> None:
     utf8 = submit()
     cp932 = submit(encoding="cp932", beyond_jis=True)
     ctx = make_context(store, registry)
@@ -40,27 +43,27 @@ def test_good_batches_are_published_with_lineage(store: LocalStore, registry: Re
     assert [(r.decision, r.received, r.published, r.quarantined) for r in results] == [("published", 30, 30, 0)] * 2
     curated = curated_table(store)
     assert curated.num_rows == 60
-    source = (Path(store.root).parent / "batches" / "b2" / "data.csv").read_bytes().decode("cp932")
+    source = (tmp_path / "batches" / "b2" / "data.csv").read_bytes().decode("cp932")
     for character in "①髙㈱":
         assert character in source
         assert any(
             character in (v or "")
             for v in curated.column("address").to_pylist() + curated.column("name_kanji").to_pylist()
         )
-    assert not list((store.root / "landing").rglob("*.csv")), "landing is cleared once lineage is written"
-    assert not (store.root / "work").exists() or not list((store.root / "work").rglob("*.parquet"))
+    assert not keys_named(store, f"{LANDING}/", "*.csv"), "landing is cleared once lineage is written"
+    assert not keys_named(store, f"{WORK}/", "*.parquet")
     report = verify(store, today=TODAY)
     assert report.intact, report.problems
     assert (report.manifests, report.records) == (2, 60)
 
 
 def test_a_few_bad_rows_are_quarantined_and_the_rest_published(
-    store: LocalStore, registry: Registry, submit: Submit
+    store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:
     ref = submit(**few_bad_rows())
     result = run_batch(ref, make_context(store, registry))
     assert (result.decision, result.received, result.published, result.quarantined) == ("published", 600, 595, 5)
-    failed = pq.read_table(store.root / ref.quarantine("failed_rows.parquet")).to_pylist()
+    failed = read_parquet(store, ref.quarantine("failed_rows.parquet")).to_pylist()
     assert [(r["_source_row"], r["failed"]) for r in failed] == [
         (10, ["expect_column_values_to_be_jp_postal_code:postal_code"]),
         (20, ["parse.value:birth_date"]),
@@ -68,12 +71,12 @@ def test_a_few_bad_rows_are_quarantined_and_the_rest_published(
         (31, ["expect_column_values_to_be_unique:customer_no"]),
         (40, ["expect_column_values_to_be_full_width_katakana:name_kana"]),
     ]
-    manifest = pq.read_table(next((store.root / "lineage/manifests").rglob("manifest.parquet")))
+    manifest = read_parquet(store, keys_named(store, f"{MANIFESTS}/", "manifest.parquet")[0])
     assert sorted(set(range(1, 601)) - set(manifest.column("source_row").to_pylist())) == [10, 20, 30, 31, 40]
-    assert (store.root / "reports/gx" / ref.dataset / "index.html").is_file()
-    assert (store.root / "reports/gx" / ref.dataset / "results" / f"{ref.batch_id}.json").is_file()
+    assert store.exists(gx_site_key(ref.dataset, "index.html"))
+    assert store.exists(gx_validation_key(ref))
     spoiled_value = failed[0]["postal_code"]
-    assert spoiled_value.encode() not in all_bytes(store, "reports"), "Data Docs must not show values"
+    assert spoiled_value.encode() not in zone_bytes(store, "reports"), "Data Docs must not show values"
 
 
 @pytest.mark.parametrize(
@@ -106,18 +109,22 @@ def test_a_few_bad_rows_are_quarantined_and_the_rest_published(
     ],
 )
 def test_a_batch_that_cannot_be_taken_goes_to_quarantine_whole(
-    store: LocalStore, registry: Registry, submit: Submit, options: dict[str, object], code: str, stage: str
+    store: ObjectStore, registry: Registry, submit: Submit, options: dict[str, object], code: str, stage: str
 ) -> None:
     ref = submit(**options)
     result = run_batch(ref, make_context(store, registry))
     assert result.decision == f"rejected ({stage})"
     assert result.codes == [code]
-    kept = {p.name for p in (store.root / ref.quarantine()).iterdir()}
+    kept = names_under(store, ref.quarantine())
     assert {"data.csv", "provenance.yaml", "rejection.json", "evidence"} <= kept
-    assert not (store.root / ref.landing()).exists()
+    assert holds_nothing(store, batch_folder(ref, LANDING))
     assert curated_table(store) is None
-    rejection = json.loads((store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8"))
+    rejection = json.loads(store.get_bytes(ref.rejection).decode("utf-8"))
     assert rejection["stage"] == stage
+
+
+def _curated_names(store: ObjectStore) -> list[str]:
+    return sorted(key.rsplit("/", 1)[-1] for key in keys_named(store, f"{CURATED}/", "*.parquet"))
 
 
 def _run_steps(ref: BatchRef, ctx: IntakeContext) -> None:
@@ -125,16 +132,16 @@ def _run_steps(ref: BatchRef, ctx: IntakeContext) -> None:
         step(ref, ctx)
 
 
-def test_a_retried_publish_adds_nothing(store: LocalStore, registry: Registry, submit: Submit) -> None:
+def test_a_retried_publish_adds_nothing(store: ObjectStore, registry: Registry, submit: Submit) -> None:
     ref = submit()
     ctx = make_context(store, registry, fail_after={"publish-files"})
     with pytest.raises(InjectedFailure):
         _run_steps(ref, ctx)
-    files_before = sorted(p.name for p in (store.root / "curated").rglob("*.parquet"))
+    files_before = _curated_names(store)
     ctx.fail_after.clear()
     assert publish(ref, ctx).status == "done"
     assert publish(ref, ctx).status == "already done"
-    assert sorted(p.name for p in (store.root / "curated").rglob("*.parquet")) == files_before
+    assert _curated_names(store) == files_before
     run_batch(ref, ctx)
     curated = curated_table(store)
     assert curated.num_rows == 30
@@ -143,7 +150,7 @@ def test_a_retried_publish_adds_nothing(store: LocalStore, registry: Registry, s
 
 
 def test_a_crash_between_publish_and_lineage_is_repaired_by_a_rerun(
-    store: LocalStore, registry: Registry, submit: Submit
+    store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:
     ref = submit()
     ctx = make_context(store, registry, fail_after={"publish"})
@@ -161,7 +168,7 @@ def test_a_crash_between_publish_and_lineage_is_repaired_by_a_rerun(
 
 
 def test_a_crash_after_lineage_before_cleanup_does_not_link_twice(
-    store: LocalStore, registry: Registry, submit: Submit
+    store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:
     ref = submit()
     ctx = make_context(store, registry, fail_after={"lineage-written"})
@@ -174,22 +181,22 @@ def test_a_crash_after_lineage_before_cleanup_does_not_link_twice(
     assert report.manifests == 1
 
 
-def test_no_personal_data_in_lineage_or_audit(store: LocalStore, registry: Registry, submit: Submit) -> None:
+def test_no_personal_data_in_lineage_or_audit(store: ObjectStore, registry: Registry, submit: Submit) -> None:
     ref = submit()
     run_batch(ref, make_context(store, registry))
     curated = curated_table(store)
-    lineage = all_bytes(store, "lineage") + all_bytes(store, "audit")
+    lineage = zone_bytes(store, "lineage") + zone_bytes(store, "audit")
     for column in ("customer_no", "name_kanji", "email", "phone", "address"):
         for value in curated.column(column).to_pylist()[:10]:
             assert value.encode() not in lineage, f"{column} value found in lineage/audit"
 
 
 def test_the_receipt_record_is_written_and_kept_three_years(
-    store: LocalStore, registry: Registry, submit: Submit
+    store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:
     ref = submit()
     run_batch(ref, make_context(store, registry))
-    receipt = json.loads((store.root / f"lineage/receipts/{ref.dataset}/{ref.batch_id}.json").read_text("utf-8"))
+    receipt = json.loads(store.get_bytes(ref.receipt).decode("utf-8"))
     assert receipt["provider"]["legal_name"] == "株式会社サンプルデータ"
     assert receipt["acquisition_method"] == "web_form"
     assert receipt["subject_key_columns"] == ["customer_no"]
@@ -199,7 +206,7 @@ def test_the_receipt_record_is_written_and_kept_three_years(
 
 
 def test_a_crash_while_rejecting_is_finished_by_the_next_run(
-    store: LocalStore, registry: Registry, submit: Submit
+    store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:
     ref = submit(data_mutation=lambda p: p.write_bytes(p.read_bytes().replace(b",phone", b",tel", 1)))
     ctx = make_context(store, registry, fail_after={"rejection-written"})
@@ -208,17 +215,17 @@ def test_a_crash_while_rejecting_is_finished_by_the_next_run(
     ctx.fail_after.clear()
     result = run_batch(ref, ctx)
     assert result.decision == "rejected (parse)"
-    assert not (store.root / ref.landing()).exists()
-    assert (store.root / ref.quarantine("data.csv")).is_file()
-    assert (store.root / ref.quarantine("_submission.json")).is_file()
+    assert holds_nothing(store, batch_folder(ref, LANDING))
+    assert store.exists(ref.quarantine("data.csv"))
+    assert store.exists(ref.quarantine("_submission.json"))
 
 
-def test_a_malformed_row_is_rejected_without_quoting_it(store: LocalStore, registry: Registry, submit: Submit) -> None:
+def test_a_malformed_row_is_rejected_without_quoting_it(store: ObjectStore, registry: Registry, submit: Submit) -> None:
     personal = "山田 秘密子,extra,fields"
     ref = submit(data_mutation=lambda p: p.write_bytes(p.read_bytes() + f"C0000099,{personal}\r\n".encode()))
     result = run_batch(ref, make_context(store, registry))
     assert result.codes == ["parse.schema"]
-    rejection = (store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8")
+    rejection = store.get_bytes(ref.rejection).decode("utf-8")
     assert "Expected 10 columns" in rejection
     assert "秘密子" not in rejection
 
@@ -240,12 +247,12 @@ def _trailing_newlines(path: Path) -> None:
 
 
 def test_a_trailing_newline_in_a_quoted_value_fails_its_rule_and_uniqueness(
-    store: LocalStore, registry: Registry, submit: Submit
+    store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:
     ref = submit(rows=600, data_mutation=_trailing_newlines)
     result = run_batch(ref, make_context(store, registry))
     assert (result.decision, result.received, result.published, result.quarantined) == ("published", 600, 596, 4)
-    failed = pq.read_table(store.root / ref.quarantine("failed_rows.parquet"))
+    failed = read_parquet(store, ref.quarantine("failed_rows.parquet"))
     rules = dict(zip(failed.column("_source_row").to_pylist(), failed.column("failed").to_pylist(), strict=True))
     assert sorted(rules[1]) == ["expect_column_values_to_be_unique:customer_no"]
     assert sorted(rules[2]) == [
@@ -254,7 +261,7 @@ def test_a_trailing_newline_in_a_quoted_value_fails_its_rule_and_uniqueness(
     ]
     assert rules[3] == ["expect_column_values_to_be_email_address:email"]
     assert rules[4] == ["expect_column_values_to_be_jp_postal_code:postal_code"]
-    digests = pq.read_table(next((store.root / "lineage").rglob("manifest.parquet"))).column("subject_digest")
+    digests = read_parquet(store, keys_named(store, "lineage/", "manifest.parquet")[0]).column("subject_digest")
     assert len(pc.unique(digests)) == len(digests), "no two published records share a subject digest"
 
 
@@ -272,7 +279,7 @@ def _decomposed_kana(path: Path) -> None:
     path.write_bytes(buffer.getvalue().encode("utf-8"))
 
 
-def test_decomposed_text_is_published_as_nfc(store: LocalStore, registry: Registry, submit: Submit) -> None:
+def test_decomposed_text_is_published_as_nfc(store: ObjectStore, registry: Registry, submit: Submit) -> None:
     ref = submit(data_mutation=_decomposed_kana)
     result = run_batch(ref, make_context(store, registry))
     assert (result.decision, result.published, result.quarantined) == ("published", 30, 0)
@@ -300,24 +307,29 @@ def _evidence_as(renames: dict[int, str]) -> Callable[[dict[str, object], Path],
     ],
 )
 def test_evidence_paths_as_people_write_them_pass_the_gate_and_do_not_block_others(
-    store: LocalStore, registry: Registry, submit: Submit, renames: dict[int, str]
+    store: ObjectStore, registry: Registry, submit: Submit, renames: dict[int, str]
 ) -> None:
     unusual = submit(mutation=_evidence_as(renames))
     ordinary = submit()
     ctx = make_context(store, registry)
     results = [run_batch(ref, ctx) for ref in (unusual, ordinary)]
     assert [(r.decision, r.published) for r in results] == [("published", 30)] * 2
-    evidence = json.loads(next((store.root / "provenance").glob("*/evidence.json")).read_text(encoding="utf-8"))
-    stored = sorted(p.name for p in next((store.root / "provenance").glob("*/evidence")).iterdir())
-    assert sorted(e["sha256"] for e in evidence) == stored
+    indexes = keys_like(store, "provenance/*/evidence.json")
+    assert len(indexes) == 2
+    for index in indexes:  # each accepted document keeps the evidence files its index names, by content
+        evidence = json.loads(store.get_bytes(index).decode("utf-8"))
+        stored = sorted(names_under(store, index.removesuffix(".json")))
+        assert sorted(e["sha256"] for e in evidence) == stored
     assert verify(store, today=TODAY).intact
 
 
-def test_changed_evidence_in_landing_is_landing_tampered(store: LocalStore, registry: Registry, submit: Submit) -> None:
+def test_changed_evidence_in_landing_is_landing_tampered(
+    store: ObjectStore, registry: Registry, submit: Submit
+) -> None:
     ref = submit()
-    landed = sorted((store.root / ref.landing("evidence")).iterdir())[0]
-    landed.write_bytes(b"%PDF-1.4 swapped\n")
+    landed = next(iter(store.list_keys(ref.landing("evidence") + "/")))
+    store.put_bytes(landed, b"%PDF-1.4 swapped\n")
     result = run_batch(ref, make_context(store, registry))
     assert result.decision.startswith("rejected")
-    rejection = json.loads((store.root / ref.quarantine("rejection.json")).read_text(encoding="utf-8"))
+    rejection = json.loads(store.get_bytes(ref.rejection).decode("utf-8"))
     assert "landing.tampered" in {f["code"] for f in rejection["findings"]}

@@ -1,25 +1,32 @@
-"""lineage trace tells a record's whole story, and checks its content against its digest."""
+"""lineage trace tells a record's whole story, and checks its content against its digest, on both stores."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pyarrow.parquet as pq
 import pytest
 
 from kakunin.contracts import Registry
 from kakunin.errors import InputError
 from kakunin.intake.run import run_batch
-from kakunin.layout import BatchRef
+from kakunin.layout import MANIFESTS, BatchRef
 from kakunin.lineage.trace import trace
-from kakunin.storage import LocalStore
+from kakunin.storage import ObjectStore
 from tests.intake.conftest import KEY, make_context
+from tests.stores import keys_named, read_parquet
 
 
-def test_trace_tells_the_story(store: LocalStore, registry: Registry, submit: Callable[..., BatchRef]) -> None:
+@pytest.fixture
+def store(any_store: ObjectStore) -> ObjectStore:
+    """Every test here runs on a folder and on S3 (`submit` lands its batches in this store)."""
+    return any_store
+
+
+def test_trace_tells_the_story(store: ObjectStore, registry: Registry, submit: Callable[..., BatchRef]) -> None:
     ref = submit()
     run_batch(ref, make_context(store, registry))
-    manifest = pq.read_table(next((store.root / "lineage/manifests").rglob("manifest.parquet"))).to_pylist()
+    (manifest_key,) = keys_named(store, f"{MANIFESTS}/", "manifest.parquet")
+    manifest = read_parquet(store, manifest_key).to_pylist()
     row = manifest[7]
     story = trace(store, row["record_id"], contract_for=registry.contract, hmac_key=KEY)
     assert (story.batch_id, story.source_row, story.provenance_document_id) == (ref.batch_id, 8, "PRV-2026-700001")
@@ -34,6 +41,6 @@ def test_trace_tells_the_story(store: LocalStore, registry: Registry, submit: Ca
 
 
 @pytest.mark.parametrize("record_id", ["not-a-uuid", "../../etc/passwd", "019abef0-2300-7f64-94c4-bd404e68c655"])
-def test_trace_of_an_unknown_or_malformed_id_is_a_clear_error(store: LocalStore, record_id: str) -> None:
+def test_trace_of_an_unknown_or_malformed_id_is_a_clear_error(store: ObjectStore, record_id: str) -> None:
     with pytest.raises(InputError):
         trace(store, record_id)

@@ -1,4 +1,8 @@
-"""A store with three published batches whose records expire at different times."""
+"""A store with three published batches whose records expire at different times.
+
+`store` here is a folder; a module whose tests hold on both backends overrides it with one that
+returns `any_store` (tests/conftest.py), and `published` then publishes into that store.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from kakunin.intake.run import run_batch
 from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
 from kakunin.retention.purge import RetentionContext
-from kakunin.storage import LocalStore
+from kakunin.storage import LocalStore, ObjectStore
 from kakunin_dev.samples import write_batch
 from tests.conftest import RECEIVED_ON, TODAY, edits
 from tests.intake.conftest import make_context
@@ -24,13 +28,13 @@ from tests.intake.conftest import make_context
 
 @dataclass
 class Published:
-    store: LocalStore
+    store: ObjectStore
     one_year: BatchRef  # retention P1Y from received_on: 2027-11-20
     by_purchase: BatchRef  # P1Y from last_purchase_on (empty → received_on): spread over many months
     three_years: BatchRef  # P3Y, same people as one_year (same customer numbers)
 
 
-def _publish(tmp: Path, store: LocalStore, registry: Registry, name: str, seed: int, mutation: Any) -> BatchRef:
+def _publish(tmp: Path, store: ObjectStore, registry: Registry, name: str, seed: int, mutation: Any) -> BatchRef:
     folder = write_batch(
         tmp / name,
         document_id=f"PRV-2026-{600000 + ord(name):06d}",
@@ -48,8 +52,12 @@ def _publish(tmp: Path, store: LocalStore, registry: Registry, name: str, seed: 
 
 
 @pytest.fixture
-def published(tmp_path: Path, registry: Registry) -> Published:
-    store = LocalStore(tmp_path / "store")
+def store(tmp_path: Path) -> ObjectStore:
+    return LocalStore(tmp_path / "store")
+
+
+@pytest.fixture
+def published(tmp_path: Path, registry: Registry, store: ObjectStore) -> Published:
     return Published(
         store=store,
         one_year=_publish(tmp_path, store, registry, "a", 11, edits(retention__period="P1Y")),
@@ -67,7 +75,7 @@ def published(tmp_path: Path, registry: Registry) -> Published:
 
 @pytest.fixture
 def retention_context(registry: Registry) -> Callable[..., RetentionContext]:
-    def make(store: LocalStore, as_of: date, **options: Any) -> RetentionContext:
+    def make(store: ObjectStore, as_of: date, **options: Any) -> RetentionContext:
         options.setdefault("now", lambda: datetime.now(UTC))
         return RetentionContext(store=store, registry=registry, as_of=as_of, actor="test", **options)
 

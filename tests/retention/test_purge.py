@@ -1,43 +1,61 @@
-"""The retention run: what expires goes, what is held stays, everything is certified and verifiable."""
+"""The retention run: what expires goes, what is held stays, everything is certified and verifiable.
+
+Every test runs on a folder and on S3 (`store` is `any_store`), except where it is about the folder
+itself or about purging receipt records: on S3 those are locked by the store (Object Lock) until
+their keep_until in real time, so a run with a later clock reports them locked instead of purging."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from kakunin.layout import AUDIT_CHAIN, CERTIFICATE_CHAIN, CURATED, ERASURE_REQUESTS, RETENTION_JOURNAL, BatchRef
 from kakunin.lineage.chain import closed_certificates
+from kakunin.lineage.formats import AuditAction, AuditEntry
 from kakunin.lineage.trace import trace
 from kakunin.lineage.verify import verify
 from kakunin.retention.erasure import request_erasure
 from kakunin.retention.holds import place_hold, release_hold
 from kakunin.retention.purge import InjectedFailure, RetentionContext, dry_run, make_plan, run_retention
-from kakunin.storage import LocalStore
+from kakunin.storage import LocalStore, ObjectStore
 from kakunin.storage.local import machine_id
 from tests.conftest import TODAY
 from tests.intake.conftest import KEY
 from tests.retention.conftest import Published
+from tests.stores import keys_like, keys_named, read_parquet, read_parquets, tamper_write, zone_bytes
 
 MakeContext = Callable[..., RetentionContext]
+# For a test about the folder itself (or about purging receipts, which S3 locks): the folder only.
+LOCAL_ONLY = pytest.mark.parametrize("any_store", ["local"], indirect=True)
 
 
-def curated(store: LocalStore) -> dict[str, bytes]:
-    return {
-        p.relative_to(store.root).as_posix(): p.read_bytes() for p in sorted((store.root / "curated").rglob("part-*"))
-    }
+@pytest.fixture
+def store(any_store: ObjectStore) -> ObjectStore:
+    """Every test here runs on a folder and on S3 (`published` publishes into this store)."""
+    return any_store
 
 
-def records(store: LocalStore) -> pa.Table:
-    files = sorted((store.root / "curated").rglob("part-*.parquet"))
-    return pq.read_table(files).sort_by("record_id")
+def curated(store: ObjectStore) -> dict[str, bytes]:
+    return {key: store.get_bytes(key) for key in keys_named(store, f"{CURATED}/", "part-*")}
 
 
-def manifest(store: LocalStore, batch_id: str) -> pa.Table:
-    return pq.read_table(next((store.root / "lineage/manifests").rglob(f"{batch_id}/manifest.parquet")))
+def records(store: ObjectStore) -> pa.Table:
+    table = read_parquets(store, keys_named(store, f"{CURATED}/", "part-*.parquet"))
+    assert table is not None
+    return table.sort_by("record_id")
+
+
+def manifest(store: ObjectStore, batch: BatchRef) -> pa.Table:
+    return read_parquet(store, batch.manifest_parquet)
+
+
+def audit_entries(store: ObjectStore) -> list[AuditEntry]:
+    return [AuditEntry.model_validate_json(store.get_bytes(key)) for key in keys_like(store, f"{AUDIT_CHAIN}/*.json")]
 
 
 def test_dry_run_changes_nothing_and_counts_per_month(published: Published, retention_context: MakeContext) -> None:
@@ -45,7 +63,7 @@ def test_dry_run_changes_nothing_and_counts_per_month(published: Published, rete
     before = curated(store)
     summary = dry_run(make_plan(retention_context(store, date(2026, 5, 22))))
     assert curated(store) == before
-    assert not list((store.root / "lineage").rglob("PC-*"))
+    assert not keys_named(store, "lineage/", "PC-*")
     assert summary.rows, "some of the by-purchase batch has expired by then"
     assert all(row["expiry"] <= "2026-05" for row in summary.rows)
     assert summary.files_rewritten == 1  # the 2026-05 partition is only partly expired
@@ -90,7 +108,7 @@ def test_a_whole_expired_partition_is_deleted_as_files(published: Published, ret
     assert [f.action for f in one_year_files] == ["delete"]
     assert all(f.method == "whole-file delete" for f in one_year_files)
     remaining = records(store)
-    assert set(manifest(store, published.three_years.batch_id)["record_id"].to_pylist()) == set(
+    assert set(manifest(store, published.three_years)["record_id"].to_pylist()) == set(
         remaining["record_id"].to_pylist()
     )
     assert verify(store, today=TODAY).intact
@@ -100,7 +118,7 @@ def test_held_records_are_kept_and_the_certificate_says_why(
     published: Published, retention_context: MakeContext
 ) -> None:
     store = published.store
-    held_record = manifest(store, published.one_year.batch_id)["record_id"][0].as_py()
+    held_record = manifest(store, published.one_year)["record_id"][0].as_py()
     batch_hold = place_hold(
         store,
         dataset="jp_customer_leads",
@@ -122,7 +140,7 @@ def test_held_records_are_kept_and_the_certificate_says_why(
     (certificate,) = run_retention(retention_context(store, date(2028, 1, 1)))
     remaining = set(records(store)["record_id"].to_pylist())
     assert held_record in remaining
-    assert set(manifest(store, published.by_purchase.batch_id)["record_id"].to_pylist()) <= remaining
+    assert set(manifest(store, published.by_purchase)["record_id"].to_pylist()) <= remaining
     reasons = {r.reason: r.records for r in certificate.retained}
     assert reasons == {"regulator inquiry": 40, "litigation": 1}
     assert verify(store, today=TODAY).intact
@@ -136,7 +154,7 @@ def test_an_erasure_request_reaches_the_subject_in_two_batches(
     published: Published, retention_context: MakeContext
 ) -> None:
     store = published.store
-    first = manifest(store, published.one_year.batch_id)
+    first = manifest(store, published.one_year)
     customer_no = (
         records(store)
         .filter(pa.compute.equal(records(store)["record_id"], first["record_id"][0]))["customer_no"][0]
@@ -152,7 +170,7 @@ def test_an_erasure_request_reaches_the_subject_in_two_batches(
         now=_now(),
     )
     assert matches == 2
-    erasure_store = b"".join(p.read_bytes() for p in (store.root / "lineage/erasure").glob("*"))
+    erasure_store = zone_bytes(store, ERASURE_REQUESTS)
     assert customer_no.encode() not in erasure_store
     assert customer_no.lower().encode() not in erasure_store
     (certificate,) = run_retention(retention_context(store, date(2025, 1, 1)))  # before anything expires
@@ -174,7 +192,7 @@ def test_a_run_killed_midway_is_finished_by_the_next(
     published: Published, retention_context: MakeContext, crash_at: str
 ) -> None:
     store = published.store
-    held = manifest(store, published.by_purchase.batch_id)["record_id"][0].as_py()
+    held = manifest(store, published.by_purchase)["record_id"][0].as_py()
     place_hold(
         store,
         dataset="jp_customer_leads",
@@ -207,32 +225,60 @@ def test_a_run_killed_midway_is_finished_by_the_next(
 
 def test_verify_fails_when_a_record_disappears_without_a_certificate(published: Published) -> None:
     store = published.store
-    target = sorted((store.root / "curated").rglob("part-*.parquet"))[0]
-    table = pq.read_table(target)
-    pq.write_table(table.slice(1), target)
+    target = keys_named(store, f"{CURATED}/", "part-*.parquet")[0]
+    table = read_parquet(store, target)
+    shorter = io.BytesIO()
+    pq.write_table(table.slice(1), shorter)
+    tamper_write(store, target, shorter.getvalue())
     report = verify(store, today=TODAY)
     assert any(
         "no closed purge certificate names" in p.message or "changed since" in p.message for p in report.problems
     )
 
 
-def test_quarantine_and_receipts_are_purged_on_their_own_clocks(
-    published: Published, retention_context: MakeContext, tmp_path: Path
+FAILED_BATCH = "quarantine/jp_customer_leads/20261120T000000000000Z-00000000"
+
+
+def _a_failed_batch(store: ObjectStore) -> tuple[str, str]:
+    """A batch rejected on 2026-11-20: its data (personal) and its rejection record; their keys."""
+    data, rejection = f"{FAILED_BATCH}/data.csv", f"{FAILED_BATCH}/rejection.json"
+    store.put_bytes(data, b"personal data")
+    store.put_bytes(
+        rejection,
+        b'{"batch_id": "20261120T000000000000Z-00000000", "dataset": "jp_customer_leads", "document_id": null,'
+        b' "document_sha256": null, "stage": "parse", "rejected_at": "2026-11-20T00:00:00Z", "findings": []}',
+    )
+    return data, rejection
+
+
+def test_quarantine_is_purged_on_its_own_clock_and_receipts_never_early(
+    published: Published, retention_context: MakeContext
 ) -> None:
     store = published.store
-    failed = store.root / "quarantine/jp_customer_leads/20261120T000000000000Z-00000000"
-    failed.mkdir(parents=True)
-    (failed / "data.csv").write_text("personal data", encoding="utf-8")
-    (failed / "rejection.json").write_text(
-        '{"batch_id": "20261120T000000000000Z-00000000", "dataset": "jp_customer_leads", "document_id": null,'
-        ' "document_sha256": null, "stage": "parse", "rejected_at": "2026-11-20T00:00:00Z", "findings": []}',
-        encoding="utf-8",
-    )
+    data, rejection = _a_failed_batch(store)
     (early,) = run_retention(retention_context(store, date(2026, 12, 21)))
     assert [q.key.rsplit("/", 1)[1] for q in early.quarantine_removed] == ["data.csv"]
-    assert not (failed / "data.csv").exists()
-    assert (failed / "rejection.json").exists(), "the decision record stays"
-    receipts = sorted((store.root / "lineage/receipts").rglob("*.json"))
+    assert not store.exists(data)
+    assert store.exists(rejection), "the decision record stays"
+    receipts = keys_named(store, "lineage/receipts/", "*.json")
+    assert receipts
+    assert not any(c.receipts_removed for c in run_retention(retention_context(store, date(2030, 1, 1)))), (
+        "an as-of date in the future never removes a receipt before its keep_until in real time"
+    )
+    assert all(store.exists(key) for key in receipts)
+
+
+@LOCAL_ONLY  # purges receipt records, which S3 keeps locked until their keep_until in real time
+def test_quarantine_and_receipts_are_purged_on_their_own_clocks(
+    published: Published, retention_context: MakeContext
+) -> None:
+    store = published.store
+    data, rejection = _a_failed_batch(store)
+    (early,) = run_retention(retention_context(store, date(2026, 12, 21)))
+    assert [q.key.rsplit("/", 1)[1] for q in early.quarantine_removed] == ["data.csv"]
+    assert not store.exists(data)
+    assert store.exists(rejection), "the decision record stays"
+    receipts = keys_named(store, "lineage/receipts/", "*.json")
     assert not any(c.receipts_removed for c in run_retention(retention_context(store, date(2030, 1, 1)))), (
         "an as-of date in the future never removes a receipt before its keep_until in real time"
     )
@@ -241,7 +287,7 @@ def test_quarantine_and_receipts_are_purged_on_their_own_clocks(
     later = datetime(2030, 1, 1, tzinfo=UTC)
     late = run_retention(retention_context(store, date(2030, 1, 1), now=lambda: later))
     assert sum(len(c.receipts_removed) for c in late) == len(receipts)
-    assert not any(p.exists() for p in receipts)
+    assert not any(store.exists(key) for key in receipts)
     assert verify(store, today=date(2030, 1, 1)).intact
 
 
@@ -251,38 +297,46 @@ def _now():  # type: ignore[no-untyped-def]
     return datetime.now(UTC)
 
 
-def test_a_retention_run_removes_what_a_killed_writer_left_and_logs_each_purge_once(
+@LOCAL_ONLY  # about a temporary file a killed process left in the folder's .tmp/
+def test_a_retention_run_removes_what_a_killed_writer_left(
     published: Published, retention_context: MakeContext
 ) -> None:
-    """Defect 5 and 10 of issue 15: a half-written rewrite of curated data is removed by the next
-    run (it held names and emails outside the lineage), and a run killed after closing its
-    certificate but before logging it gets its `purge` entry exactly once."""
-    import json
+    """Defect 5 of issue 15: a half-written rewrite of curated data is removed by the next run (it
+    held names and emails outside the lineage)."""
     import subprocess
     import sys
 
-    from kakunin.lineage.formats import AuditEntry
-
     store = published.store
+    assert isinstance(store, LocalStore)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     half_written = store.root / ".tmp" / f"{machine_id()}-{int(dead.stdout)}-x1y2z3w4"
     half_written.parent.mkdir(exist_ok=True)
-    half_written.write_bytes(next((store.root / "curated").rglob("part-*.parquet")).read_bytes())
+    half_written.write_bytes(store.get_bytes(keys_named(store, f"{CURATED}/", "part-*.parquet")[0]))
     assert [p.check for p in verify(store, today=TODAY).problems] == ["leftover"]
     with pytest.raises(InjectedFailure):
         run_retention(retention_context(store, date(2027, 12, 1), fail_at={"closed"}))
     run_retention(retention_context(store, date(2027, 12, 1)))
     assert not half_written.exists()
-    entries = [
-        AuditEntry.model_validate_json(p.read_bytes()) for p in sorted((store.root / "audit/log").glob("*.json"))
-    ]
+    report = verify(store, today=TODAY)
+    assert report.intact, report.problems
+
+
+def test_a_run_killed_after_closing_its_certificate_logs_its_purge_once(
+    published: Published, retention_context: MakeContext
+) -> None:
+    """Defect 10 of issue 15: a run killed after closing its certificate but before logging it gets
+    its `purge` entry exactly once."""
+    store = published.store
+    with pytest.raises(InjectedFailure):
+        run_retention(retention_context(store, date(2027, 12, 1), fail_at={"closed"}))
+    run_retention(retention_context(store, date(2027, 12, 1)))
+    entries = audit_entries(store)
     purges = [e.detail["certificate"] for e in entries if e.action == "purge"]
     opens = [e.detail["certificate"] for e in entries if e.action == "purge-open"]
     assert len(purges) == len(set(purges)) == len(closed_certificates(store)) == 1
     assert opens == purges
-    assert not list((store.root / "journal").rglob("*.json")), json.dumps(
-        sorted(map(str, store.root.rglob("journal/**/*")))
-    )
+    journal = keys_named(store, f"{RETENTION_JOURNAL}/", "*.json")
+    assert not journal, journal
     report = verify(store, today=TODAY)
     assert report.intact, report.problems
 
@@ -294,16 +348,14 @@ def test_the_journal_of_a_run_killed_before_writing_its_certificate_is_dropped(
     purged nothing: the next run drops its journal and logs nothing for it."""
     from kakunin import audit
     from kakunin.layout import journal_audit_marker
-    from kakunin.lineage.formats import AuditAction, AuditEntry
 
     store = published.store
     dead_run = "PC-20261127T000000Z-dead00"
     audit.prepare_once(store, journal_audit_marker(dead_run, AuditAction.PURGE_OPEN))
-    assert list((store.root / "journal").rglob("*.json"))
+    assert keys_named(store, f"{RETENTION_JOURNAL}/", "*.json")
     run_retention(retention_context(store, date(2026, 12, 1)))
-    assert not list((store.root / "journal").rglob("*.json"))
-    logged = [AuditEntry.model_validate_json(p.read_bytes()) for p in (store.root / "audit/log").glob("*.json")]
-    assert all(e.detail.get("certificate") != dead_run for e in logged)
+    assert not keys_named(store, f"{RETENTION_JOURNAL}/", "*.json")
+    assert all(e.detail.get("certificate") != dead_run for e in audit_entries(store))
 
 
 def test_a_purge_with_the_key_seals_its_certificate_link_and_audit_entries(
@@ -311,8 +363,8 @@ def test_a_purge_with_the_key_seals_its_certificate_link_and_audit_entries(
 ) -> None:
     store = published.store
     run_retention(retention_context(store, date(2028, 1, 1), hmac_key=KEY))
-    (link,) = sorted((store.root / "lineage/certificates/chain").glob("*.json"))
-    assert b'"mac":"kakunin.seal/v1:' in link.read_bytes()
+    (link,) = keys_like(store, f"{CERTIFICATE_CHAIN}/*.json")
+    assert b'"mac":"kakunin.seal/v1:' in store.get_bytes(link)
     report = verify(store, today=TODAY, key=KEY)
     assert report.intact, report.problems
     assert report.certificates == 1
