@@ -7,6 +7,7 @@ YAML value (`evidence:`) is an empty list. `TODO` is what `kakunin provenance up
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -16,9 +17,15 @@ TODO = "TODO"
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 
 
+_PLACEHOLDER = re.compile(r"TODO(?![A-Za-z0-9_])")
+
+
 def is_todo(value: object) -> bool:
-    """A placeholder left for staff: a text that starts with `TODO` (`TODO`, `TODO: 委託元の住所`)."""
-    return isinstance(value, str) and value.strip().startswith(TODO)
+    """A placeholder left for staff: `TODO`, alone or followed by a hint (`TODO: 委託元の住所`).
+
+    `TODOROKI株式会社` is a name, not a placeholder: TODO must not run on into a Latin word.
+    """
+    return isinstance(value, str) and _PLACEHOLDER.match(value.strip()) is not None
 
 
 def _strict_iso_date(value: Any) -> Any:
