@@ -6,13 +6,20 @@ code of the block it stands in. Either way the message says "fill in <path>".
 
 from __future__ import annotations
 
+import copy
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kakunin import yaml_io
+from kakunin.contracts import Registry
+from kakunin.provenance.document import judge, validate_mapping
 from kakunin.provenance.fields import is_todo
-from tests.conftest import edit
+from tests.conftest import TODAY, edit
 from tests.provenance.conftest import JudgeV2
+from tests.provenance.v2 import GROUNDS, good_v2, write_v2
 
 
 def todo_at(dotted: str, value: Any = "TODO") -> Any:
@@ -114,3 +121,32 @@ def test_every_todo_of_a_document_is_reported(judge_v2: JudgeV2) -> None:
 )
 def test_what_counts_as_a_placeholder(value: object, placeholder: bool) -> None:
     assert is_todo(value) is placeholder
+
+
+def _leaves(value: Any, path: str) -> list[tuple[str, str]]:
+    """(dotted path for `edit`, finding path) of every scalar in a raw document."""
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}.{i}")]
+    return [(path, re.sub(r"\.(\d+)", r"[\1]", path))]
+
+
+@pytest.mark.parametrize("ground", GROUNDS)
+def test_a_todo_in_any_field_of_any_good_document_rejects_it_saying_fill_in(
+    tmp_path: Path, v2_registry: Registry, ground: str
+) -> None:
+    folder = write_v2(tmp_path / "batch", ground)
+    original = good_v2(ground)
+    original["evidence"] = yaml_io.parse_mapping((folder / "provenance.yaml").read_text(encoding="utf-8"))["evidence"]
+    missed = []
+    for dotted, path in _leaves(original, ""):
+        if dotted == "kind":
+            continue
+        doc = copy.deepcopy(original)
+        edit(doc, dotted, "TODO")
+        verdict = judge(validate_mapping(doc), batch_dir=folder, registry=v2_registry, today=TODAY)
+        said = [f for f in verdict.findings if f.path == path and f.message.startswith(f"fill in {path}")]
+        if verdict.decision != "rejected" or not said:
+            missed.append(path)
+    assert missed == []
