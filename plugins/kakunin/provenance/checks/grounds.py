@@ -156,7 +156,11 @@ def check_entrustment(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Fi
 
 
 def _retention_end(doc: ProvenanceDocument) -> date | None:
-    """The last day a record is kept, counted from received_on (a column clock never keeps it longer)."""
+    """The day the retention period counted from received_on ends, or None when the period is invalid.
+
+    With a column clock a record counts from its own date, usually before received_on and so
+    ending earlier; the gate judges the period the document states, from the day of receipt.
+    """
     try:
         return parse_duration(doc.retention.period).add_to(doc.received_on)
     except DurationError:
