@@ -125,7 +125,9 @@ def check_entrustment(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Fi
             yield Finding.of(code, "entrustment.scope", "the scope of the entrusted processing (委託の範囲) is empty")
         if block.return_by is None:
             yield Finding.of(
-                code, "entrustment.return_by", "return_by is missing: when is the data returned or deleted?"
+                code,
+                "entrustment.return_by",
+                "return_by is missing: when is the data returned or deleted (返却・削除の期限)?",
             )
         elif block.return_by < doc.received_on:
             yield Finding.of(
@@ -194,7 +196,9 @@ def check_joint_use(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Find
     if blank(block.users):
         yield Finding.of(code, "joint_use.users", "who uses the data jointly (共同して利用する者の範囲) is empty")
     if block.notified_on is None:
-        yield Finding.of(code, "joint_use.notified_on", "when the joint use was notified or published is missing")
+        yield Finding.of(
+            code, "joint_use.notified_on", "when the joint use was notified or published (通知・公表日) is missing"
+        )
     elif block.notified_on > doc.received_on:
         yield Finding.of(
             code,
@@ -236,7 +240,7 @@ def check_succession(doc: ProvenanceDocument, ctx: CheckContext) -> Iterator[Fin
     ):
         yield Finding.of(code, path, message)
     if block.effective_on is None:
-        yield Finding.of(code, "succession.effective_on", "the date the succession took effect is missing")
+        yield Finding.of(code, "succession.effective_on", "the date the succession (事業承継) took effect is missing")
     elif block.effective_on > doc.received_on:
         yield Finding.of(
             code,

@@ -133,7 +133,7 @@ def check_acquisition_chain(doc: ProvenanceDocument, ctx: CheckContext) -> Itera
             R.ACQUISITION_CHAIN,
             "acquisition.received_by",
             "source is another_business: say on which ground the provider received the data from upstream[0] "
-            "(received_by: consent, opt_out, ...)",
+            "(提供元の取得の根拠; received_by: consent, opt_out, ...)",
         )
     if acquisition.method is AcquisitionMethod.PURCHASE and not from_business:
         yield Finding.of(
@@ -170,21 +170,23 @@ def _check_upstream(doc: ProvenanceDocument) -> Iterator[Finding]:
                     R.ACQUISITION_CHAIN,
                     f"{path}.legal_ground",
                     f"the last upstream holder must be the one that collected the data from the people "
-                    f"(legal_ground: collected); found {holder.legal_ground.value}: name the holders before it too",
+                    f"(本人から取得した者, legal_ground: collected); found {holder.legal_ground.value}: "
+                    "name the holders before it too",
                 )
             continue
         if not last:
             yield Finding.of(
                 R.ACQUISITION_CHAIN,
                 f"{path}.legal_ground",
-                "only the last upstream holder can have collected the data (collected); the chain runs from "
+                "only the last upstream holder can have collected the data (本人から取得した者); the chain runs from "
                 "upstream[0], who gave it to the provider, to the collector",
             )
         if holder.collection_method is None:
             yield Finding.of(
                 R.ACQUISITION_CHAIN,
                 f"{path}.collection_method",
-                "the collector needs its collection_method (web_form, paper_form, event, referral, public_registry)",
+                "the collector needs its collection_method (取得方法: web_form, paper_form, event, referral, "
+                "public_registry)",
             )
         if not evidence_kinds(doc, holder.evidence) & _COLLECTOR_EVIDENCE:
             yield Finding.of(
