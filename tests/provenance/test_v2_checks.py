@@ -13,7 +13,7 @@ import pytest
 from kakunin.codes import ReasonCode, Severity
 from tests.conftest import DELETE, edit
 from tests.provenance.conftest import JudgeV2
-from tests.provenance.v2 import DENIED_NUMBER, ENTRUSTED, PERSONAL, _collector
+from tests.provenance.v2 import DENIED_NUMBER, ENTRUSTED, PERSONAL, collector
 
 Expected = set[tuple[str, str]]
 
@@ -126,14 +126,14 @@ CASES = [
     ),
     pytest.param(
         "opt_out",
-        _chain(_collector(), MIDDLE),
+        _chain(collector(), MIDDLE),
         {
             ("acquisition.chain", "acquisition.upstream[0].legal_ground"),
             ("acquisition.chain", "acquisition.upstream[1].legal_ground"),
         },
         id="collected-not-last",
     ),
-    pytest.param("opt_out", _chain(MIDDLE, _collector()), set(), id="two-holders-down-to-the-collector"),
+    pytest.param("opt_out", _chain(MIDDLE, collector()), set(), id="two-holders-down-to-the-collector"),
     pytest.param(
         "consent",
         change(acquisition__method="purchase"),

@@ -93,7 +93,7 @@ def make_registry(root: Path) -> Registry:
     return Registry(root)
 
 
-def _collector() -> dict[str, Any]:
+def collector() -> dict[str, Any]:
     return {
         "legal_name": "株式会社元収集者",
         "address": "福岡県福岡市中央区1-1",
@@ -170,7 +170,7 @@ def _opt_out(doc: dict[str, Any]) -> None:
     del doc["consent"]
     doc["acquisition"].update(source="another_business", method="purchase", description="名簿の購入")
     doc["acquisition"]["received_by"] = "consent"
-    doc["acquisition"]["upstream"] = [_collector()]
+    doc["acquisition"]["upstream"] = [collector()]
     doc["opt_out"] = {
         "ppc_filing_id": "OPT-2023-004512",
         "published_on": "2023-05-01",
