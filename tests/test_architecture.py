@@ -141,6 +141,6 @@ def test_a_changed_model_makes_its_schema_stale(tmp_path: Path) -> None:
         (tmp_path / name).write_text(render(model), encoding="utf-8")
     (tmp_path / PARQUET_COLUMNS).write_text(render_parquet_columns(), encoding="utf-8")
     assert stale_files(tmp_path) == []
-    target = tmp_path / "provenance-document.v1.schema.json"
+    target = tmp_path / "provenance-document.v2.schema.json"
     target.write_text(target.read_text(encoding="utf-8").replace('"document_id"', '"doc_id"'), encoding="utf-8")
-    assert stale_files(tmp_path) == ["provenance-document.v1.schema.json"]
+    assert stale_files(tmp_path) == ["provenance-document.v2.schema.json"]

@@ -148,7 +148,8 @@ def test_batches_lists_every_submission_with_state_and_codes(make_batch: MakeBat
     assert kakunin("batches").stdout.strip() == "no batches yet"
     kakunin("provenance", "submit", str(make_batch()), *AS_OF)
     kakunin("provenance", "submit", str(make_batch(edits(retention__period="P9Y"))), *AS_OF)
-    kakunin("provenance", "submit", str(make_batch(edits(legal_ground="entrustment"))), *AS_OF)
+    legal_obligation = edits(legal_ground="legal_obligation", legal_obligation={"law": "法", "evidence": ["dpa-sub"]})
+    kakunin("provenance", "submit", str(make_batch(legal_obligation)), *AS_OF)
     run = kakunin("batches", "--json")
     assert run.code == 0
     listed = [(b["document_id"], b["state"], b["reason_codes"]) for b in run.json()]

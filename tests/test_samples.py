@@ -13,7 +13,23 @@ from kakunin.provenance.document import check_path
 from kakunin_dev.samples import COLUMNS, Sample, write_samples
 from tests.conftest import TODAY
 
-PROVENANCE_CODES = {c for c in ReasonCode if not c.value.startswith(("parse.", "accuracy.", "landing.", "lineage."))}
+# The v2 codes get their sample batches with issue 10's samples (`make run`), written by another change;
+# until then tests/provenance/test_v2_*.py makes each fire. Remove a code here when its sample lands.
+AWAITING_SAMPLES = {
+    ReasonCode.PROVIDER_INDIVIDUAL,
+    ReasonCode.PROVIDER_DENIED,
+    ReasonCode.GROUND_ENTRUSTMENT,
+    ReasonCode.GROUND_JOINT_USE,
+    ReasonCode.GROUND_SUCCESSION,
+    ReasonCode.GROUND_LEGAL_OBLIGATION,
+    ReasonCode.SPECIAL_CARE_MISMATCH,
+    ReasonCode.CONTRACTOR_FOREIGN,
+    ReasonCode.GDPR_PURPOSE_AT_TRANSFER,
+    ReasonCode.NOTICE_LATE,
+}
+PROVENANCE_CODES = {
+    c for c in ReasonCode if not c.value.startswith(("parse.", "accuracy.", "landing.", "lineage."))
+} - AWAITING_SAMPLES
 INTAKE_CODES = {ReasonCode.PARSE_SCHEMA, ReasonCode.PARSE_ENCODING, ReasonCode.ACCURACY_THRESHOLD}
 
 

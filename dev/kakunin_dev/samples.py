@@ -254,6 +254,13 @@ def _opt_out(doc: dict[str, Any], batch: Path) -> None:
     doc["opt_out"] = {"published_on": add_months(doc["received_on"], -30), "evidence": ["ppc-filing"]}
 
 
+def _legal_obligation(doc: dict[str, Any], batch: Path) -> None:
+    """Ground legal_obligation with its block: accepted with the ground.review warning (v2: the only one)."""
+    doc["legal_ground"] = "legal_obligation"
+    del doc["consent"]
+    doc["legal_obligation"] = {"law": "犯罪収益移転防止法第4条", "evidence": ["contract-2026"]}
+
+
 def _another_purpose(purpose: str) -> Mutation:
     def mutate(doc: dict[str, Any], batch: Path) -> None:
         for block in (doc, doc["consent"], doc["notice"]):
@@ -276,7 +283,7 @@ def mutations(received_on: date) -> dict[ReasonCode, Mutation]:
         ),
         r.LEGAL_GROUND_CONSENT: _set("consent.evidence", ["contract-2026"]),
         r.LEGAL_GROUND_OPT_OUT: _opt_out,
-        r.SPECIAL_CARE_CONSENT: _all(_set("special_care", True), _set("legal_ground", "entrustment")),
+        r.SPECIAL_CARE_CONSENT: _all(_set("special_care", True), _legal_obligation),
         r.PURPOSE_UNREGISTERED: _another_purpose("telemarketing"),
         r.PURPOSE_NOT_PERMITTED: _another_purpose("credit_screening"),
         r.PURPOSE_BEYOND_CONSENT: _all(
@@ -294,7 +301,7 @@ def mutations(received_on: date) -> dict[ReasonCode, Mutation]:
         r.DATES_INCONSISTENT: _set("acquisition.period.to", received_on + timedelta(days=3)),
         r.ATTESTATION_RED_FLAG: _set("attestations.no_payment_card_data", False),
         r.GDPR_MISSING: _set("eu_origin", True),
-        r.GROUND_REVIEW: _set("legal_ground", "joint_use"),
+        r.GROUND_REVIEW: _legal_obligation,
     }
 
 

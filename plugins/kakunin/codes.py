@@ -44,6 +44,17 @@ class ReasonCode(StrEnum):
     ATTESTATION_RED_FLAG = "attestation.red_flag"
     GDPR_MISSING = "gdpr.missing"
     GROUND_REVIEW = "ground.review"
+    # provenance gate, version 2 (provenance-document.md "Version 2")
+    PROVIDER_INDIVIDUAL = "provider.individual"
+    PROVIDER_DENIED = "provider.denied"
+    GROUND_ENTRUSTMENT = "ground.entrustment"
+    GROUND_JOINT_USE = "ground.joint_use"
+    GROUND_SUCCESSION = "ground.succession"
+    GROUND_LEGAL_OBLIGATION = "ground.legal_obligation"
+    SPECIAL_CARE_MISMATCH = "special_care.mismatch"
+    CONTRACTOR_FOREIGN = "contractor.foreign"
+    GDPR_PURPOSE_AT_TRANSFER = "gdpr.purpose_at_transfer"
+    NOTICE_LATE = "notice.late"
 
     # intake (architecture.md, issue: intake)
     LANDING_TAMPERED = "landing.tampered"
@@ -57,8 +68,18 @@ class ReasonCode(StrEnum):
 
     @property
     def severity(self) -> Severity:
-        """The severity a finding with this code has (a code never changes severity)."""
+        """The severity a finding with this code has by default.
+
+        Every code has exactly one severity except those in `_ALSO` (today only
+        `special_care.mismatch`, "error / warning" in the spec): their checks give the
+        other severity per finding (`Finding.of(..., severity=...)`), never any other.
+        """
         return _WARNINGS.get(self, Severity.ERROR)
+
+    @property
+    def severities(self) -> tuple[Severity, ...]:
+        """Every severity a finding with this code may have, the default first."""
+        return (self.severity, *_ALSO.get(self, ()))
 
     @property
     def article(self) -> str | None:
@@ -69,15 +90,21 @@ class ReasonCode(StrEnum):
 _WARNINGS: dict[ReasonCode, Severity] = {
     ReasonCode.CONTRACTOR_REVIEW_STALE: Severity.WARNING,
     ReasonCode.GROUND_REVIEW: Severity.WARNING,
+    ReasonCode.NOTICE_LATE: Severity.WARNING,
+}
+
+# Codes whose check may give a finding a second severity (the spec's "error / warning").
+_ALSO: dict[ReasonCode, tuple[Severity, ...]] = {
+    ReasonCode.SPECIAL_CARE_MISMATCH: (Severity.WARNING,),
 }
 
 _ARTICLES: dict[ReasonCode, str] = {
     ReasonCode.FOUR_EYES: "24",
     ReasonCode.PROVIDER_IDENTITY: "30(1)(i)",
     ReasonCode.ACQUISITION_UNDOCUMENTED: "30(1)(ii), 20",
-    ReasonCode.ACQUISITION_CHAIN: "27(2), 30",
+    ReasonCode.ACQUISITION_CHAIN: "20(1), 30(1)(ii)",
     ReasonCode.LEGAL_GROUND_CONSENT: "20, 27",
-    ReasonCode.LEGAL_GROUND_OPT_OUT: "27(2)",
+    ReasonCode.LEGAL_GROUND_OPT_OUT: "27(2)-(4)",
     ReasonCode.SPECIAL_CARE_CONSENT: "20(2)",
     ReasonCode.PURPOSE_UNREGISTERED: "17",
     ReasonCode.PURPOSE_NOT_PERMITTED: "18",
@@ -91,6 +118,16 @@ _ARTICLES: dict[ReasonCode, str] = {
     ReasonCode.RETENTION_INVALID: "22",
     ReasonCode.ATTESTATION_RED_FLAG: "20",
     ReasonCode.GDPR_MISSING: "GDPR 14",
-    ReasonCode.GROUND_REVIEW: "27(5)",
+    ReasonCode.GROUND_REVIEW: "27(1)",
+    ReasonCode.PROVIDER_INDIVIDUAL: "20(1), 30(1)(ii)",
+    ReasonCode.PROVIDER_DENIED: "20(1)",
+    ReasonCode.GROUND_ENTRUSTMENT: "27(5)(i), 18",
+    ReasonCode.GROUND_JOINT_USE: "27(5)(iii)",
+    ReasonCode.GROUND_SUCCESSION: "27(5)(ii), 18(2)",
+    ReasonCode.GROUND_LEGAL_OBLIGATION: "27(1)",
+    ReasonCode.SPECIAL_CARE_MISMATCH: "2(3), 20(2)",
+    ReasonCode.CONTRACTOR_FOREIGN: "28",
+    ReasonCode.GDPR_PURPOSE_AT_TRANSFER: "GDPR 5(1)(b), Supplementary Rules (3)",
+    ReasonCode.NOTICE_LATE: "21(1)",
     ReasonCode.ACCURACY_THRESHOLD: "22",
 }

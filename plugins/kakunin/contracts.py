@@ -1,6 +1,7 @@
-"""Dataset contracts and the purpose register: what a dataset is and what it may be used for.
+"""Dataset contracts, the purpose register and the deny list: what a dataset is, what it
+may be used for, and whom the company must not receive data from.
 
-Both live as YAML under `expectations/` so they are reviewed like code. Loading
+All live as YAML under `expectations/` so they are reviewed like code. Loading
 validates them fully; a broken file is a `ConfigError` naming the file and the field.
 """
 
@@ -14,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kakunin.durations import DurationError, IsoDuration, parse_duration
 from kakunin.errors import ConfigError
@@ -24,6 +25,8 @@ from kakunin.yaml_io import DocumentSyntaxError, parse_mapping
 
 M = TypeVar("M", bound=BaseModel)
 _MAX_CONFIG_BYTES = 1 << 20
+DENY_LIST_FILE = "providers-denied.yaml"
+SPECIAL_CARE_PREFIX = "special_care."
 
 
 class _Strict(BaseModel):
@@ -59,6 +62,29 @@ class PurposeRegister(_Strict):
         return frozenset(p.id for p in self.purposes)
 
 
+class DeniedProvider(_Strict):
+    """A business the company must not receive personal data from (e.g. a 名簿業者 selling stolen lists)."""
+
+    legal_name: Annotated[str, Field(min_length=1, description="Matched after normalise_company_name.")]
+    corporate_number: Annotated[
+        str | None,
+        Field(pattern=r"^\d{13}$", description="法人番号; when both sides have one, matched on it exactly."),
+    ] = None
+    reason: Annotated[str, Field(min_length=1)]
+    listed_on: date
+
+    @field_validator("corporate_number", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class DenyList(_Strict):
+    """`expectations/providers-denied.yaml`: the deny list; an empty list is valid, a missing key is not."""
+
+    denied: Annotated[list[DeniedProvider], BeforeValidator(lambda v: [] if v is None else v)]
+
+
 class ColumnType(StrEnum):
     """Column types a contract can declare; `timestamp` values must carry a UTC offset."""
 
@@ -90,7 +116,14 @@ class Column(_Strict):
     def _personal_columns_have_a_category(self) -> Column:
         if self.personal and not self.category:
             raise ValueError(f"column {self.name!r} is personal and needs a category (e.g. contact.email)")
+        if self.special_care and not self.personal:
+            raise ValueError(f"column {self.name!r} has a special_care category, so it must be personal: true")
         return self
+
+    @property
+    def special_care(self) -> bool:
+        """A `special_care.*` category: 要配慮個人情報 (APPI Art. 2(3)), e.g. special_care.health."""
+        return self.category is not None and self.category.startswith(SPECIAL_CARE_PREFIX)
 
 
 class FileFormat(_Strict):
@@ -156,6 +189,10 @@ class DatasetContract(_Strict):
         return [c for c in self.columns if c.personal]
 
     @cached_property
+    def special_care_columns(self) -> list[Column]:
+        return [c for c in self.columns if c.special_care]
+
+    @cached_property
     def max_retention_duration(self) -> IsoDuration:
         return parse_duration(self.max_retention)
 
@@ -171,6 +208,7 @@ class Registry:
         self.root = root
         self._contracts: dict[str, DatasetContract | None] = {}
         self._purposes: PurposeRegister | None = None
+        self._denied: DenyList | None = None
 
     @property
     def purposes(self) -> PurposeRegister:
@@ -178,6 +216,17 @@ class Registry:
             path = self.root / "purposes.yaml"
             self._purposes = _load_model(path, PurposeRegister)
         return self._purposes
+
+    @property
+    def denied(self) -> DenyList:
+        """The deny list. The file must exist (`denied: []` when nobody is denied): a missing
+        file would otherwise switch the `provider.denied` check off without anyone noticing."""
+        if self._denied is None:
+            path = self.root / DENY_LIST_FILE
+            if not path.exists():
+                raise ConfigError(f"{path}: missing; the deny list must exist (`denied: []` when nobody is denied)")
+            self._denied = _load_model(path, DenyList)
+        return self._denied
 
     def contract(self, dataset: str) -> DatasetContract | None:
         """The contract of `dataset`, or None when no such dataset is registered."""

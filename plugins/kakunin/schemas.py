@@ -32,7 +32,7 @@ from kakunin.provenance.model import ProvenanceDocument
 from kakunin.yaml_io import json_text
 
 SCHEMAS: dict[str, type[BaseModel]] = {
-    "provenance-document.v1.schema.json": ProvenanceDocument,
+    "provenance-document.v2.schema.json": ProvenanceDocument,
     "provenance-verdict.schema.json": Verdict,
     "dataset-contract.schema.json": DatasetContract,
     "purposes.schema.json": PurposeRegister,

@@ -47,7 +47,12 @@ def _opt_out_chain(doc: dict[str, Any], batch: Path) -> None:
     doc["legal_ground"] = "opt_out"
     del doc["consent"]
     doc["evidence"][0]["kind"] = "ppc_filing"
-    doc["opt_out"] = {"ppc_filing_id": "OPT-2023-004512", "published_on": "2023-05-01", "evidence": ["contract-2026"]}
+    doc["opt_out"] = {
+        "ppc_filing_id": "OPT-2023-004512",
+        "published_on": "2023-05-01",
+        "items": [item["category"] for item in doc["data_items"]],
+        "evidence": ["contract-2026"],
+    }
     doc["acquisition"]["source"] = "another_business"
     doc["acquisition"]["upstream"] = [
         {
@@ -69,9 +74,9 @@ CASES = [
     pytest.param(edits(provider__representative=DELETE), {"provider.identity"}, set(), id="business-no-representative"),
     pytest.param(
         edits(provider__representative=DELETE, provider__kind="individual", provider__corporate_number=DELETE),
+        {"provider.individual"},
         set(),
-        set(),
-        id="individual-needs-no-representative",
+        id="individual-is-refused-not-asked-for-a-representative",
     ),
     pytest.param(
         edits(provider__corporate_number="201000100000"), {"provider.identity"}, set(), id="corp-no-12-digits"
@@ -108,16 +113,30 @@ CASES = [
     pytest.param(
         edits(special_care=True, legal_ground="opt_out", consent=DELETE),
         {"legal_ground.opt_out", "special_care.consent"},
-        set(),
+        {"special_care.mismatch"},
         id="special-care-by-opt-out",
     ),
-    pytest.param(edits(special_care=True), set(), set(), id="special-care-with-consent-is-fine"),
     pytest.param(
-        edits(special_care=True, legal_ground="joint_use"), {"special_care.consent"}, {"ground.review"}, id="sc-joint"
+        edits(special_care=True), set(), {"special_care.mismatch"}, id="special-care-with-consent-but-no-such-column"
     ),
-    pytest.param(edits(legal_ground="entrustment"), set(), {"ground.review"}, id="entrustment-review"),
-    pytest.param(edits(legal_ground="business_succession"), set(), {"ground.review"}, id="succession-review"),
-    pytest.param(edits(legal_ground="legal_obligation"), set(), {"ground.review"}, id="legal-obligation-review"),
+    pytest.param(
+        edits(special_care=True, legal_ground="legal_obligation", legal_obligation={"law": "x", "evidence": ["a"]}),
+        {"special_care.consent", "evidence.missing"},
+        {"ground.review", "special_care.mismatch"},
+        id="sc-legal-obligation",
+    ),
+    pytest.param(edits(legal_ground="entrustment"), {"ground.entrustment"}, set(), id="entrustment-needs-its-block"),
+    pytest.param(edits(legal_ground="business_succession"), {"ground.succession"}, set(), id="succession-block"),
+    pytest.param(edits(legal_ground="joint_use"), {"ground.joint_use"}, set(), id="joint-use-block"),
+    pytest.param(
+        edits(
+            legal_ground="legal_obligation",
+            legal_obligation={"law": "犯罪収益移転防止法第4条", "evidence": ["contract-2026"]},
+        ),
+        set(),
+        {"ground.review"},
+        id="legal-obligation-review",
+    ),
     # purposes and notice
     pytest.param(
         edits(purposes=["telemarketing"]),
@@ -208,7 +227,9 @@ CASES = [
         set(),
         id="consent-ends-after-receipt",
     ),
-    pytest.param(edits(notice__version_date="2026-12-01"), {"dates.inconsistent"}, set(), id="any-date-in-future"),
+    pytest.param(
+        edits(notice__version_date="2026-12-01"), {"dates.inconsistent"}, {"notice.late"}, id="any-date-in-future"
+    ),
     # attestations
     pytest.param(edits(attestations=DELETE), {"attestation.red_flag"}, set(), id="attestations-missing"),
     pytest.param(
@@ -217,7 +238,10 @@ CASES = [
     # gdpr
     pytest.param(edits(eu_origin=True), {"gdpr.missing"}, set(), id="eu-without-gdpr"),
     pytest.param(
-        edits(eu_origin=True, gdpr={"lawful_basis": "consent"}), {"gdpr.missing"}, set(), id="eu-without-art14"
+        edits(eu_origin=True, gdpr={"lawful_basis": "consent", "purposes_at_transfer": ["marketing_email"]}),
+        {"gdpr.missing"},
+        set(),
+        id="eu-without-art14",
     ),
     pytest.param(
         edits(
@@ -225,6 +249,7 @@ CASES = [
             gdpr={
                 "lawful_basis": "consent",
                 "art14_notice": {"provided_on": "2026-11-25", "evidence": ["contract-2026"]},
+                "purposes_at_transfer": ["marketing_email"],
             },
         ),
         set(),

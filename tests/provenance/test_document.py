@@ -93,7 +93,7 @@ def test_a_50_mb_document_is_rejected_without_reading_it_all(make_batch: MakeBat
     [
         pytest.param(b"", "empty document", id="empty"),
         pytest.param(b"- a\n- b\n", "found a list", id="top-level-list"),
-        pytest.param(b"kind: kakunin.provenance/v2\n", "kind must be", id="unknown-kind"),
+        pytest.param(b"kind: kakunin.provenance/v3\n", "kind must be", id="unknown-kind"),
         pytest.param(b"document_id: PRV-2026-000001\n", "kind is missing", id="no-kind"),
         pytest.param(b"kind: a\nkind: b\n", "duplicate key", id="duplicate-key"),
         pytest.param(b"a: &x [1]\nb: *x\n", "aliases", id="yaml-alias"),

@@ -99,7 +99,11 @@ def test_blocks_the_ground_does_not_call_for_are_not_relied_on(make_batch: MakeB
 
     def like_the_spec_example(doc: dict[str, Any], batch: Path) -> None:
         doc["opt_out"] = {"ppc_filing_id": "OPT-2023-004512", "published_on": "2023-05-01", "evidence": ["ppc-filing"]}
-        doc["gdpr"] = {"lawful_basis": "consent", "art14_notice": {"provided_on": "2026-11-20", "evidence": ["letter"]}}
+        doc["gdpr"] = {
+            "lawful_basis": "consent",
+            "art14_notice": {"provided_on": "2026-11-20", "evidence": ["letter"]},
+            "purposes_at_transfer": ["marketing_email"],
+        }
 
     assert findings_of(make_batch(like_the_spec_example), registry) == set()
 
@@ -107,7 +111,11 @@ def test_blocks_the_ground_does_not_call_for_are_not_relied_on(make_batch: MakeB
 def test_an_undefined_citation_in_a_block_that_applies_is_missing(make_batch: MakeBatch, registry: Registry) -> None:
     def eu(doc: dict[str, Any], batch: Path) -> None:
         doc["eu_origin"] = True
-        doc["gdpr"] = {"lawful_basis": "consent", "art14_notice": {"provided_on": "2026-11-20", "evidence": ["letter"]}}
+        doc["gdpr"] = {
+            "lawful_basis": "consent",
+            "art14_notice": {"provided_on": "2026-11-20", "evidence": ["letter"]},
+            "purposes_at_transfer": ["marketing_email"],
+        }
 
     assert findings_of(make_batch(eu), registry) == {("evidence.missing", "gdpr.art14_notice.evidence[0]")}
 

@@ -52,3 +52,24 @@ def test_the_example_with_every_personal_column_is_accepted(tmp_path: Path, regi
     verdict = check_path(file_example(tmp_path, all_personal_items=True), registry=registry, today=TODAY)
     assert verdict.findings == []
     assert verdict.decision == "accepted"
+
+
+def test_the_example_as_a_v2_document_is_accepted_too(tmp_path: Path, registry: Registry) -> None:
+    """Its unused opt_out and gdpr blocks, and contractors without country, meet no v2 rule."""
+    folder = file_example(tmp_path, all_personal_items=True)
+    document = folder / "provenance.yaml"
+    document.write_text(
+        document.read_text(encoding="utf-8").replace("kind: kakunin.provenance/v1", "kind: kakunin.provenance/v2"),
+        encoding="utf-8",
+    )
+    verdict = check_path(folder, registry=registry, today=TODAY)
+    assert verdict.findings == []
+
+
+def test_the_example_from_a_private_person_is_refused(tmp_path: Path, registry: Registry) -> None:
+    folder = file_example(tmp_path, all_personal_items=True)
+    document = folder / "provenance.yaml"
+    text = document.read_text(encoding="utf-8").replace("kind: business ", "kind: individual ")
+    document.write_text(text, encoding="utf-8")
+    verdict = check_path(folder, registry=registry, today=TODAY)
+    assert [(f.code.value, f.path) for f in verdict.findings] == [("provider.individual", "provider.kind")]

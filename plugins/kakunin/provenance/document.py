@@ -21,9 +21,11 @@ from kakunin.contracts import Registry, format_location
 from kakunin.errors import InputError
 from kakunin.hashing import sha256_bytes
 from kakunin.provenance.checks import CheckContext, check_document
+from kakunin.provenance.checks.todo import todo_message
 from kakunin.provenance.evidence import inspect_evidence
+from kakunin.provenance.fields import is_todo
 from kakunin.provenance.findings import Finding, Verdict, decide
-from kakunin.provenance.model import DOCUMENT_ID_PATTERN, KIND, ProvenanceDocument
+from kakunin.provenance.model import DOCUMENT_ID_PATTERN, KINDS, ProvenanceDocument
 from kakunin.yaml_io import DocumentSyntaxError, parse_mapping
 
 DOCUMENT_NAMES = ("provenance.yaml", "provenance.yml", "provenance.json")
@@ -110,10 +112,13 @@ def validate_mapping(data: dict[str, Any], *, path: Path | None = None, sha256: 
     """
     raw_id = data.get("document_id")
     document_id = raw_id if isinstance(raw_id, str) and re.fullmatch(DOCUMENT_ID_PATTERN, raw_id) else None
-    if data.get("kind") != KIND:
+    if data.get("kind") not in KINDS:
         found = data.get("kind")
+        expected = " or ".join(repr(k) for k in KINDS)
         message = (
-            f"kind must be {KIND!r}; found {found!r}" if found is not None else f"kind is missing; expected {KIND!r}"
+            f"kind must be {expected}; found {found!r}"
+            if found is not None
+            else f"kind is missing; expected {expected}"
         )
         return ParsedDocument(path, sha256, None, [_schema("kind", message)], document_id)
     try:
@@ -166,16 +171,21 @@ def _schema_only(path: Path | None, sha256: str | None, where: str, message: str
 
 _MESSAGES = {
     "missing": "required field is missing",
-    "extra_forbidden": "unknown field (not part of kakunin.provenance/v1)",
+    "extra_forbidden": "unknown field (not part of kakunin.provenance/v1 or /v2)",
 }
 
 
 def _describe(err: Any) -> str:
-    """A person-readable message for a pydantic error; values are quoted only for code-like fields."""
+    """A person-readable message for a pydantic error; values are quoted only for code-like fields.
+
+    A `TODO` placeholder in a field with allowed values, a pattern or a date says "fill in <path>".
+    """
+    value = err.get("input")
+    if is_todo(value):
+        return f"{todo_message(format_location(err['loc']), value)}; {_plain(err)}"
     if err["type"] in _MESSAGES:
         return str(_MESSAGES[err["type"]])
-    message = str(err["msg"]).removeprefix("Value error, ")
-    value = err.get("input")
+    message = _plain(err)
     if (
         err["type"] in {"enum", "literal_error", "string_pattern_mismatch"}
         and isinstance(value, str)
@@ -183,6 +193,10 @@ def _describe(err: Any) -> str:
     ):
         return f"{message}; found {value!r}"
     return message
+
+
+def _plain(err: Any) -> str:
+    return str(_MESSAGES.get(err["type"], str(err["msg"]).removeprefix("Value error, ")))
 
 
 def _suppressed(finding: Finding, pruned: set[str]) -> bool:
@@ -206,6 +220,7 @@ def judge(parsed: ParsedDocument, *, batch_dir: Path, registry: Registry, today:
             registered_purposes=registry.purposes.ids,
             today=today,
             evidence_states=inspect_evidence(batch_dir, document.evidence),
+            denied=tuple(registry.denied.denied),
         )
         findings += [f for f in check_document(document, context) if not _suppressed(f, parsed.pruned_paths)]
     return Verdict(

@@ -22,9 +22,25 @@ class Finding(BaseModel):
     article: str | None
 
     @classmethod
-    def of(cls, code: ReasonCode, path: str, message: str, *, article: str | None = None) -> Finding:
-        """A finding with the code's own severity and, unless given, its article."""
-        return cls(code=code, severity=code.severity, path=path, message=message, article=article or code.article)
+    def of(
+        cls,
+        code: ReasonCode,
+        path: str,
+        message: str,
+        *,
+        article: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding with the code's own severity and, unless given, its article.
+
+        `severity` overrides the default only with another severity the code allows
+        (`ReasonCode.severities`: `special_care.mismatch` is an error or a warning); any
+        other override is a programming error, so a code cannot drift to a new severity.
+        """
+        chosen = code.severity if severity is None else severity
+        if chosen not in code.severities:
+            raise ValueError(f"{code.value} is never a {chosen.value}")
+        return cls(code=code, severity=chosen, path=path, message=message, article=article or code.article)
 
 
 Decision = Literal["accepted", "rejected"]

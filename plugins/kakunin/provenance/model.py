@@ -1,74 +1,66 @@
-"""The provenance document, kakunin.provenance/v1 (shared/design/provenance-document.md).
+"""The provenance document, kakunin.provenance/v1 and /v2 (shared/design/provenance-document.md).
 
 The models check shape only: types, allowed values, unknown fields. Whether the
-content is acceptable is decided in `checks.py`, so a field whose absence has its own
-reason code (a missing `approved_by` is `four_eyes`, not `schema`) is optional here.
+content is acceptable is decided in `checks`, so a field whose absence has its own
+reason code (a missing `approved_by` is `four_eyes`, a missing `entrustment.return_by`
+is `ground.entrustment`) is optional here.
+
+Both kinds are read by this one model and judged by the same checks: the v2 fields are
+optional additions, so a v1 document that needs a v2 block (`received_by`, `opt_out.items`,
+`entrustment`, ...) fails on the check that wants it, not on its `kind`.
+
+`TODO` placeholders (a text starting with `TODO`, what `provenance upgrade` and `draft`
+leave for a person) never pass and never crash:
+- in a field with allowed values, a pattern or a date (`received_by`, `legal_ground`,
+  `return_by`, `country`, ...) the model refuses it: a `schema` finding at that path whose
+  message starts "fill in <path>";
+- in free text or a list of texts (`provider.legal_name`, `entrustment.scope`,
+  `opt_out.items[0]`, `purposes[0]`, an evidence `sha256`, ...) the model takes it and the
+  check `check_todo` reports "fill in <path>" under the code of the block it is in
+  (`provider.identity`, `ground.entrustment`, `legal_ground.opt_out`, ...; `schema` where
+  no code owns the field). Other findings at that very path are then left out: they would
+  only say the same thing less clearly.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
+from kakunin.provenance.fields import (
+    Categories,
+    CorporateNumber,
+    Country,
+    DocDate,
+    EvidenceId,
+    EvidenceIds,
+    PurposeIds,
+    Text,
+    none_as_empty,
+)
 from kakunin.uniqueness import repeated
 
-KIND = "kakunin.provenance/v1"
+KIND_V1 = "kakunin.provenance/v1"
+KIND_V2 = "kakunin.provenance/v2"
+KINDS = (KIND_V1, KIND_V2)
+KIND = KIND_V2  # what new documents are written as
 DOCUMENT_ID_PATTERN = r"^PRV-\d{4}-\d{6}$"
 
 
-EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+class Doc(BaseModel):
+    """The base of every block: unknown fields refused, values frozen, text stripped."""
 
-
-def _strict_iso_date(value: Any) -> Any:
-    """Dates are ISO `YYYY-MM-DD` (quoted or not), between 1900 and 2999; numbers and date-times are refused.
-
-    The range keeps date arithmetic in the checks (a year back, a retention period on) from
-    running off the calendar: `0001-01-01` is a schema finding, not a crash.
-    """
-    if isinstance(value, datetime):
-        raise ValueError("expected a date (YYYY-MM-DD), found a date and time")
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
-        except ValueError:
-            return _bad_date(value)
-    if not isinstance(value, date):
-        raise ValueError(f"expected a date (YYYY-MM-DD), found {type(value).__name__}")
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"expected a date between {EARLIEST_DATE} and {LATEST_DATE}, found {value}")
-    return value
-
-
-def _bad_date(value: str) -> Any:
-    raise ValueError(f"expected a date as YYYY-MM-DD, found {value!r}")
-
-
-def _none_as_empty(value: Any) -> Any:
-    """`evidence:` with nothing after it is an empty list, as a person means it."""
-    return [] if value is None else value
-
-
-def _number_as_text(value: Any) -> Any:
-    """An unquoted corporate number arrives as an int; it is text (13 digits)."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-def _upper(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else value
-
-
-DocDate = Annotated[date, BeforeValidator(_strict_iso_date)]
-EvidenceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-EvidenceIds = Annotated[list[EvidenceId], BeforeValidator(_none_as_empty)]
-PurposeIds = Annotated[list[str], BeforeValidator(_none_as_empty)]
-Text = Annotated[str, Field(max_length=2000)]
-
-
-class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Party(Doc):
+    """A business named in a ground block: the client, the predecessor, the party responsible for joint use."""
+
+    legal_name: Text | None = None
+    address: Text | None = None
+    representative: Text | None = None
 
 
 class ProviderKind(StrEnum):
@@ -93,6 +85,16 @@ class AcquisitionMethod(StrEnum):
     OTHER = "other"
 
 
+class CollectionMethod(StrEnum):
+    """How the holder that collected the data got it from the data subjects."""
+
+    WEB_FORM = "web_form"
+    PAPER_FORM = "paper_form"
+    EVENT = "event"
+    REFERRAL = "referral"
+    PUBLIC_REGISTRY = "public_registry"
+
+
 class LegalGround(StrEnum):
     CONSENT = "consent"
     OPT_OUT = "opt_out"
@@ -100,6 +102,18 @@ class LegalGround(StrEnum):
     BUSINESS_SUCCESSION = "business_succession"
     JOINT_USE = "joint_use"
     LEGAL_OBLIGATION = "legal_obligation"
+
+
+class HolderGround(StrEnum):
+    """How the data reached an upstream holder: a legal ground, or `collected` from the subjects."""
+
+    CONSENT = "consent"
+    OPT_OUT = "opt_out"
+    ENTRUSTMENT = "entrustment"
+    BUSINESS_SUCCESSION = "business_succession"
+    JOINT_USE = "joint_use"
+    LEGAL_OBLIGATION = "legal_obligation"
+    COLLECTED = "collected"
 
 
 class ConsentMechanism(StrEnum):
@@ -121,6 +135,7 @@ class EvidenceKind(StrEnum):
     PPC_FILING = "ppc_filing"
     SECURITY_REVIEW = "security_review"
     DPA = "dpa"
+    FOREIGN_TRANSFER = "foreign_transfer"
     OTHER = "other"
 
 
@@ -133,53 +148,53 @@ class LawfulBasis(StrEnum):
     LEGITIMATE_INTERESTS = "legitimate_interests"
 
 
-class Period(_Doc):
+class Period(Doc):
     """A span of dates, both ends included."""
 
     start: Annotated[DocDate, Field(alias="from")]
     to: DocDate
 
 
-class Provider(_Doc):
+class Provider(Doc):
     """Who gave us the data (APPI Art. 30(1)(i))."""
 
     kind: ProviderKind
     legal_name: Text | None = None
     address: Text | None = None
     representative: Annotated[Text | None, Field(description="Required when kind is business.")] = None
-    corporate_number: Annotated[
-        str | None,
-        BeforeValidator(_number_as_text),
-        Field(description="法人番号: 13 digits, the first a check digit."),
-    ] = None
-    country: Annotated[
-        Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None,
-        BeforeValidator(_upper),
-        Field(description="ISO 3166-1 alpha-2."),
-    ] = None
+    corporate_number: CorporateNumber = None
+    country: Country | None = None
 
 
-class UpstreamHolder(_Doc):
-    """An earlier holder of the data, when the provider got it from another business."""
+class UpstreamHolder(Doc):
+    """An earlier holder of the data; the chain is ordered from the provider's source to the collector."""
 
     legal_name: Text
     address: Text | None = None
-    legal_ground: Annotated[LegalGround, Field(description="How the data reached that holder.")]
+    corporate_number: Annotated[CorporateNumber, Field(description="Optional; matched against the deny list.")] = None
+    legal_ground: Annotated[HolderGround, Field(description="How the data reached this holder.")]
+    collection_method: Annotated[
+        CollectionMethod | None, Field(description="Required with legal_ground collected.")
+    ] = None
     evidence: EvidenceIds = []
 
 
-class Acquisition(_Doc):
+class Acquisition(Doc):
     """How the provider obtained the data (APPI Art. 30(1)(ii), 20)."""
 
     source: AcquisitionSource
     method: AcquisitionMethod
+    received_by: Annotated[
+        LegalGround | None,
+        Field(description="The ground on which the provider received the data from upstream[0]."),
+    ] = None
     description: Text | None = None
     period: Period | None = None
     evidence: EvidenceIds = []
-    upstream: Annotated[list[UpstreamHolder], BeforeValidator(_none_as_empty)] = []
+    upstream: Annotated[list[UpstreamHolder], BeforeValidator(none_as_empty)] = []
 
 
-class Consent(_Doc):
+class Consent(Doc):
     """The data subjects' consent to provision to third parties (APPI Art. 27(1))."""
 
     mechanism: ConsentMechanism
@@ -188,15 +203,52 @@ class Consent(_Doc):
     evidence: EvidenceIds = []
 
 
-class OptOut(_Doc):
+class OptOut(Doc):
     """The provider's opt-out filing with the PPC (APPI Art. 27(2))."""
 
     ppc_filing_id: Text | None = None
     published_on: DocDate | None = None
+    items: Annotated[Categories | None, Field(description="The item categories filed with the PPC.")] = None
     evidence: EvidenceIds = []
 
 
-class Notice(_Doc):
+class Entrustment(Doc):
+    """Data a client entrusted us with, to process on its instructions only (APPI Art. 27(5)(i))."""
+
+    client: Party | None = None
+    scope: Text | None = None
+    return_by: DocDate | None = None
+    evidence: EvidenceIds = []
+
+
+class JointUse(Doc):
+    """Data used jointly within a notified group (APPI Art. 27(5)(iii))."""
+
+    responsible: Party | None = None
+    users: Text | None = None
+    items: Categories = []
+    purposes: PurposeIds = []
+    notified_on: DocDate | None = None
+    evidence: EvidenceIds = []
+
+
+class Succession(Doc):
+    """Data taken over in a merger or business transfer (APPI Art. 27(5)(ii), 18(2))."""
+
+    predecessor: Party | None = None
+    effective_on: DocDate | None = None
+    purposes: PurposeIds = []
+    evidence: EvidenceIds = []
+
+
+class LegalObligation(Doc):
+    """The provision the law requires or permits (APPI Art. 27(1)(i)-(vii))."""
+
+    law: Text | None = None
+    evidence: EvidenceIds = []
+
+
+class Notice(Doc):
     """How our purposes were notified or published (APPI Art. 21)."""
 
     method: NoticeMethod
@@ -205,25 +257,26 @@ class Notice(_Doc):
     purposes: PurposeIds = []
 
 
-class DataItem(_Doc):
+class DataItem(Doc):
     """One column of the file that holds personal information, with its category."""
 
     column: Annotated[str, Field(min_length=1, max_length=128)]
     category: Annotated[str, Field(min_length=1, max_length=128)]
 
 
-class Contractor(_Doc):
-    """A contractor that handled the data, with its sub-contractors at any depth (APPI Art. 25)."""
+class Contractor(Doc):
+    """A contractor that handled the data, with its sub-contractors at any depth (APPI Art. 25, 28)."""
 
     legal_name: Text
     role: Annotated[str, Field(min_length=1, max_length=128)]
+    country: Annotated[Country, Field(description="ISO 3166-1 alpha-2; JP unless said.")] = "JP"
     approved_on: DocDate | None = None
     security_reviewed_on: DocDate | None = None
     evidence: EvidenceIds = []
-    subcontractors: Annotated[list[Contractor], BeforeValidator(_none_as_empty)] = []
+    subcontractors: Annotated[list[Contractor], BeforeValidator(none_as_empty)] = []
 
 
-class Retention(_Doc):
+class Retention(Doc):
     """How long we keep the records, counted from which clock (APPI Art. 22)."""
 
     period: Annotated[str, Field(description="ISO 8601 duration, e.g. P3Y.")]
@@ -231,21 +284,24 @@ class Retention(_Doc):
     basis: Text | None = None
 
 
-class Art14Notice(_Doc):
+class Art14Notice(Doc):
     """When the data subjects were told where their data came from (GDPR Art. 14)."""
 
     provided_on: DocDate
     evidence: EvidenceIds = []
 
 
-class Gdpr(_Doc):
+class Gdpr(Doc):
     """GDPR facts for EU-origin data."""
 
     lawful_basis: LawfulBasis | None = None
     art14_notice: Art14Notice | None = None
+    purposes_at_transfer: Annotated[
+        PurposeIds | None, Field(description="The purposes specified when the data left the EU.")
+    ] = None
 
 
-class Evidence(_Doc):
+class Evidence(Doc):
     """A file in the batch folder that backs a claim; its SHA-256 pins the content."""
 
     id: EvidenceId
@@ -260,7 +316,7 @@ class Evidence(_Doc):
     ]
 
 
-class Attestations(_Doc):
+class Attestations(Doc):
     """The employee's confirmation that no red flag was seen (PPC FAQ Q4-3)."""
 
     no_confidential_markings: StrictBool | None = None
@@ -268,10 +324,10 @@ class Attestations(_Doc):
     provider_identity_verified: StrictBool | None = None
 
 
-class ProvenanceDocument(_Doc):
-    """kakunin.provenance/v1: the machine-checkable record of a lawful acquisition."""
+class ProvenanceDocument(Doc):
+    """kakunin.provenance/v1 or /v2: the machine-checkable record of a lawful acquisition."""
 
-    kind: Literal["kakunin.provenance/v1"]
+    kind: Literal["kakunin.provenance/v1", "kakunin.provenance/v2"]
     document_id: Annotated[str, Field(pattern=DOCUMENT_ID_PATTERN)]
     dataset: Annotated[str, Field(min_length=1, max_length=64)]
     received_on: DocDate
@@ -282,15 +338,19 @@ class ProvenanceDocument(_Doc):
     legal_ground: LegalGround
     consent: Consent | None = None
     opt_out: OptOut | None = None
+    entrustment: Entrustment | None = None
+    joint_use: JointUse | None = None
+    succession: Succession | None = None
+    legal_obligation: LegalObligation | None = None
     notice: Notice | None = None
     purposes: Annotated[list[str], Field(min_length=1)]
-    data_items: Annotated[list[DataItem], BeforeValidator(_none_as_empty)] = []
+    data_items: Annotated[list[DataItem], BeforeValidator(none_as_empty)] = []
     special_care: Annotated[StrictBool, Field(description="要配慮個人情報 (APPI Art. 2(3)) present?")]
-    contractors: Annotated[list[Contractor], BeforeValidator(_none_as_empty)] = []
+    contractors: Annotated[list[Contractor], BeforeValidator(none_as_empty)] = []
     retention: Retention
     eu_origin: StrictBool = False
     gdpr: Gdpr | None = None
-    evidence: Annotated[list[Evidence], BeforeValidator(_none_as_empty)] = []
+    evidence: Annotated[list[Evidence], BeforeValidator(none_as_empty)] = []
     attestations: Attestations | None = None
 
     @field_validator("evidence")
