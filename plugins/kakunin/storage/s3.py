@@ -30,7 +30,7 @@ from kakunin.storage.arrow_s3 import ArrowS3Access, access_of, arrow_filesystem
 from kakunin.storage.base import PartialWrite, check_key
 from kakunin.storage.config import S3Location
 from kakunin.storage.local import STALE_AFTER_SECONDS
-from kakunin.storage.s3_lock import ObjectLocks
+from kakunin.storage.s3_lock import ObjectLocks, error_code
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024  # below this, one PUT whose SHA-256 the server checks whole
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -62,11 +62,6 @@ def composite_sha256(source: Path, part_size: int) -> str:
         while chunk := handle.read(part_size):
             digests += bytes.fromhex(sha256_bytes(chunk))
     return _b64(bytes.fromhex(sha256_bytes(digests)))
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
 
 
 class S3Store(ObjectLocks):
@@ -129,7 +124,7 @@ class S3Store(ObjectLocks):
                 **extra,
             )
         except Exception as exc:
-            if _error_code(exc) in _ALREADY_THERE and extra:
+            if error_code(exc) in _ALREADY_THERE and extra:
                 raise FileExistsError(key) from exc
             raise StorageError(f"cannot write {key} to {self.describe()}: {exc}") from exc
         if answer.get("ChecksumSHA256") not in (None, _b64(digest)):
@@ -182,7 +177,7 @@ class S3Store(ObjectLocks):
         try:
             yield
         except Exception as exc:
-            if _error_code(exc) in _NOT_FOUND:
+            if error_code(exc) in _NOT_FOUND:
                 raise StorageNotFound(f"{key} is not in the store") from exc
             raise StorageError(f"cannot read {key} in {self.describe()}: {exc}") from exc
 

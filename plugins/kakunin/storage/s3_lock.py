@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 WRITE_ONCE_ZONES = (MANIFESTS.partition("/")[0], AUDIT_CHAIN.partition("/")[0])
 
 
-def _error_code(exc: Exception) -> str:
+def error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore `ClientError` (empty for anything else)."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
 
@@ -58,7 +59,7 @@ class ObjectLocks:
                 answer = self.client.get_object_lock_configuration(Bucket=bucket)
                 enabled = answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
             except Exception as exc:
-                if _error_code(exc) != "ObjectLockConfigurationNotFoundError":
+                if error_code(exc) != "ObjectLockConfigurationNotFoundError":
                     raise StorageError(f"cannot read the Object Lock setting of bucket {bucket!r}: {exc}") from exc
                 enabled = False
             self._lock_enabled[bucket] = enabled
@@ -188,7 +189,7 @@ class ObjectLocks:
         try:
             answer: dict[str, Any] = self.client.head_object(Bucket=bucket, Key=s3_key)
         except Exception as exc:
-            if _error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise StorageError(f"cannot read s3://{bucket}/{s3_key}: {exc}") from exc
         return answer
