@@ -35,9 +35,9 @@ from kakunin.lineage.formats import (
     ErasureRequest,
     Hold,
     ManifestHeader,
-    Receipt,
     RemovedObject,
     Retained,
+    read_receipt,
 )
 from kakunin.retention.context import RetentionContext
 from kakunin.retention.erasure import pending_requests, records_of_subject
@@ -271,7 +271,7 @@ def _receipts_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObjec
     cutoff = min(ctx.as_of, ctx.now().date())
     due = []
     for key in ctx.store.list_keys(folder_prefix(RECEIPTS)):
-        receipt = Receipt.model_validate_json(ctx.store.get_bytes(key))
+        receipt = read_receipt(ctx.store.get_bytes(key))  # v1 or v2
         if receipt.keep_until < cutoff and not any(held_by(h, receipt.dataset, receipt.batch_id) for h in holds):
             reason = f"receipt record kept until {receipt.keep_until} ({receipt.keep_rule})"
             due.append(RemovedObject(key=key, sha256_before=object_sha256(ctx.store, key), reason=reason))
