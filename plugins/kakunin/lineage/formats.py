@@ -33,6 +33,9 @@ RETENTION_FALLBACK = "retention_fallback"
 RETENTION_CLAMPED = "retention_clamped"
 RECORD_DIGEST = "record_digest"
 SUBJECT_DIGEST = "subject_digest"
+CLIENT = "client"  # entrusted data (委託): the client's legal name
+RETURN_BY = "return_by"  # entrusted data: the date it goes back to the client, at the latest
+ENTRUSTED_PROCESSING = "entrusted_processing"  # the purpose only datasets of entrusted data allow
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -54,8 +57,8 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("retention_clock", pa.string(), nullable=False),
         # entrusted data (委託, ground entrustment): the client's legal name and the date the data goes back
         # to it; null for every other ground, and absent from manifests written before provenance v2
-        pa.field("client", pa.string(), nullable=True),
-        pa.field("return_by", pa.date32(), nullable=True),
+        pa.field(CLIENT, pa.string(), nullable=True),
+        pa.field(RETURN_BY, pa.date32(), nullable=True),
     ]
 )
 
