@@ -31,11 +31,10 @@ from kakunin_dev.sample_edits import (
     Mutation,
     all_of,
     edit_rows,
-    keep_columns,
     legal_obligation,
     set_field,
 )
-from kakunin_dev.samples_v2 import ENTRUSTED_COLUMNS, V2_GROUNDS, bought_from_broker, v2_mutations
+from kakunin_dev.samples_v2 import add_v2_samples
 
 # The names the tests have long imported from here.
 _set, _all, _edit_rows, _legal_obligation = set_field, all_of, edit_rows, legal_obligation
@@ -402,27 +401,8 @@ def write_samples(
     add("too_many_bad_rows", ReasonCode.ACCURACY_THRESHOLD, at_intake=True, data_mutation=_spoil_phones)
     add("missing_column", ReasonCode.PARSE_SCHEMA, at_intake=True, data_mutation=_drop_column("phone"))
     add("mixed_encoding", ReasonCode.PARSE_ENCODING, at_intake=True, rows=max(rows, 10), data_mutation=_mix_in_cp932)
-    _add_v2(add, received_on)
+    add_v2_samples(add, received_on)
     return samples
-
-
-def _add_v2(add: Callable[..., None], received_on: date) -> None:
-    """The provenance v2 samples: one accepted batch per ground, the 名簿業者 resale refused, each new code."""
-    for ground, mutation in V2_GROUNDS.items():
-        expected = ReasonCode.GROUND_REVIEW if ground == "legal_obligation" else None
-        entrusted = keep_columns(ENTRUSTED_COLUMNS) if ground == "entrustment" else None
-        add(f"v2_{ground}", expected, mutation=mutation, data_mutation=entrusted)
-    add(
-        "v2_individual_resells_broker_list",
-        ReasonCode.PROVIDER_INDIVIDUAL,
-        also=(ReasonCode.PROVIDER_DENIED,),
-        mutation=bought_from_broker,
-    )
-    for code, mutation in v2_mutations(received_on).items():
-        entrusted = keep_columns(ENTRUSTED_COLUMNS) if code is ReasonCode.GROUND_ENTRUSTMENT else None
-        warning = code is ReasonCode.SPECIAL_CARE_MISMATCH  # the flag set with no special-care column
-        name = f"v2_{code.value.replace('.', '_')}"
-        add(name, code, mutation=mutation, data_mutation=entrusted, as_warning=warning)
 
 
 def spoil_a_few_rows(path: Path) -> None:

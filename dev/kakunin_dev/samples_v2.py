@@ -9,13 +9,14 @@ own copy of the expectations (`write_demo_expectations`), never the shipped list
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from kakunin.codes import ReasonCode
 from kakunin.durations import add_months
-from kakunin_dev.sample_edits import Mutation, add_evidence, legal_obligation, set_field
+from kakunin_dev.sample_edits import Mutation, add_evidence, keep_columns, legal_obligation, set_field
 
 ENTRUSTED_DATASET = "jp_entrusted_mailing"
 ENTRUSTED_COLUMNS = ["customer_no", "name_kanji", "name_kana", "postal_code", "address"]
@@ -218,3 +219,22 @@ def write_demo_expectations(source: Path, target: Path) -> Path:
         shutil.copytree(source, target)
     (target / "providers-denied.yaml").write_text(DEMO_DENY_LIST, encoding="utf-8")
     return target
+
+
+def add_v2_samples(add: Callable[..., None], received_on: date) -> None:
+    """The provenance v2 samples: one accepted batch per ground, the 名簿業者 resale refused, each new code."""
+    for ground, mutation in V2_GROUNDS.items():
+        expected = ReasonCode.GROUND_REVIEW if ground == "legal_obligation" else None
+        entrusted = keep_columns(ENTRUSTED_COLUMNS) if ground == "entrustment" else None
+        add(f"v2_{ground}", expected, mutation=mutation, data_mutation=entrusted)
+    add(
+        "v2_individual_resells_broker_list",
+        ReasonCode.PROVIDER_INDIVIDUAL,
+        also=(ReasonCode.PROVIDER_DENIED,),
+        mutation=bought_from_broker,
+    )
+    for code, mutation in v2_mutations(received_on).items():
+        entrusted = keep_columns(ENTRUSTED_COLUMNS) if code is ReasonCode.GROUND_ENTRUSTMENT else None
+        warning = code is ReasonCode.SPECIAL_CARE_MISMATCH  # the flag set with no special-care column
+        name = f"v2_{code.value.replace('.', '_')}"
+        add(name, code, mutation=mutation, data_mutation=entrusted, as_warning=warning)
