@@ -154,6 +154,8 @@ def test_batches_show_partly_purged_and_purged(life: dict[str, Run]) -> None:
 def test_demo_json_reports_the_seed_table_and_the_verify_verdict(life: dict[str, Run]) -> None:
     seed = life["demo seed"].json()
     assert (len(seed["samples"]), seed["landed"], seed["rejected"], seed["surprises"]) == (48, 17, 31, 0)
+    (resale,) = [s for s in seed["samples"] if s["sample"].endswith("individual_resells_broker_list")]
+    assert resale["expected_codes"] == resale["codes"] == ["provider.individual", "provider.denied"]
     report = life["demo report"].json()
     assert report["verify"]["intact"] is True
     assert report["purged_record"]["status"] == "purged"

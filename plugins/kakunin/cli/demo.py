@@ -77,6 +77,7 @@ def _outcome(sample: Any, result: Any) -> dict[str, Any]:
         "sample": sample.name,
         "encoding": sample.encoding,
         "expected": ", ".join(expected) or None,
+        "expected_codes": expected,  # every code the sample must fire (the 名簿業者 resale: two)
         "gate": result.verdict.decision,
         "codes": codes,
         "landed_as": result.batch_id if result.landed else None,
