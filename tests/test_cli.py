@@ -164,8 +164,8 @@ def test_batches_lists_every_submission_with_state_and_codes(make_batch: MakeBat
 def test_demo_prints_the_decision_table(kakunin: Kakunin) -> None:
     run = kakunin("demo", "seed", "--rows", "3")
     assert run.code == 0, run.stderr
-    assert "Provenance gate decisions (31 sample batches)" in run.stdout
-    assert "9 landed, 22 rejected" in run.stdout
+    assert "Provenance gate decisions (48 sample batches)" in run.stdout
+    assert "17 landed, 31 rejected" in run.stdout
     assert " NO" not in run.stdout
 
 

@@ -153,7 +153,9 @@ def test_batches_show_partly_purged_and_purged(life: dict[str, Run]) -> None:
 
 def test_demo_json_reports_the_seed_table_and_the_verify_verdict(life: dict[str, Run]) -> None:
     seed = life["demo seed"].json()
-    assert (len(seed["samples"]), seed["landed"], seed["rejected"], seed["surprises"]) == (31, 9, 22, 0)
+    assert (len(seed["samples"]), seed["landed"], seed["rejected"], seed["surprises"]) == (48, 17, 31, 0)
+    (resale,) = [s for s in seed["samples"] if s["sample"].endswith("individual_resells_broker_list")]
+    assert resale["expected_codes"] == resale["codes"] == ["provider.individual", "provider.denied"]
     report = life["demo report"].json()
     assert report["verify"]["intact"] is True
     assert report["purged_record"]["status"] == "purged"
@@ -166,7 +168,7 @@ def test_demo_json_reports_the_seed_table_and_the_verify_verdict(life: dict[str,
         pytest.param("intake", "kakunin intake run", "6/6 (100%)", id="intake"),
         pytest.param("verify", "kakunin lineage verify", "7/7 (100%) done", id="verify"),
         pytest.param("retention held", "kakunin retention run", "(100%)", id="retention"),
-        pytest.param("demo seed", "kakunin demo seed", "62/62 (100%)", id="seed"),
+        pytest.param("demo seed", "kakunin demo seed", "96/96 (100%)", id="seed"),
     ],
 )
 def test_off_a_terminal_progress_is_plain_lines_on_stderr(

@@ -1,8 +1,12 @@
-"""Realistic sample batches for `jp_customer_leads`, for the demo and the tests.
+"""Realistic sample batches for `jp_customer_leads` and `jp_entrusted_mailing`, for the demo and the tests.
 
 Two good batches (UTF-8 and cp932, the latter with ①, 髙 and ㈱, which cp932 has
-beyond JIS X 0208), one good JSON document, and for each provenance reason code one
-batch that fails on exactly that code (warnings: carries exactly that warning).
+beyond JIS X 0208), one good JSON document, for each provenance reason code one
+batch that fails on exactly that code (warnings: carries exactly that warning), one
+accepted `kakunin.provenance/v2` batch per legal ground, and the pattern provenance v2 was
+written against refused: a private person reselling a list bought from a 名簿業者 on the
+deny list (`provider.individual` and `provider.denied`). The deny list the samples need is
+the demo's own (`write_demo_expectations`); the shipped one stays empty.
 Data rows are made with Faker's ja_JP locale; names, kana and addresses are fake.
 """
 
@@ -22,6 +26,18 @@ from kakunin.codes import ReasonCode
 from kakunin.durations import add_months
 from kakunin.hashing import sha256_bytes
 from kakunin.yaml_io import dump_yaml, json_text
+from kakunin_dev.sample_edits import (
+    DataMutation,
+    Mutation,
+    all_of,
+    edit_rows,
+    legal_obligation,
+    set_field,
+)
+from kakunin_dev.samples_v2 import add_v2_samples
+
+# The names the tests have long imported from here.
+_set, _all, _edit_rows, _legal_obligation = set_field, all_of, edit_rows, legal_obligation
 
 JST = timezone(timedelta(hours=9))
 DATASET = "jp_customer_leads"
@@ -48,17 +64,29 @@ EVIDENCE_FILES = {
 
 @dataclass(frozen=True)
 class Sample:
-    """One sample batch: its folder, what it should trigger and in which encoding its data is."""
+    """One sample batch: its folder, what it should trigger and in which encoding its data is.
+
+    `expected` is the code the sample is about; `also` the codes that must fire with it
+    (the 名簿業者 resale pattern is both `provider.individual` and `provider.denied`).
+    """
 
     name: str
     path: Path
     expected: ReasonCode | None
     encoding: str
     at_intake: bool = False
+    also: tuple[ReasonCode, ...] = ()
+    as_warning: bool = False  # a code with two severities, here given as a warning (special_care.mismatch)
 
+    @property
+    def warns(self) -> bool:
+        """The sample is accepted and carries its code as a warning."""
+        return self.expected is not None and (self.as_warning or self.expected.severity == "warning")
 
-Mutation = Callable[[dict[str, Any], Path], object]
-DataMutation = Callable[[Path], object]
+    @property
+    def codes(self) -> tuple[ReasonCode, ...]:
+        """Every code the sample must fire, the one it is about first."""
+        return (self.expected, *self.also) if self.expected else ()
 
 
 def write_rows(path: Path, *, rows: int, seed: int, encoding: str = "utf-8", beyond_jis: bool = False) -> None:
@@ -202,27 +230,6 @@ def good_document(*, document_id: str, received_on: date) -> dict[str, Any]:
     }
 
 
-def _set(path: str, value: Any) -> Mutation:
-    """A mutation that sets one dotted path (`consent.evidence`) to `value`."""
-
-    def mutate(doc: dict[str, Any], batch: Path) -> None:
-        *parents, last = path.split(".")
-        target = doc
-        for part in parents:
-            target = target[part]
-        target[last] = value
-
-    return mutate
-
-
-def _all(*mutations: Mutation) -> Mutation:
-    def mutate(doc: dict[str, Any], batch: Path) -> None:
-        for mutation in mutations:
-            mutation(doc, batch)
-
-    return mutate
-
-
 def _remove_file(relative: str) -> Mutation:
     return lambda doc, batch: (batch / relative).unlink()
 
@@ -254,13 +261,6 @@ def _opt_out(doc: dict[str, Any], batch: Path) -> None:
     doc["opt_out"] = {"published_on": add_months(doc["received_on"], -30), "evidence": ["ppc-filing"]}
 
 
-def _legal_obligation(doc: dict[str, Any], batch: Path) -> None:
-    """Ground legal_obligation with its block: accepted with the ground.review warning (v2: the only one)."""
-    doc["legal_ground"] = "legal_obligation"
-    del doc["consent"]
-    doc["legal_obligation"] = {"law": "犯罪収益移転防止法第4条", "evidence": ["contract-2026"]}
-
-
 def _another_purpose(purpose: str) -> Mutation:
     def mutate(doc: dict[str, Any], batch: Path) -> None:
         for block in (doc, doc["consent"], doc["notice"]):
@@ -273,35 +273,35 @@ def mutations(received_on: date) -> dict[ReasonCode, Mutation]:
     """For each reason code of the provenance gate, the change that triggers exactly it."""
     r = ReasonCode
     return {
-        r.SCHEMA: _set("favourite_colour", "blue"),
-        r.DATASET_UNKNOWN: _set("dataset", "jp_customer_leeds"),
-        r.FOUR_EYES: _set("approved_by", "E1024"),
-        r.PROVIDER_IDENTITY: _set("provider.corporate_number", "3010001000005"),
-        r.ACQUISITION_UNDOCUMENTED: _set("acquisition.evidence", []),
-        r.ACQUISITION_CHAIN: _all(
-            _set("acquisition.source", "another_business"), _set("acquisition.method", "purchase")
+        r.SCHEMA: set_field("favourite_colour", "blue"),
+        r.DATASET_UNKNOWN: set_field("dataset", "jp_customer_leeds"),
+        r.FOUR_EYES: set_field("approved_by", "E1024"),
+        r.PROVIDER_IDENTITY: set_field("provider.corporate_number", "3010001000005"),
+        r.ACQUISITION_UNDOCUMENTED: set_field("acquisition.evidence", []),
+        r.ACQUISITION_CHAIN: all_of(
+            set_field("acquisition.source", "another_business"), set_field("acquisition.method", "purchase")
         ),
-        r.LEGAL_GROUND_CONSENT: _set("consent.evidence", ["contract-2026"]),
+        r.LEGAL_GROUND_CONSENT: set_field("consent.evidence", ["contract-2026"]),
         r.LEGAL_GROUND_OPT_OUT: _opt_out,
-        r.SPECIAL_CARE_CONSENT: _all(_set("special_care", True), _legal_obligation),
+        r.SPECIAL_CARE_CONSENT: all_of(set_field("special_care", True), legal_obligation),
         r.PURPOSE_UNREGISTERED: _another_purpose("telemarketing"),
         r.PURPOSE_NOT_PERMITTED: _another_purpose("credit_screening"),
-        r.PURPOSE_BEYOND_CONSENT: _all(
-            _set("purposes", ["marketing_email", "marketing_post"]),
-            _set("notice.purposes", ["marketing_email", "marketing_post"]),
+        r.PURPOSE_BEYOND_CONSENT: all_of(
+            set_field("purposes", ["marketing_email", "marketing_post"]),
+            set_field("notice.purposes", ["marketing_email", "marketing_post"]),
         ),
-        r.NOTICE_MISSING: _set("notice.url", None),
+        r.NOTICE_MISSING: set_field("notice.url", None),
         r.DATA_ITEMS_UNDECLARED: lambda doc, batch: doc["data_items"].pop(4),
         r.CONTRACTOR_UNAPPROVED: _subcontractor("approved_on", None),
         r.CONTRACTOR_REVIEW_STALE: _subcontractor("security_reviewed_on", add_months(received_on, -14)),
         r.EVIDENCE_MISSING: _remove_file("evidence/dpa.pdf"),
         r.EVIDENCE_HASH_MISMATCH: _tamper_file("evidence/consent-screens.pdf"),
         r.EVIDENCE_UNSAFE_PATH: lambda doc, batch: doc["evidence"][2].update(file="../evidence/dpa.pdf"),
-        r.RETENTION_INVALID: _set("retention.period", "P7Y"),
-        r.DATES_INCONSISTENT: _set("acquisition.period.to", received_on + timedelta(days=3)),
-        r.ATTESTATION_RED_FLAG: _set("attestations.no_payment_card_data", False),
-        r.GDPR_MISSING: _set("eu_origin", True),
-        r.GROUND_REVIEW: _legal_obligation,
+        r.RETENTION_INVALID: set_field("retention.period", "P7Y"),
+        r.DATES_INCONSISTENT: set_field("acquisition.period.to", received_on + timedelta(days=3)),
+        r.ATTESTATION_RED_FLAG: set_field("attestations.no_payment_card_data", False),
+        r.GDPR_MISSING: set_field("eu_origin", True),
+        r.GROUND_REVIEW: legal_obligation,
     }
 
 
@@ -337,7 +337,7 @@ def write_batch(
     return batch
 
 
-SAMPLE_COUNT = 31  # the batches below; `progress` counts them as written, then as submitted (twice as many)
+SAMPLE_COUNT = 48  # the batches below; `progress` counts them as written, then as submitted (twice as many)
 
 
 def write_samples(
@@ -353,7 +353,14 @@ def write_samples(
     samples: list[Sample] = []
 
     def add(
-        name: str, expected: ReasonCode | None, encoding: str = "utf-8", *, at_intake: bool = False, **options: Any
+        name: str,
+        expected: ReasonCode | None,
+        encoding: str = "utf-8",
+        *,
+        at_intake: bool = False,
+        also: tuple[ReasonCode, ...] = (),
+        as_warning: bool = False,
+        **options: Any,
     ) -> None:
         number = len(samples) + 1
         path = write_batch(
@@ -366,15 +373,21 @@ def write_samples(
             **options,
         )
         sample = Sample(
-            name=f"{number:02d}_{name}", path=path, expected=expected, encoding=encoding, at_intake=at_intake
+            name=f"{number:02d}_{name}",
+            path=path,
+            expected=expected,
+            encoding=encoding,
+            at_intake=at_intake,
+            also=also,
+            as_warning=as_warning,
         )
         samples.append(sample)
         if progress is not None:
             progress(len(samples), 2 * SAMPLE_COUNT, f"wrote {sample.name}")
 
     add("good_utf8", None)
-    add("good_cp932", None, "cp932", beyond_jis=True, mutation=_set("retention.period", "P1Y"))
-    add("good_json", None, as_json=True, mutation=_set("retention.period", "P1Y"))
+    add("good_cp932", None, "cp932", beyond_jis=True, mutation=set_field("retention.period", "P1Y"))
+    add("good_json", None, as_json=True, mutation=set_field("retention.period", "P1Y"))
     for code, mutation in mutations(received_on).items():
         add(code.value.replace(".", "_"), code, mutation=mutation)
     add(
@@ -383,21 +396,13 @@ def write_samples(
         at_intake=True,
         rows=max(rows, 600),
         data_mutation=spoil_a_few_rows,
-        mutation=_set("retention.clock", "column:last_purchase_on"),
+        mutation=set_field("retention.clock", "column:last_purchase_on"),
     )
     add("too_many_bad_rows", ReasonCode.ACCURACY_THRESHOLD, at_intake=True, data_mutation=_spoil_phones)
     add("missing_column", ReasonCode.PARSE_SCHEMA, at_intake=True, data_mutation=_drop_column("phone"))
     add("mixed_encoding", ReasonCode.PARSE_ENCODING, at_intake=True, rows=max(rows, 10), data_mutation=_mix_in_cp932)
+    add_v2_samples(add, received_on)
     return samples
-
-
-def _edit_rows(path: Path, edit: Callable[[list[list[str]]], object]) -> None:
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
-    edit(rows)
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    path.write_bytes(buffer.getvalue().encode("utf-8"))
 
 
 def spoil_a_few_rows(path: Path) -> None:
@@ -414,7 +419,7 @@ def spoil_a_few_rows(path: Path) -> None:
         rows[31][column["customer_no"]] = rows[30][column["customer_no"]]
         rows[40][column["name_kana"]] = "たなか　はなこ"
 
-    _edit_rows(path, edit)
+    edit_rows(path, edit)
 
 
 def _spoil_phones(path: Path) -> None:
@@ -423,7 +428,7 @@ def _spoil_phones(path: Path) -> None:
         for row in rows[1:6]:
             row[column] = "12345"
 
-    _edit_rows(path, edit)
+    edit_rows(path, edit)
 
 
 def _drop_column(name: str) -> DataMutation:
@@ -433,7 +438,7 @@ def _drop_column(name: str) -> DataMutation:
             for row in rows:
                 del row[index]
 
-        _edit_rows(path, edit)
+        edit_rows(path, edit)
 
     return mutate
 

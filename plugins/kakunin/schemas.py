@@ -25,7 +25,7 @@ from kakunin.lineage.formats import (
     Hold,
     HoldRelease,
     ManifestHeader,
-    Receipt,
+    StoredReceipt,
 )
 from kakunin.provenance.findings import Verdict
 from kakunin.provenance.model import ProvenanceDocument
@@ -40,7 +40,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "rejection.schema.json": Rejection,
     "manifest-header.schema.json": ManifestHeader,
     "manifest-chain-link.schema.json": ChainLink,
-    "receipt.schema.json": Receipt,
+    "receipt.schema.json": StoredReceipt,  # v1 and v2 receipts
     "audit-entry.schema.json": AuditEntry,
     "curated-commit.schema.json": Commit,
     "purge-certificate.schema.json": Certificate,

@@ -198,7 +198,8 @@ def test_the_receipt_record_is_written_and_kept_three_years(
     run_batch(ref, make_context(store, registry))
     receipt = json.loads(store.get_bytes(ref.receipt).decode("utf-8"))
     assert receipt["provider"]["legal_name"] == "株式会社サンプルデータ"
-    assert receipt["acquisition_method"] == "web_form"
+    assert receipt["kind"] == "kakunin.receipt/v2"
+    assert receipt["acquisition"]["method"] == "web_form"
     assert receipt["subject_key_columns"] == ["customer_no"]
     created = receipt["created_at"][:10]
     assert receipt["keep_until"] == f"{int(created[:4]) + 3}{created[4:]}"

@@ -21,14 +21,14 @@ def demo() -> None:
     """The sample run behind `make run`: seed sample batches, then report what intake did."""
 
 
-def _write_samples() -> Any:
+def _dev_tools() -> Any:
     try:
-        from kakunin_dev.samples import write_samples  # dev-only: not part of the runtime package
+        from kakunin_dev import samples, samples_v2  # dev-only: not part of the runtime package
     except ModuleNotFoundError as exc:
         if exc.name != "kakunin_dev":
             raise
         raise KakuninError("the demo needs the dev tools (kakunin_dev): run `make install` in a checkout") from exc
-    return write_samples
+    return samples.write_samples, samples_v2.write_demo_expectations
 
 
 @demo.command("seed")
@@ -36,13 +36,20 @@ def _write_samples() -> Any:
 @as_of_option
 @json_option
 def demo_seed(rows: int, as_of: Any, as_json: bool) -> None:
-    """Write the sample batches into $KAKUNIN_HOME/samples, submit each, and print the gate's decisions."""
+    """Write the sample batches into $KAKUNIN_HOME/samples, submit each, and print the gate's decisions.
+
+    The gate judges them against a copy of the expectations whose deny list names the demo's
+    list broker (名簿業者), $KAKUNIN_HOME/expectations; the shipped deny list stays empty.
+    """
     from kakunin.batches import submit_batch
+    from kakunin.contracts import Registry
     from kakunin.storage import open_store
 
-    write_samples = _write_samples()
-    store, reg, today = open_store(), registry(), day(as_of)
-    samples_root = Path(os.environ.get("KAKUNIN_HOME") or "var") / "samples"
+    write_samples, write_demo_expectations = _dev_tools()
+    home = Path(os.environ.get("KAKUNIN_HOME") or "var")
+    store, today = open_store(), day(as_of)
+    reg = Registry(write_demo_expectations(registry().root, home / "expectations"))
+    samples_root = home / "samples"
     shutil.rmtree(samples_root, ignore_errors=True)
     outcomes = []
     with shown("kakunin demo seed") as progress:
@@ -64,15 +71,13 @@ def demo_seed(rows: int, as_of: Any, as_json: bool) -> None:
 
 def _outcome(sample: Any, result: Any) -> dict[str, Any]:
     codes = list(dict.fromkeys(f.code.value for f in result.verdict.findings))
-    as_expected = (
-        sample.at_intake
-        or (sample.expected is None and not codes)
-        or (sample.expected is not None and sample.expected.value in codes)
-    )
+    expected = [code.value for code in sample.codes]
+    as_expected = sample.at_intake or (not expected and not codes) or (bool(expected) and set(expected) <= set(codes))
     return {
         "sample": sample.name,
         "encoding": sample.encoding,
-        "expected": sample.expected.value if sample.expected else None,
+        "expected": ", ".join(expected) or None,
+        "expected_codes": expected,  # every code the sample must fire (the 名簿業者 resale: two)
         "gate": result.verdict.decision,
         "codes": codes,
         "landed_as": result.batch_id if result.landed else None,

@@ -13,8 +13,10 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pydantic import BaseModel
 
 from kakunin.durations import IsoDuration
+from kakunin.errors import ConfigError
 from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.intake.accuracy import AccuracySummary
 from kakunin.intake.context import IntakeContext
@@ -39,11 +41,24 @@ from kakunin.lineage.formats import (
     Commit,
     Counts,
     ManifestHeader,
-    Receipt,
-    ReceiptProvider,
     StoredObject,
 )
-from kakunin.provenance.model import ProvenanceDocument
+from kakunin.lineage.receipts import (
+    GROUND_BLOCKS,
+    Receipt,
+    ReceiptAcquisition,
+    ReceiptConsent,
+    ReceiptEntrustment,
+    ReceiptJointUse,
+    ReceiptLegalObligation,
+    ReceiptOptOut,
+    ReceiptParty,
+    ReceiptPeriod,
+    ReceiptProvider,
+    ReceiptSuccession,
+    ReceiptUpstream,
+)
+from kakunin.provenance.model import LegalGround, Party, ProvenanceDocument
 from kakunin.storage import ObjectStore, load, object_sha256
 from kakunin.yaml_io import dump_json
 
@@ -178,14 +193,29 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
                     "subject_digest": chunk.column(col.SUBJECT_DIGEST),
                     "curated_file": curated,
                     "retention_clock": retention_clock,
+                    **_entrusted_columns(document, n),
                 }
                 writer.write_batch(pa.record_batch([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA))
         return sha256_file(out)
 
 
+def _entrusted_columns(document: ProvenanceDocument, rows: int) -> dict[str, pa.Array]:
+    """`client` and `return_by` for entrusted data (委託), so retention purges it by `return_by`; else nulls."""
+    entrusted = document.entrustment if document.legal_ground is LegalGround.ENTRUSTMENT else None
+    client = entrusted.client.legal_name if entrusted and entrusted.client else None
+    return_by = entrusted.return_by if entrusted else None
+    return {
+        "client": pa.nulls(rows, pa.string()).fill_null(client) if client else pa.nulls(rows, pa.string()),
+        "return_by": pa.nulls(rows, pa.date32()).fill_null(pa.scalar(return_by, pa.date32()))
+        if return_by
+        else pa.nulls(rows, pa.date32()),
+    }
+
+
 def _receipt(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs, now: datetime) -> Receipt:
     """The recipient's confirmation record (APPI Art. 30(3)): who provided the data and how they got it."""
     document = inputs.document
+    provider = document.provider
     return Receipt(
         dataset=ref.dataset,
         batch_id=ref.batch_id,
@@ -196,24 +226,94 @@ def _receipt(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs, now: datetime) 
         provenance_document_id=document.document_id,
         provenance_document_sha256=inputs.gate.document_sha256,
         provider=ReceiptProvider(
-            kind=document.provider.kind.value,
-            legal_name=document.provider.legal_name,
-            address=document.provider.address,
-            representative=document.provider.representative,
-            corporate_number=document.provider.corporate_number,
+            kind=provider.kind.value,
+            legal_name=provider.legal_name,
+            address=provider.address,
+            representative=provider.representative,
+            corporate_number=provider.corporate_number,
         ),
-        acquisition_source=document.acquisition.source.value,
-        acquisition_method=document.acquisition.method.value,
-        acquisition_description=document.acquisition.description,
+        acquisition=_receipt_acquisition(document),
         legal_ground=document.legal_ground.value,
-        consent_mechanism=document.consent.mechanism.value if document.consent else None,
-        ppc_filing_id=document.opt_out.ppc_filing_id if document.opt_out else None,
+        **ground_block(document),
         data_items=[{"column": i.column, "category": i.category} for i in document.data_items],
         purposes=document.purposes,
         subject_key_columns=ctx.contract(ref).subject_key,
         manifest_key=ref.manifest_parquet,
         records=inputs.assigned.published,
     )
+
+
+def _receipt_acquisition(document: ProvenanceDocument) -> ReceiptAcquisition:
+    acquisition = document.acquisition
+    return ReceiptAcquisition(
+        source=acquisition.source.value,
+        method=acquisition.method.value,
+        description=acquisition.description,
+        received_by=acquisition.received_by.value if acquisition.received_by else None,
+        upstream=[
+            ReceiptUpstream(
+                legal_name=holder.legal_name,
+                address=holder.address,
+                corporate_number=holder.corporate_number,
+                legal_ground=holder.legal_ground.value,
+                collection_method=holder.collection_method.value if holder.collection_method else None,
+                evidence=holder.evidence,
+            )
+            for holder in acquisition.upstream
+        ],
+    )
+
+
+def _party(party: Party | None) -> ReceiptParty:
+    if party is None:
+        return ReceiptParty(legal_name=None, address=None)
+    return ReceiptParty(legal_name=party.legal_name, address=party.address, representative=party.representative)
+
+
+def ground_block(document: ProvenanceDocument) -> dict[str, BaseModel]:
+    """The one ground block the receipt carries, as `{field: block}` (the gate made sure the block is there)."""
+    ground = document.legal_ground
+    block: BaseModel | None = None
+    if ground is LegalGround.CONSENT and (consent := document.consent) is not None:
+        period = consent.obtained_between
+        block = ReceiptConsent(
+            mechanism=consent.mechanism.value,
+            purposes=consent.purposes,
+            obtained_between=ReceiptPeriod(start=period.start, to=period.to) if period else None,
+            evidence=consent.evidence,
+        )
+    elif ground is LegalGround.OPT_OUT and (opt_out := document.opt_out) is not None:
+        block = ReceiptOptOut(
+            ppc_filing_id=opt_out.ppc_filing_id, published_on=opt_out.published_on, items=opt_out.items or []
+        )
+    elif ground is LegalGround.ENTRUSTMENT and (entrusted := document.entrustment) is not None:
+        block = ReceiptEntrustment(
+            client=_party(entrusted.client),
+            scope=entrusted.scope,
+            return_by=entrusted.return_by,
+            evidence=entrusted.evidence,
+        )
+    elif ground is LegalGround.JOINT_USE and (joint := document.joint_use) is not None:
+        block = ReceiptJointUse(
+            responsible=_party(joint.responsible),
+            users=joint.users,
+            items=joint.items,
+            purposes=joint.purposes,
+            notified_on=joint.notified_on,
+            evidence=joint.evidence,
+        )
+    elif ground is LegalGround.BUSINESS_SUCCESSION and (succession := document.succession) is not None:
+        block = ReceiptSuccession(
+            predecessor=_party(succession.predecessor),
+            effective_on=succession.effective_on,
+            purposes=succession.purposes,
+            evidence=succession.evidence,
+        )
+    elif ground is LegalGround.LEGAL_OBLIGATION and (obligation := document.legal_obligation) is not None:
+        block = ReceiptLegalObligation(law=obligation.law, evidence=obligation.evidence)
+    if block is None:
+        raise ConfigError(f"an accepted {ground.value} document without its {GROUND_BLOCKS[ground.value]} block")
+    return {GROUND_BLOCKS[ground.value]: block}
 
 
 def _header(

@@ -30,6 +30,7 @@ from kakunin.codes import ReasonCode
 from kakunin.durations import parse_duration
 from kakunin.errors import ConfigError, StorageError
 from kakunin.hashing import sha256_bytes, sha256_file
+from kakunin.intake.apart import refuse_misplaced
 from kakunin.intake.conform import PARSE_FAILURES, ParseError, conform_file
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus, holding_lease
 from kakunin.intake.encoding import detect_encoding
@@ -114,6 +115,8 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             batch=str(ref), step="gate", status=StepStatus.REJECTED, detail=", ".join(verdict.error_codes)
         )
     document = parsed.document
+    if (refused := refuse_misplaced(ref, ctx, document, submission.document_sha256)) is not None:
+        return refused  # entrusted data (委託) stays apart from ours
     evidence_index = _keep_provenance(ref, store, submission, document)
     record = GateRecord(
         document=document.model_dump(mode="json", by_alias=True),
@@ -334,6 +337,10 @@ def publish(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     store = ctx.store
     ctx.renew_lease()
     months = load(store, ref.work(ASSIGN), AssignRecord).months
+    record, document = gate_record(ref, store)
+    uncommitted = [ref.curated(month) for month in months]  # a run cut short may have renamed some already
+    if (refused := refuse_misplaced(ref, ctx, document, record.document_sha256, uncommitted=uncommitted)) is not None:
+        return refused  # the contract changed since the gate: entrusted data (委託) still stays apart
     files = []
     for month in sorted(months):
         final = ref.curated(month)

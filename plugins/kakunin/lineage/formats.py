@@ -16,8 +16,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from kakunin.lineage.receipts import RECEIPT_KIND as RECEIPT_KIND
+from kakunin.lineage.receipts import Receipt as Receipt
+from kakunin.lineage.receipts import ReceiptProvider as ReceiptProvider
+from kakunin.lineage.receipts import ReceiptV1 as ReceiptV1
+from kakunin.lineage.receipts import StoredReceipt as StoredReceipt
+from kakunin.lineage.receipts import read_receipt as read_receipt
+
 MANIFEST_KIND = "kakunin.manifest/v1"
-RECEIPT_KIND = "kakunin.receipt/v1"
 
 # Column names shared by intake's work files, the manifest and the curated files.
 RECORD_ID = "record_id"
@@ -27,6 +33,9 @@ RETENTION_FALLBACK = "retention_fallback"
 RETENTION_CLAMPED = "retention_clamped"
 RECORD_DIGEST = "record_digest"
 SUBJECT_DIGEST = "subject_digest"
+CLIENT = "client"  # entrusted data (委託): the client's legal name
+RETURN_BY = "return_by"  # entrusted data: the date it goes back to the client, at the latest
+ENTRUSTED_PROCESSING = "entrusted_processing"  # the purpose only datasets of entrusted data allow
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -46,6 +55,10 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("curated_file", pa.string(), nullable=False),
         pa.field("validation_run_id", pa.string(), nullable=False),
         pa.field("retention_clock", pa.string(), nullable=False),
+        # entrusted data (委託, ground entrustment): the client's legal name and the date the data goes back
+        # to it; null for every other ground, and absent from manifests written before provenance v2
+        pa.field(CLIENT, pa.string(), nullable=True),
+        pa.field(RETURN_BY, pa.date32(), nullable=True),
     ]
 )
 
@@ -157,40 +170,6 @@ class Commit(_Record):
     batch_id: str
     committed_at: datetime
     files: list[StoredObject]
-
-
-class ReceiptProvider(_Record):
-    kind: str
-    legal_name: str | None
-    address: str | None
-    representative: str | None
-    corporate_number: str | None
-
-
-class Receipt(_Record):
-    """The recipient's confirmation record (APPI Art. 30(3)), kept until `keep_until`."""
-
-    kind: Literal["kakunin.receipt/v1"] = "kakunin.receipt/v1"
-    dataset: str
-    batch_id: str
-    created_at: datetime
-    keep_until: date
-    keep_rule: str
-    received_on: date
-    provenance_document_id: str
-    provenance_document_sha256: str
-    provider: ReceiptProvider
-    acquisition_source: str
-    acquisition_method: str
-    acquisition_description: str | None
-    legal_ground: str
-    consent_mechanism: str | None
-    ppc_filing_id: str | None
-    data_items: list[dict[str, str]]
-    purposes: list[str]
-    subject_key_columns: list[str]
-    manifest_key: str
-    records: int
 
 
 class AuditAction(StrEnum):

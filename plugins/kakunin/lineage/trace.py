@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from kakunin.errors import InputError
 from kakunin.lineage.chain import closed_certificates, linked_manifests
-from kakunin.lineage.formats import Certificate, ManifestHeader, Receipt, readable_dates
+from kakunin.lineage.formats import Certificate, ManifestHeader, read_receipt, readable_dates
 from kakunin.storage import ObjectStore, load
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def trace(
         raise InputError(f"record {record_id} is in no manifest")
     row, header_key = found
     header = load(store, header_key, ManifestHeader)
-    receipt = load(store, header.receipt.key, Receipt) if store.exists(header.receipt.key) else None
+    receipt = read_receipt(store.get_bytes(header.receipt.key)) if store.exists(header.receipt.key) else None
     curated_key = str(row["curated_file"])
     curated_row = _curated_row(store, curated_key, record_id)
     contract = contract_for(str(row["dataset"])) if contract_for else None

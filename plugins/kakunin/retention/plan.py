@@ -31,13 +31,15 @@ from kakunin.layout import (
     split_batch_key,
 )
 from kakunin.lineage.formats import (
+    ENTRUSTED_PROCESSING,
     PURGED_RECORDS_SCHEMA,
+    RETURN_BY,
     ErasureRequest,
     Hold,
     ManifestHeader,
-    Receipt,
     RemovedObject,
     Retained,
+    read_receipt,
 )
 from kakunin.retention.context import RetentionContext
 from kakunin.retention.erasure import pending_requests, records_of_subject
@@ -153,8 +155,7 @@ def _decide_file(
     """
     key, dataset, batch_id = curated.key, curated.ref.dataset, curated.ref.batch_id
     ids = table.column("record_id").combine_chunks()
-    expired = pc.less(table.column("retention_until"), pa.scalar(as_of, pa.date32())).combine_chunks()
-    reason = pc.if_else(expired, pa.scalar("retention period ended"), pa.scalar(None, pa.string()))
+    reason = _retention_reason(table, as_of)
     if targets:
         erased = pc.is_in(ids, value_set=pa.array(list(targets), pa.string()))
         named = pa.array([targets.get(i) for i in ids.to_pylist()], pa.string())
@@ -189,6 +190,64 @@ def _decide_file(
     return _FileDecision(plan, held, held_ids)
 
 
+def _retention_reason(table: pa.Table, as_of: date) -> pa.Array:
+    """Why each record's time is up as of `as_of` (null: it is not).
+
+    A record's purge date is min(retention_until, return_by): entrusted data (委託) goes back
+    to the client, or is deleted, by the client's `return_by` at the latest, whatever its
+    retention period says. `return_by` is present only for files of entrusted batches.
+    """
+    day = pa.scalar(as_of, pa.date32())
+    expired = pc.less(table.column("retention_until"), day).combine_chunks()
+    reason = pc.if_else(expired, pa.scalar("retention period ended"), pa.scalar(None, pa.string()))
+    if RETURN_BY in table.column_names:
+        returned = pc.fill_null(pc.less(table.column(RETURN_BY), day), False).combine_chunks()
+        text = "the client's return_by passed: entrusted data (委託) returned or deleted"
+        reason = pc.if_else(pc.and_(returned, pc.invert(expired)), pa.scalar(text), reason)
+    return reason
+
+
+def _return_dates(store: ObjectStore, ref: BatchRef) -> pa.Table | None:
+    """(record_id, return_by) of the batch's entrusted records, from its manifest; None when it has none.
+
+    Manifests written before provenance v2 have no `return_by` column: nothing of theirs is entrusted.
+    """
+    with store.open_input(ref.manifest_parquet) as handle:
+        parquet = pq.ParquetFile(handle)
+        if RETURN_BY not in parquet.schema_arrow.names:
+            return None
+        table = parquet.read(columns=["record_id", RETURN_BY])
+    table = table.filter(pc.is_valid(table.column(RETURN_BY)))
+    return table if table.num_rows else None
+
+
+def _with_return_dates(table: pa.Table, returns: pa.Table) -> pa.Table:
+    """`table` (record_id, retention_until) with each record's return_by, in the same order."""
+    positions = pc.index_in(table.column("record_id"), value_set=returns.column("record_id"))
+    return table.append_column(RETURN_BY, pc.take(returns.column(RETURN_BY), positions))
+
+
+class _Returns:
+    """The entrusted batches' return dates, read once per batch and only for datasets that may hold entrusted data."""
+
+    def __init__(self, ctx: RetentionContext) -> None:
+        self._ctx = ctx
+        self._by_batch: dict[BatchRef, pa.Table | None] = {}
+
+    def of(self, ref: BatchRef) -> pa.Table | None:
+        contract = self._ctx.registry.contract(ref.dataset)
+        if contract is not None and ENTRUSTED_PROCESSING not in contract.allowed_purposes:
+            return None  # intake publishes entrusted batches only where the contract allows entrusted_processing
+        if ref not in self._by_batch:
+            self._by_batch[ref] = _return_dates(self._ctx.store, ref)
+        return self._by_batch[ref]
+
+    def due(self, ref: BatchRef, as_of: date) -> bool:
+        """Whether some record of the batch is past its return_by (its file must be opened, whatever its month)."""
+        returns = self.of(ref)
+        return returns is not None and pc.min(returns.column(RETURN_BY)).as_py() < as_of
+
+
 def _retained(holds: list[Hold], counts: dict[str, int]) -> list[Retained]:
     by_id = {h.hold_id: h for h in holds}
     return [
@@ -208,12 +267,15 @@ def make_plan(ctx: RetentionContext) -> Plan:
     files: list[FilePlan] = []
     retained_counts: dict[str, int] = defaultdict(int)
     months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
+    returns = _Returns(ctx)
     for curated in _curated_files(store):
         key, dataset, month = curated.key, curated.ref.dataset, curated.month
-        if _month_key(month) > as_of_month and key not in erasure_targets:
+        if _month_key(month) > as_of_month and key not in erasure_targets and not returns.due(curated.ref, ctx.as_of):
             continue  # not a day of it has begun to expire: never opened
         with store.open_input(key) as handle:
             table = pq.read_table(handle, columns=["record_id", "retention_until"])
+        if (entrusted := returns.of(curated.ref)) is not None:
+            table = _with_return_dates(table, entrusted)
         decided = _decide_file(curated, table, ctx.as_of, erasure_targets.get(key, {}), holds)
         for hold_id, count in decided.held.items():
             retained_counts[hold_id] += count
@@ -271,7 +333,7 @@ def _receipts_due(ctx: RetentionContext, holds: list[Hold]) -> list[RemovedObjec
     cutoff = min(ctx.as_of, ctx.now().date())
     due = []
     for key in ctx.store.list_keys(folder_prefix(RECEIPTS)):
-        receipt = Receipt.model_validate_json(ctx.store.get_bytes(key))
+        receipt = read_receipt(ctx.store.get_bytes(key))  # v1 or v2
         if receipt.keep_until < cutoff and not any(held_by(h, receipt.dataset, receipt.batch_id) for h in holds):
             reason = f"receipt record kept until {receipt.keep_until} ({receipt.keep_rule})"
             due.append(RemovedObject(key=key, sha256_before=object_sha256(ctx.store, key), reason=reason))
