@@ -160,8 +160,9 @@ def draft_document(
             "method": _todo("web_form | paper_form | event | referral | purchase | public_registry | other"),
             "description": TODO,
             "period": {"from": _todo("YYYY-MM-DD"), "to": _todo("YYYY-MM-DD")},
+            "received_by": _todo("with another_business: consent, opt_out, ...; else delete"),
             "evidence": _todo("[evidence ids]"),
-            "upstream": [],
+            "upstream": _todo("[] unless another_business: earlier holders, the collector last"),
         },
         "legal_ground": ground or _todo("consent | opt_out | entrustment | business_succession | joint_use | ..."),
     }
