@@ -59,7 +59,8 @@ def test_draft_hashes_every_evidence_file_and_takes_data_items_from_the_contract
     assert draft["data_items"] == [{"column": c.name, "category": c.category} for c in contract.personal_columns]
     assert draft["kind"] == "kakunin.provenance/v2"
     assert draft["document_id"].startswith("TODO")
-    assert "document_id" in run.stderr and "wrote" in run.stderr
+    assert "document_id" in run.stderr
+    assert "wrote" in run.stderr
 
     again = kakunin("provenance", "draft", str(batch))  # a document exists now: printed, not overwritten
     assert again.code == 0
