@@ -182,3 +182,19 @@ def test_a_path_that_is_not_a_folder_is_refused(kakunin: Kakunin, tmp_path: Path
         run = kakunin("provenance", "draft", str(path))
         assert run.code == 2
         assert "not a batch folder" in run.stderr
+
+
+def test_draft_json_lists_each_evidence_file_with_its_hash_and_size(kakunin: Kakunin, tmp_path: Path) -> None:
+    batch = _folder(tmp_path / "batch")
+    out = tmp_path / "draft.yaml"
+    run = kakunin("provenance", "draft", str(batch), "--out", str(out), "--json")
+    assert run.code == 0, run.stderr
+    report = run.json()
+    assert report["out"] == str(out)
+    assert "document" not in report
+    assert {f["file"]: (f["sha256"], f["size"]) for f in report["evidence_files"]} == {
+        name: (hashlib.sha256(content).hexdigest(), len(content)) for name, content in FILES.items()
+    }
+    assert "dataset" in report["todos"]
+    assert not (batch / "provenance.yaml").exists()
+    assert parse_mapping(out.read_text(encoding="utf-8"))["kind"] == "kakunin.provenance/v2"

@@ -205,3 +205,15 @@ def test_a_folder_without_a_document_is_refused(kakunin: Kakunin, tmp_path: Path
     run = kakunin("provenance", "upgrade", str(tmp_path))
     assert run.code == 2
     assert "no provenance document" in run.stderr
+
+
+def test_upgrade_json_reports_todos_and_carries_the_document_without_out(kakunin: Kakunin, tmp_path: Path) -> None:
+    batch = write_v2(tmp_path / "batch", "entrustment", as_v1)
+    run = kakunin("provenance", "upgrade", str(batch), "--json")
+    assert run.code == 0, run.stderr
+    out = run.json()
+    assert out["out"] is None
+    assert out["already_v2"] is False
+    assert out["filled_from_provider"] == ["entrustment.client.legal_name", "entrustment.client.address"]
+    assert out["document"]["entrustment"]["client"]["legal_name"] == "株式会社サンプルデータ"
+    assert out["todos"] == ["entrustment.scope", "entrustment.return_by", "entrustment.evidence"]

@@ -84,12 +84,14 @@ _FORCE_HELP = "Overwrite an existing --out FILE."
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help=_OUT_HELP)
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
-def provenance_upgrade(path: Path, out: Path | None, force: bool) -> None:
+@json_option
+def provenance_upgrade(path: Path, out: Path | None, force: bool, as_json: bool) -> None:
     """Rewrite the v1 document at PATH (a file or a batch folder) as kakunin.provenance/v2.
 
     Writes to stdout or --out and never changes PATH. Fields v2 needs that v1 never held are
     written as TODO; their paths are listed on stderr, and `provenance check` refuses each
     one until it is filled in. A v2 document is written out unchanged. Exit 0 written, 2 could not run.
+    --json prints {"out", "todos", "already_v2", "filled_from_provider"} (and "document" when there is no --out).
     """
     from kakunin.provenance.document import locate_document
     from kakunin.provenance.upgrade import upgrade_mapping
@@ -97,19 +99,20 @@ def provenance_upgrade(path: Path, out: Path | None, force: bool) -> None:
     _, doc_path = locate_document(path)
     if doc_path is None:
         raise InputError(f"{path}: no provenance document in the folder")
-    raw, data = _read_mapping(doc_path)
+    raw, mapping = _read_mapping(doc_path)
     try:
-        result = upgrade_mapping(data)
+        result = upgrade_mapping(mapping)
     except ValueError as exc:
         raise InputError(f"{doc_path}: {exc}") from exc
-    if result.already_v2:
+    data = raw if result.already_v2 else _document_bytes(result.document, out)
+    extra = {"already_v2": result.already_v2, "filled_from_provider": result.filled_from_provider}
+    _deliver(
+        data, result.document, out=out, force=force, original=doc_path, as_json=as_json, todos=result.todos, extra=extra
+    )
+    if not as_json and result.already_v2:
         click.echo(f"{doc_path}: already kakunin.provenance/v2; written unchanged", err=True)
-        _write_out(raw, out=out, force=force, original=doc_path)
-        return
-    _write_out(_document_bytes(result.document, out), out=out, force=force, original=doc_path)
-    for filled in result.filled_from_provider:
-        click.echo(f"{filled}: taken from provider; check it", err=True)
-    _echo_todos(result.todos)
+    for filled in [] if as_json else result.filled_from_provider:
+        click.echo(f"{filled}: taken from the provider; check it", err=True)
 
 
 @provenance.command("draft")
@@ -130,14 +133,22 @@ def provenance_upgrade(path: Path, out: Path | None, force: bool) -> None:
     default=None,
     help="The day the data arrived (YYYY-MM-DD); default today in KAKUNIN_TIMEZONE.",
 )
+@json_option
 def provenance_draft(
-    batch_dir: Path, out: Path | None, force: bool, dataset: str | None, ground: str | None, received_on: Any
+    batch_dir: Path,
+    out: Path | None,
+    force: bool,
+    dataset: str | None,
+    ground: str | None,
+    received_on: Any,
+    as_json: bool,
 ) -> None:
     """Write a starting v2 document for BATCH_DIR: every file under evidence/ with its SHA-256 (size as a
     comment), data_items from the dataset contract, TODO where a person must decide.
 
     Written to BATCH_DIR/provenance.yaml when the folder has no document yet, else to stdout
     (or --out). The TODO paths are listed on stderr. Exit 0 written, 2 could not run.
+    --json prints {"out", "todos", "evidence_files": [{file, sha256, size}]} (and "document" when printed).
     """
     from kakunin.cli.base import known_dataset
     from kakunin.provenance.document import DOCUMENT_NAMES
@@ -154,17 +165,27 @@ def provenance_draft(
     )
     if out is None and not any((batch_dir / n).exists() or (batch_dir / n).is_symlink() for n in DOCUMENT_NAMES):
         out = batch_dir / "provenance.yaml"
-    elif out is None:
+    elif out is None and not as_json:
         click.echo(f"{batch_dir} already holds a provenance document; the draft is printed instead", err=True)
     if out is not None and out.suffix.lower() == ".json":
         data = _document_bytes(document, out)
     else:
         sizes = {e.file: e.size for e in evidence}
         data = draft_text(document, sizes=sizes, source=batch_dir.resolve().name).encode()
-    _write_out(data, out=out, force=force, original=None)
-    if out is not None:
+    files = [{"file": e.file, "sha256": e.sha256, "size": e.size} for e in evidence]
+    todos = todo_paths(document)
+    _deliver(
+        data,
+        document,
+        out=out,
+        force=force,
+        original=None,
+        as_json=as_json,
+        todos=todos,
+        extra={"evidence_files": files},
+    )
+    if out is not None and not as_json:
         click.echo(f"wrote {out} ({len(evidence)} evidence file(s) hashed)", err=True)
-    _echo_todos(todo_paths(document))
 
 
 @provenance.command("dispose")
@@ -256,6 +277,31 @@ def _write_out(data: bytes, *, out: Path | None, force: bool, original: Path | N
         raise InputError(f"{out}: already exists; pass --force to overwrite it") from exc
     except OSError as exc:
         raise InputError(f"{out}: cannot be written: {exc.strerror}") from exc
+
+
+def _deliver(
+    data: bytes,
+    document: dict[str, Any],
+    *,
+    out: Path | None,
+    force: bool,
+    original: Path | None,
+    as_json: bool,
+    todos: list[str],
+    extra: dict[str, Any],
+) -> None:
+    """Write the document (or, under --json without --out, put it in the JSON) and report the TODOs."""
+    from kakunin.yaml_io import json_text
+
+    if not (as_json and out is None):
+        _write_out(data, out=out, force=force, original=original)
+    if not as_json:
+        _echo_todos(todos)
+        return
+    payload: dict[str, Any] = {"out": None if out is None else str(out), "todos": todos, **extra}
+    if out is None:
+        payload["document"] = document
+    click.echo(json_text(payload, default=str))
 
 
 def _echo_todos(todos: list[str]) -> None:
