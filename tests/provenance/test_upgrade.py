@@ -217,3 +217,96 @@ def test_upgrade_json_reports_todos_and_carries_the_document_without_out(kakunin
     assert out["filled_from_provider"] == ["entrustment.client.legal_name", "entrustment.client.address"]
     assert out["document"]["entrustment"]["client"]["legal_name"] == "株式会社サンプルデータ"
     assert out["todos"] == ["entrustment.scope", "entrustment.return_by", "entrustment.evidence"]
+
+
+def _v1(ground: str, change: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
+    doc = good_v2(ground)
+    as_v1(doc)
+    if change is not None:
+        change(doc)
+    return doc
+
+
+def _eu(doc: dict[str, Any]) -> None:
+    doc["eu_origin"] = True
+    doc["gdpr"] = {"lawful_basis": "consent", "art14_notice": {"provided_on": "2026-11-25", "evidence": ["x"]}}
+
+
+def _consent_holder(doc: dict[str, Any]) -> None:
+    doc["acquisition"]["upstream"] = [
+        {"legal_name": "株式会社中間データ", "legal_ground": "consent", "evidence": ["x"]}
+    ]
+
+
+def _collector_last(doc: dict[str, Any]) -> None:
+    doc["acquisition"]["upstream"] = [{"legal_name": "株式会社元収集者", "legal_ground": "collected"}]
+
+
+def _items_given(doc: dict[str, Any]) -> None:
+    doc["opt_out"]["items"] = ["identity.name"]
+    doc["acquisition"]["received_by"] = "consent"
+
+
+@pytest.mark.parametrize(
+    ("ground", "change", "path", "expected"),
+    [
+        pytest.param(
+            "consent", _eu, "gdpr", ["lawful_basis", "art14_notice", "purposes_at_transfer"], id="gdpr-purposes-added"
+        ),
+        pytest.param("consent", None, "contractors[0].country", "JP", id="country-written-out"),
+        pytest.param(
+            "opt_out",
+            _consent_holder,
+            "acquisition.upstream",
+            [("株式会社中間データ", "consent"), ("TODO: the business that collected it from the people", "collected")],
+            id="collector-appended",
+        ),
+        pytest.param(
+            "opt_out",
+            _collector_last,
+            "acquisition.upstream",
+            [("株式会社元収集者", "collected")],
+            id="collector-kept",
+        ),
+        pytest.param("opt_out", _items_given, "opt_out.items", ["identity.name"], id="items-kept"),
+        pytest.param(
+            "opt_out",
+            None,
+            "acquisition",
+            ["source", "method", "received_by", "description", "period", "evidence", "upstream"],
+            id="received-by-after-method",
+        ),
+        pytest.param(
+            "opt_out", None, "opt_out", ["ppc_filing_id", "published_on", "items", "evidence"], id="items-in-place"
+        ),
+    ],
+)
+def test_upgrade_adds_only_what_is_missing_in_its_place(
+    ground: str, change: Callable[[dict[str, Any]], object] | None, path: str, expected: Any
+) -> None:
+    upgraded = upgrade_mapping(_v1(ground, change)).document
+    found = value_at(upgraded, path)
+    if isinstance(found, dict):
+        found = list(found)
+    elif path.endswith("upstream"):
+        found = [(h["legal_name"], h["legal_ground"]) for h in found]
+    assert found == expected
+
+
+def test_the_collector_the_chain_ends_in_gets_only_its_missing_fields() -> None:
+    upgraded = upgrade_mapping(_v1("opt_out", _collector_last)).document
+    assert [p for p in todo_paths(upgraded) if p.startswith("acquisition.upstream")] == [
+        "acquisition.upstream[0].address",
+        "acquisition.upstream[0].collection_method",
+        "acquisition.upstream[0].evidence",
+    ]
+
+
+def test_nested_subcontractors_get_a_country_and_a_given_one_is_kept() -> None:
+    def nested(doc: dict[str, Any]) -> None:
+        doc["contractors"][0]["country"] = "US"
+        doc["contractors"][0]["subcontractors"] = [{"legal_name": "合同会社入力サポート", "role": "sub"}]
+
+    upgraded = upgrade_mapping(_v1("consent", nested)).document
+    assert upgraded["contractors"][0]["country"] == "US"
+    assert upgraded["contractors"][0]["subcontractors"][0]["country"] == "JP"
