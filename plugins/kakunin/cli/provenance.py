@@ -65,7 +65,7 @@ def provenance_submit(batch_dir: Path, as_json: bool, as_of: Any) -> None:
 @json_option
 def batches(as_json: bool) -> None:
     """List every batch with its dataset, document id, state (pending, rejected, published, partly purged,
-    purged) and reason codes."""
+    purged), reason codes and, for a rejected batch, how its outside copies were disposed of."""
     from kakunin.batches import list_batches
     from kakunin.storage import open_store
 
