@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from kakunin import audit
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Registry
-from kakunin.errors import InputError, KakuninError, StorageError
+from kakunin.disposal import Disposal, logged_disposals
+from kakunin.errors import InputError, KakuninError, StorageError, StorageNotFound
 from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.layout import (
     LANDING,
@@ -45,6 +46,7 @@ from kakunin.lineage.formats import AuditAction, ManifestHeader
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
 from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
 from kakunin.provenance.findings import Finding, Verdict, decide
+from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, check_key, delete_prefix, load
 from kakunin.yaml_io import dump_json
 
@@ -90,8 +92,22 @@ class Submission(_Record):
     findings: list[Finding]
 
 
+class RejectedProvider(_Record):
+    """Whom we refused: the provider as its document named it (no personal data: a business)."""
+
+    legal_name: str | None = None
+    corporate_number: str | None = None
+
+    @classmethod
+    def of(cls, document: ProvenanceDocument | None) -> RejectedProvider | None:
+        """The provider of a document whose shape could be read, else None."""
+        if document is None:
+            return None
+        return cls(legal_name=document.provider.legal_name, corporate_number=document.provider.corporate_number)
+
+
 class Rejection(_Record):
-    """`rejection.json`: why a batch was refused, at which stage."""
+    """`rejection.json`: why a batch was refused, at which stage, and whom we refused."""
 
     batch_id: str
     dataset: str
@@ -100,6 +116,11 @@ class Rejection(_Record):
     stage: Literal["provenance", "parse", "accuracy"]
     rejected_at: datetime
     findings: list[Finding]
+    provider: RejectedProvider | None = Field(
+        default=None,
+        description="The provider's legal name and corporate number from the document, so 'whom did we refuse, "
+        "and why' can be answered; absent in rejections written before v2 or when the document was unreadable.",
+    )
 
 
 class BatchSummary(_Record):
@@ -117,6 +138,9 @@ class BatchSummary(_Record):
     purged: int | None = Field(
         default=None,
         description="records of this batch purged by closed retention certificates (published batches only)",
+    )
+    disposal: Disposal | None = Field(
+        default=None, description="how a rejected batch's copies outside the store were disposed of (audit log)"
     )
 
 
@@ -169,6 +193,7 @@ def submit_batch(
             stage="provenance",
             rejected_at=now,
             findings=verdict.findings,
+            provider=RejectedProvider.of(parsed.document),
         )
         _record_rejection(store, BatchRef(dataset, batch_id), rejection)
         return SubmitResult(verdict=verdict, batch_id=batch_id, landed=False, files_not_copied=[])
@@ -337,7 +362,21 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 quarantined=header.counts.quarantined,
             )
     purged = _purged_counts(store)
-    return [_with_purges(summaries[k], purged) for k in sorted(summaries)]
+    disposals = logged_disposals(store) if any(b.state == "rejected" for b in summaries.values()) else {}
+    return [_with_disposal(_with_purges(summaries[k], purged), disposals) for k in sorted(summaries)]
+
+
+def _with_disposal(summary: BatchSummary, disposals: dict[str, Disposal]) -> BatchSummary:
+    disposal = disposals.get(summary.batch_id) if summary.state == "rejected" else None
+    return summary if disposal is None else summary.model_copy(update={"disposal": disposal})
+
+
+def find_batch(store: ObjectStore, batch_id: str) -> BatchSummary:
+    """The batch with this id, as `kakunin batches` lists it; `StorageNotFound` when there is none."""
+    found = next((b for b in list_batches(store) if b.batch_id == batch_id), None)
+    if found is None:
+        raise StorageNotFound(f"no batch {batch_id!r} in the store (see `kakunin batches`)")
+    return found
 
 
 def _purged_counts(store: ObjectStore) -> dict[str, int]:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kakunin.batches import BatchSummary, SubmitResult
 from kakunin.codes import Severity
+from kakunin.disposal import Disposal
 from kakunin.provenance.findings import Finding, Verdict
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!"}
@@ -167,14 +168,21 @@ def batches_text(batches: Sequence[BatchSummary]) -> str:
 
 
 def state_text(batch: BatchSummary) -> str:
-    """`published 40`, `partly purged 12/40`, `purged 40`, `rejected (parse)`, `pending`."""
+    """`published 40`, `partly purged 12/40`, `purged 40`, `rejected (parse)`, `pending`; a rejected batch's
+    disposal follows its state (`rejected (provenance); returned by E1024 at ...`)."""
     if batch.state == "rejected":
-        return "rejected" + (f" ({batch.stage})" if batch.stage else "")
+        text = "rejected" + (f" ({batch.stage})" if batch.stage else "")
+        return text + (f"; {disposal_text(batch.disposal)}" if batch.disposal else "")
     if batch.state in {"published", "purged"}:
         return f"{batch.state} {count_text(batch.published)}"
     if batch.state == "partly_purged":
         return f"partly purged {batch.purged}/{count_text(batch.published)}"
     return batch.state
+
+
+def disposal_text(disposal: Disposal) -> str:
+    """`returned by E1024 at 2026-11-27 09:30 UTC`: how a rejected batch's outside copies were disposed of."""
+    return f"{disposal.method} by {disposal.by} at {disposal.at:%Y-%m-%d %H:%M} UTC"
 
 
 def count_text(value: int | None) -> str:

@@ -1,6 +1,6 @@
 """The `kakunin` command. It imports no Airflow and no Great Expectations on its paths.
 
-One module per command group: `provenance` (check, submit, batches), `intake`, `lineage`
+One module per command group: `provenance` (check, submit, upgrade, draft, dispose, batches), `intake`, `lineage`
 (trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`.
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered, not
@@ -21,6 +21,7 @@ stdout, `{"error": {"code": CODE, "message": MESSAGE}}` with the same exit code.
     lease            a lease was lost mid-run                                             2
     busy             another run holds the lease; nothing was done                        75
     not_intact       `lineage checkpoint`: the lineage is not intact, nothing signed      1
+    not_disposable   `provenance dispose`: the batch is not rejected, or already disposed 1
     error            any other known error                                                2
     unexpected       a defect (a bug): please report it with KAKUNIN_DEBUG=1 output       2
     interrupted      Ctrl-C                                                               130

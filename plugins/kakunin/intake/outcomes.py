@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kakunin import audit
-from kakunin.batches import Rejection
+from kakunin.batches import RejectedProvider, Rejection
 from kakunin.hashing import sha256_bytes
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus
 from kakunin.intake.work import CURATED_COMPRESSION, FAILED_ROWS, gate_record, is_linked, is_rejected
@@ -36,6 +36,7 @@ def reject(
     findings: list[Finding],
     document_id: str | None,
     document_sha256: str | None,
+    provider: RejectedProvider | None = None,
     failed_rows: pa.Table | None = None,
 ) -> None:
     """Move the whole batch to quarantine with its findings; nothing of it is published.
@@ -58,6 +59,7 @@ def reject(
         stage=stage,
         rejected_at=ctx.now(),
         findings=findings,
+        provider=provider,
     )
     store.put_bytes(ref.rejection, dump_json(rejection))
     ctx.maybe_fail("rejection-written")

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kakunin import audit
-from kakunin.batches import StoredFile, Submission, materialised
+from kakunin.batches import RejectedProvider, StoredFile, Submission, materialised
 from kakunin.codes import ReasonCode
 from kakunin.durations import parse_duration
 from kakunin.errors import ConfigError, StorageError
@@ -110,6 +110,7 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             findings=findings,
             document_id=submission.document_id,
             document_sha256=submission.document_sha256,
+            provider=RejectedProvider.of(parsed.document),
         )
         return StepOutcome(
             batch=str(ref), step="gate", status=StepStatus.REJECTED, detail=", ".join(verdict.error_codes)
@@ -184,6 +185,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             findings=[Finding.of(code, record.data_file, message)],
             document_id=document.document_id,
             document_sha256=record.document_sha256,
+            provider=RejectedProvider.of(document),
         )
         return StepOutcome(batch=str(ref), step="parse", status=StepStatus.REJECTED, detail=code.value)
 
@@ -256,6 +258,7 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                 findings=[Finding.of(ReasonCode.ACCURACY_THRESHOLD, record.data_file, message)],
                 document_id=document.document_id,
                 document_sha256=record.document_sha256,
+                provider=RejectedProvider.of(document),
                 failed_rows=failed,
             )
             return StepOutcome(batch=str(ref), step="accuracy", status=StepStatus.REJECTED, detail=message)

@@ -185,6 +185,7 @@ class AuditAction(StrEnum):
     ERASURE_REQUEST = "erasure-request"  # a data subject asked for erasure
     TRACE = "trace"  # someone traced a record
     VERIFY = "verify"  # someone verified the lineage
+    DISPOSE = "dispose"  # a rejected batch's copies outside the store were returned or deleted
 
 
 class AuditEntry(_Record):
