@@ -22,6 +22,7 @@ PUBLISHED_ACTIONS = [
     "erasure-request",
     "trace",
     "verify",
+    "dispose",  # provenance v2: how a rejected batch's outside copies were disposed of
 ]
 
 
