@@ -26,21 +26,29 @@ def _sample(name: str, expected: str | None, codes: list[str], landed: bool) -> 
 @pytest.mark.parametrize(
     ("sample", "outcome"),
     [
-        pytest.param(_sample("01_good_utf8", None, [], True), ("published", None), id="clean"),
+        pytest.param(_sample("01_good_utf8", None, [], True), ("published", ()), id="clean"),
         pytest.param(
             _sample("19_review", "contractor.review_stale", ["contractor.review_stale"], True),
-            ("published", None),
+            ("published", ()),
             id="warning",
         ),
-        pytest.param(_sample("04_schema", "schema", ["schema"], False), ("rejected", "schema"), id="gate-refused"),
+        pytest.param(_sample("04_schema", "schema", ["schema"], False), ("rejected", ("schema",)), id="gate-refused"),
         pytest.param(
             _sample("29_bad_rows", "accuracy.threshold", [], True),
-            ("rejected", "accuracy.threshold"),
+            ("rejected", ("accuracy.threshold",)),
             id="intake-refused",
+        ),
+        pytest.param(
+            {
+                **_sample("38_resale", "provider.individual, provider.denied", ["x", "y"], False),
+                "expected_codes": ["provider.individual", "provider.denied"],
+            },
+            ("rejected", ("provider.individual", "provider.denied")),
+            id="two-codes",
         ),
     ],
 )
-def test_expected_outcome_of_each_kind_of_sample(sample: dict[str, Any], outcome: tuple[str, str | None]) -> None:
+def test_expected_outcome_of_each_kind_of_sample(sample: dict[str, Any], outcome: tuple[str, tuple[str, ...]]) -> None:
     number = int(sample["sample"].split("_")[0])
     assert checks.expected_outcomes([sample]) == {f"{900000 + number:06d}": outcome}
 
@@ -50,7 +58,7 @@ def _batch(doc: str, state: str, codes: list[str]) -> dict[str, Any]:
 
 
 def test_batches_as_expected_give_no_problem() -> None:
-    expected = {"900001": ("published", None), "900029": ("rejected", "accuracy.threshold")}
+    expected = {"900001": ("published", ()), "900029": ("rejected", ("accuracy.threshold",))}
     found = [_batch("900001", "published", []), _batch("900029", "rejected", ["accuracy.threshold"])]
     assert checks.batch_problems(expected, found) == []
 
@@ -81,10 +89,22 @@ def test_batches_as_expected_give_no_problem() -> None:
     ],
 )
 def test_a_batch_not_as_expected_is_named(found: list[dict[str, Any]], complaint: str) -> None:
-    expected = {"900001": ("published", None), "900029": ("rejected", "accuracy.threshold")}
+    expected = {"900001": ("published", ()), "900029": ("rejected", ("accuracy.threshold",))}
     problems = checks.batch_problems(expected, found)
     assert len(problems) == 1
     assert complaint in problems[0]
+
+
+def test_a_batch_must_carry_every_code_its_sample_fires() -> None:
+    """The 名簿業者 resale is refused with two codes: both must be there, in any order."""
+    expected = {"900038": ("rejected", ("provider.individual", "provider.denied"))}
+    both = [_batch("900038", "rejected", ["provider.denied", "provider.individual"])]
+    one = [_batch("900038", "rejected", ["provider.individual"])]
+    assert checks.batch_problems(expected, both) == []
+    assert checks.batch_problems(expected, one) == [
+        "batch b900038 (PRV-2026-900038): expected rejected with provider.individual, provider.denied, "
+        "found rejected ['provider.individual']"
+    ]
 
 
 def _ti(host: str | None, state: str = "success") -> dict[str, Any]:

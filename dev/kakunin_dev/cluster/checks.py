@@ -9,25 +9,26 @@ from collections import Counter
 from typing import Any
 
 
-def expected_outcomes(samples: list[dict[str, Any]]) -> dict[str, tuple[str, str | None]]:
-    """Per document-id suffix (`9000NN`), the state and reason code each sample batch should end with.
+def expected_outcomes(samples: list[dict[str, Any]]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Per document-id suffix (`9000NN`), the state and reason codes each sample batch should end with.
 
-    From `kakunin demo seed --json`: a sample refused at the gate stays rejected with its code; one
-    that landed without gate codes but with an expected code is rejected by intake with it; every
-    other landed sample (warnings only, or clean) is published.
+    From `kakunin demo seed --json`: a sample refused at the gate stays rejected with its codes (the
+    名簿業者 resale fires two); one that landed without gate codes but with an expected code is rejected
+    by intake with it; every other landed sample (warnings only, or clean) is published.
     """
-    outcomes: dict[str, tuple[str, str | None]] = {}
+    outcomes: dict[str, tuple[str, tuple[str, ...]]] = {}
     for sample in samples:
         number = int(str(sample["sample"]).split("_", 1)[0])
         expected = sample["expected"]
-        if sample["landed_as"] is None or (expected is not None and not sample["codes"]):
-            outcomes[f"{900000 + number:06d}"] = ("rejected", expected)
+        codes = tuple(sample.get("expected_codes") or ([expected] if expected else []))
+        if sample["landed_as"] is None or (codes and not sample["codes"]):
+            outcomes[f"{900000 + number:06d}"] = ("rejected", codes)
         else:
-            outcomes[f"{900000 + number:06d}"] = ("published", None)
+            outcomes[f"{900000 + number:06d}"] = ("published", ())
     return outcomes
 
 
-def batch_problems(expected: dict[str, tuple[str, str | None]], batches: list[dict[str, Any]]) -> list[str]:
+def batch_problems(expected: dict[str, tuple[str, tuple[str, ...]]], batches: list[dict[str, Any]]) -> list[str]:
     """Each batch whose state or reason codes differ from what its sample should give, and any batch missing."""
     problems: list[str] = []
     seen: set[str] = set()
@@ -37,11 +38,12 @@ def batch_problems(expected: dict[str, tuple[str, str | None]], batches: list[di
         if suffix not in expected:
             problems.append(f"batch {batch['batch_id']} ({batch['document_id']}) is not one the harness submitted")
             continue
-        state, code = expected[suffix]
-        if batch["state"] != state or (code is not None and code not in batch["reason_codes"]):
+        state, codes = expected[suffix]
+        if batch["state"] != state or not set(codes) <= set(batch["reason_codes"]):
+            wanted = f"{state} with {', '.join(codes)}" if codes else state
             problems.append(
-                f"batch {batch['batch_id']} ({batch['document_id']}): expected {state}"
-                f"{f' with {code}' if code else ''}, found {batch['state']} {batch['reason_codes']}"
+                f"batch {batch['batch_id']} ({batch['document_id']}): expected {wanted}, "
+                f"found {batch['state']} {batch['reason_codes']}"
             )
     problems += [f"no batch for document {suffix}" for suffix in sorted(set(expected) - seen)]
     return problems
