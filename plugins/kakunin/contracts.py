@@ -126,6 +126,31 @@ class Column(_Strict):
         return self.category is not None and self.category.startswith(SPECIAL_CARE_PREFIX)
 
 
+class IdentifierKind(StrEnum):
+    """What a data subject can be found by (`kakunin subject find`): each is digested with a key, never stored."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    NAME = "name"  # with the birth date: a name alone names too many people
+
+
+class IdentifierSource(_Strict):
+    """One column that feeds an identifier of the subject index: `{kind: email, column: email}`, or for a name
+    `{kind: name, column: name_kana, birth_date: birth_date}` (a name counts only with the birth date)."""
+
+    kind: IdentifierKind
+    column: Annotated[str, Field(pattern=IDENTIFIER)]
+    birth_date: Annotated[str | None, Field(pattern=IDENTIFIER)] = None
+
+    @model_validator(mode="after")
+    def _name_needs_a_birth_date(self) -> IdentifierSource:
+        if self.kind is IdentifierKind.NAME and self.birth_date is None:
+            raise ValueError(f"identifier {self.column!r}: a name identifies a person only with `birth_date:`")
+        if self.kind is not IdentifierKind.NAME and self.birth_date is not None:
+            raise ValueError(f"identifier {self.column!r}: only a name identifier takes `birth_date:`")
+        return self
+
+
 class FileFormat(_Strict):
     """How the batch's data file is laid out."""
 
@@ -144,6 +169,19 @@ class DatasetContract(_Strict):
     encodings: Annotated[list[str], Field(min_length=1)] = ["utf-8"]
     columns: Annotated[list[Column], Field(min_length=1)]
     subject_key: Annotated[list[str], Field(min_length=1)]
+    identifiers: Annotated[
+        list[IdentifierSource],
+        Field(description="Columns that feed the subject index (subjects/), so one person is found across datasets."),
+    ] = []
+    max_overlap_ratio: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="Above this share of rows already held from another provider, a batch is refused "
+            "(intake.overlap): it may be a leaked copy.",
+        ),
+    ] = 0.2
     allowed_purposes: Annotated[list[str], Field(min_length=1)]
     max_retention: str
     quarantine_retention: str = "P30D"
@@ -178,7 +216,19 @@ class DatasetContract(_Strict):
         missing = [k for k in self.subject_key if k not in names]
         if missing:
             raise ValueError(f"subject_key names columns the contract does not have: {', '.join(missing)}")
+        for source in self.identifiers:
+            self._check_identifier(source)
         return self
+
+    def _check_identifier(self, source: IdentifierSource) -> None:
+        by_name = {c.name: c for c in self.columns}
+        column = by_name.get(source.column)
+        if column is None or column.type is not ColumnType.STRING:
+            raise ValueError(f"identifiers: {source.column!r} must be a string column of the contract")
+        if source.birth_date is not None:
+            birth = by_name.get(source.birth_date)
+            if birth is None or birth.type is not ColumnType.DATE:
+                raise ValueError(f"identifiers: birth_date {source.birth_date!r} must be a date column of the contract")
 
     @cached_property
     def columns_by_name(self) -> dict[str, Column]:

@@ -34,6 +34,13 @@ RETENTION_JOURNAL = "journal/retention"
 LOCKS = "locks"
 PROVENANCE = "provenance"
 GX_REPORTS = "reports/gx"
+SUBJECTS = "subjects"  # the restricted zone of data subjects: keyed identifier digests, requests, lists
+SUBJECT_INDEX = "subjects/index"
+SUBJECT_REQUESTS = "subjects/requests"
+SUPPRESSED = "subjects/suppressed"
+STOPS = "subjects/stops"
+CORRECTIONS = "lineage/corrections"
+CORRECTION_CHAIN = "lineage/corrections/chain"
 
 # ── file names inside a batch's folders ──────────────────────────────────────────────
 SUBMISSION_FILE = "_submission.json"
@@ -277,6 +284,50 @@ def hold_key(hold_id: str, *, released: bool = False) -> str:
 
 def erasure_request_key(request_id: str) -> str:
     return f"{ERASURE_REQUESTS}/{request_id}.json"
+
+
+# ── data subjects (the `subjects/` zone) ──────────────────────────────────────────────
+
+
+def subject_index_key(ref: BatchRef) -> str:
+    """`subjects/index/<dataset>/<batch_id>.parquet`: the batch's keyed identifier digests → record ids."""
+    return f"{SUBJECT_INDEX}/{ref.dataset}/{ref.batch_id}.parquet"
+
+
+def parse_subject_index_key(key: str) -> BatchRef | None:
+    """`subjects/index/<dataset>/<batch_id>.parquet` → its batch; None for any other key."""
+    parts = key.removeprefix(f"{SUBJECT_INDEX}/").split("/")
+    if key.startswith(f"{SUBJECT_INDEX}/") and len(parts) == 2 and parts[1].endswith(".parquet"):
+        dataset, batch_id = parts[0], parts[1].removesuffix(".parquet")
+        if is_identifier(dataset) and is_batch_id(batch_id):
+            return BatchRef(dataset, batch_id)
+    return None
+
+
+def subject_request_key(request_id: str, *, closed: bool = False) -> str:
+    return f"{SUBJECT_REQUESTS}/{request_id}.closed.json" if closed else f"{SUBJECT_REQUESTS}/{request_id}.json"
+
+
+def suppression_key(request_id: str) -> str:
+    return f"{SUPPRESSED}/{request_id}.json"
+
+
+def stop_key(stop_id: str, *, resumed: bool = False) -> str:
+    return f"{STOPS}/{stop_id}.resumed.json" if resumed else f"{STOPS}/{stop_id}.json"
+
+
+def correction_key(ref: BatchRef, correction_id: str) -> str:
+    """`lineage/corrections/<dataset>/<batch_id>/<correction_id>.json`: one correction of a record of the batch."""
+    return f"{CORRECTIONS}/{ref.dataset}/{ref.batch_id}/{correction_id}.json"
+
+
+def object_id(key: str, folder: str, suffix: str = ".json") -> str | None:
+    """`<folder>/<id><suffix>` → id (no further `/`, no `.` in the id); None for any other key."""
+    name = key.removeprefix(f"{folder}/")
+    if name == key or "/" in name or not name.endswith(suffix):
+        return None
+    ident = name.removesuffix(suffix)
+    return ident if ident and "." not in ident else None
 
 
 # ── leases ───────────────────────────────────────────────────────────────────────────
