@@ -21,6 +21,7 @@ from kakunin.intake.records import retention_until, uuid7_strings
 from kakunin.intake.work import LINEAGE_COLUMNS
 from kakunin.lineage.digests import Hmac, canonical_records, normalised_subject_keys
 from kakunin.lineage.formats import RECORD_ID, RETENTION_UNTIL, SOURCE_ROW
+from kakunin.subjects.identifiers import INDEX_SCHEMA, index_rows
 
 
 def with_failures(rows: pa.Table, failures: pa.Table) -> pa.Table:
@@ -53,6 +54,7 @@ class Stamping:
     latest: date  # the contract's limit: received_on + max_retention
     unix_ms: int
     hmac: Hmac
+    subject_key: bytes | None = None  # `subjects.identifiers.subject_key(...)`; None: no subject index rows
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Stamped:
     expiry_month: pa.Array
     fallbacks: int
     clamped: int
+    index: pa.Table  # the subject index rows of these records (`subjects.identifiers.INDEX_SCHEMA`)
 
 
 def stamp(passing: pa.Table, stamping: Stamping) -> Stamped:
@@ -101,4 +104,7 @@ def stamp(passing: pa.Table, stamping: Stamping) -> Stamped:
         expiry_month=pc.strftime(pc.cast(until, pa.timestamp("s")), format="%Y-%m"),
         fallbacks=pc.sum(fallback).as_py() or 0,
         clamped=pc.sum(clamped).as_py() or 0,
+        index=index_rows(record_ids, passing, contract, stamping.subject_key)
+        if stamping.subject_key is not None and contract.identifiers
+        else INDEX_SCHEMA.empty_table(),
     )

@@ -26,12 +26,13 @@ from kakunin.intake.work import (
     LINEAGE,
     LINEAGE_COLUMNS,
     PARSE,
+    SUBJECT_ROWS,
     AssignRecord,
     GateRecord,
     ParseRecord,
     gate_record,
 )
-from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key
+from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key, subject_index_key
 from kakunin.lineage import formats as col
 from kakunin.lineage import seal
 from kakunin.lineage.chain import Chain
@@ -60,6 +61,7 @@ from kakunin.lineage.receipts import (
 )
 from kakunin.provenance.model import LegalGround, Party, ProvenanceDocument
 from kakunin.storage import ObjectStore, load, object_sha256
+from kakunin.subjects.identifiers import INDEX_SCHEMA
 from kakunin.yaml_io import dump_json
 
 RECEIPT_KEEP = IsoDuration(years=3)
@@ -74,6 +76,7 @@ class _Written:
     receipt: StoredObject
     receipt_keep_until: date
     commit: StoredObject
+    subject_index: StoredObject | None
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         commit=load(store, ref.commit, Commit),
     )
     manifest_sha = _write_manifest_parquet(ref, ctx, inputs)
+    subject_index = _publish_subject_index(ref, ctx)
     now = ctx.now()
     receipt = _receipt(ref, ctx, inputs, now)
     receipt_bytes = dump_json(receipt)
@@ -112,6 +116,7 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         receipt=StoredObject(key=ref.receipt, sha256=sha256_bytes(receipt_bytes)),
         receipt_keep_until=receipt.keep_until,
         commit=StoredObject(key=ref.commit, sha256=object_sha256(store, ref.commit)),
+        subject_index=subject_index,
     )
     headers: dict[int, ManifestHeader] = {}
 
@@ -136,6 +141,20 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         receipt.keep_until,
     )
     return headers[sequence]
+
+
+def _publish_subject_index(ref: BatchRef, ctx: IntakeContext) -> StoredObject | None:
+    """`subjects/index/<dataset>/<batch_id>.parquet` from the rows `assign` staged, sorted by digest (so a lookup
+    reads few row groups); None when the dataset declares no identifiers (or the work is from an older release)."""
+    store = ctx.store
+    if not ctx.contract(ref).identifiers or not store.exists(ref.work(SUBJECT_ROWS)):
+        return None
+    key = subject_index_key(ref)
+    with store.reading(ref.work(SUBJECT_ROWS)) as staged:
+        rows = pq.read_table(staged, schema=INDEX_SCHEMA).sort_by([("digest", "ascending"), ("record_id", "ascending")])
+    with store.writing(key) as out:
+        pq.write_table(rows, out, compression="zstd")
+        return StoredObject(key=key, sha256=sha256_file(out), rows=rows.num_rows)
 
 
 def _lock(store: ObjectStore, keys: list[str], until: date) -> None:
@@ -357,4 +376,5 @@ def _header(
         previous=previous,
         evidence_index=gate.evidence_index,
         commit=written.commit,
+        subject_index=written.subject_index,
     )

@@ -20,11 +20,13 @@ from kakunin.intake.work import (
     FAILED_ROWS,
     LINEAGE,
     LINEAGE_COLUMNS,
+    SUBJECT_ROWS,
     WORK_COMPRESSION,
     AssignRecord,
 )
 from kakunin.layout import BatchRef
 from kakunin.storage import ObjectStore
+from kakunin.subjects.identifiers import INDEX_SCHEMA
 
 
 class Stager:
@@ -38,12 +40,15 @@ class Stager:
         self._stack = ExitStack()
         self._curated: dict[str, pq.ParquetWriter] = {}
         self._lineage: pq.ParquetWriter | None = None
+        self._subjects: pq.ParquetWriter | None = None
         self._quarantine: pq.ParquetWriter | None = None
 
     def __enter__(self) -> Stager:
         self._stack.__enter__()
         path = self._stack.enter_context(self.store.writing(self.ref.work(LINEAGE)))
         self._lineage = self._stack.enter_context(pq.ParquetWriter(path, LINEAGE_COLUMNS, compression=WORK_COMPRESSION))
+        path = self._stack.enter_context(self.store.writing(self.ref.work(SUBJECT_ROWS)))
+        self._subjects = self._stack.enter_context(pq.ParquetWriter(path, INDEX_SCHEMA, compression=WORK_COMPRESSION))
         return self
 
     def __exit__(
@@ -53,9 +58,11 @@ class Stager:
 
     def add_passing(self, stamped: Stamped) -> None:
         """The stamped rows: lineage rows to the work file, data rows to their expiry month's staged file."""
-        if self._lineage is None:
+        if self._lineage is None or self._subjects is None:
             raise RuntimeError("Stager is used outside its with block")
         self._lineage.write_table(stamped.lineage)
+        if stamped.index.num_rows:
+            self._subjects.write_table(stamped.index)
         for month in pc.unique(stamped.expiry_month).to_pylist():
             part = stamped.data.filter(pc.equal(stamped.expiry_month, month))
             if month not in self._curated:

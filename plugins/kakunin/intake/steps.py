@@ -67,6 +67,7 @@ from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore, check_key, load, object_sha256
+from kakunin.subjects.identifiers import subject_key
 from kakunin.yaml_io import dump_json, json_bytes
 
 
@@ -298,6 +299,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         latest=contract.max_retention_duration.add_to(document.received_on),  # the contract's limit, per record
         unix_ms=int(ctx.now().timestamp() * 1000),
         hmac=Hmac(ctx.hmac_key),
+        subject_key=subject_key(ctx.hmac_key),
     )
     with store.reading(ref.work(FAILURES)) as path:
         failures = pq.read_table(path)

@@ -48,6 +48,7 @@ ASSIGN = "assign.json"
 CONFORMED = "conformed.parquet"
 FAILURES = "failures.parquet"
 LINEAGE = "lineage.parquet"
+SUBJECT_ROWS = "subjects.parquet"  # the batch's subject index rows (record_id, kind, digest), published by lineage
 FAILED_ROWS = "failed_rows.parquet"  # in quarantine: the rows that failed, with the rules they failed
 
 # work/.../lineage.parquet: one row per published record, no personal data.

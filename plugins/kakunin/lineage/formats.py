@@ -138,6 +138,12 @@ class ManifestHeader(_Record):
         description="the batch's commit record (curated/<dataset>/_commits/<batch_id>.json) as written at "
         "publish. Absent in headers written before commit records were sealed.",
     )
+    subject_index: StoredObject | None = Field(
+        default=None,
+        description="the batch's subject index (subjects/index/<dataset>/<batch_id>.parquet: keyed identifier "
+        "digests → record ids) as published; a purge or correction rewrites it later. Absent when the dataset "
+        "declares no identifiers, and in headers written before the subject index.",
+    )
 
 
 class EvidenceIndexEntry(_Record):

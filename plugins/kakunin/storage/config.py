@@ -30,7 +30,19 @@ LOCK_DAYS_ENV = "KAKUNIN_S3_LOCK_DAYS"
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 DEFAULT_LOCK_DAYS = 1095
 ZONES = frozenset(
-    {"landing", "work", "curated", "quarantine", "lineage", "audit", "journal", "locks", "provenance", "reports", "subjects"}
+    {
+        "landing",
+        "work",
+        "curated",
+        "quarantine",
+        "lineage",
+        "audit",
+        "journal",
+        "locks",
+        "provenance",
+        "reports",
+        "subjects",
+    }
 )  # the first part of every key `kakunin.layout` builds
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _EXAMPLES = "file:///srv/kakunin or s3://bucket/prefix"

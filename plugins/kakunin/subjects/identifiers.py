@@ -14,11 +14,9 @@ an email and a phone number can never share a digest.
 
 from __future__ import annotations
 
-import hmac as std_hmac
 import re
 from dataclasses import dataclass
 from datetime import date
-from hashlib import sha256
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,7 +44,7 @@ _TO_KATAKANA = str.maketrans(_HIRAGANA, _KATAKANA)
 
 def subject_key(hmac_key: bytes) -> bytes:
     """The key of identifier digests, derived from `KAKUNIN_HMAC_KEY` for this purpose only."""
-    return std_hmac.new(hmac_key, SCHEME.encode(), sha256).digest()
+    return bytes.fromhex(Hmac(hmac_key).hexdigest(SCHEME.encode()))
 
 
 def normalise_emails(values: pa.Array | pa.ChunkedArray) -> pa.Array:
