@@ -24,9 +24,8 @@ from kakunin.storage import LocalStore, ObjectStore
 from kakunin_dev.people import HANAKO, HANAKO_AS_SECOND_PROVIDER_WRITES, SECOND_PROVIDER, from_provider, plant
 from kakunin_dev.samples import write_batch
 from tests.conftest import RECEIVED_ON, TODAY
-from tests.intake.conftest import make_context
-
 from tests.intake.conftest import KEY as KEY  # the HMAC key make_context uses
+from tests.intake.conftest import make_context
 
 
 @dataclass
