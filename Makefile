@@ -60,6 +60,15 @@ run: install
 	@echo "kakunin_retention: success (task log: .airflow/retention-test.log)"
 	@grep -o "checkpoint [0-9]* of [^ ]* signed by key [0-9a-f]*" .airflow/retention-test.log | head -1 \
 		| sed 's/^/kakunin_retention: /' || true
+	@echo "Data subjects: one person (花子) sent by two providers under two customer numbers ..."
+	@$(DEMO_ENV) $(BIN)/kakunin demo people --out $(DEMO_HOME)/people
+	@for batch in first second; do $(DEMO_ENV) $(BIN)/kakunin provenance submit $(DEMO_HOME)/people/$$batch > /dev/null || exit 1; done
+	@$(DEMO_ENV) $(BIN)/kakunin intake run > /dev/null
+	echo hanako.kakuu@example.invalid | $(DEMO_ENV) $(BIN)/kakunin subject find --email -
+	$(DEMO_ENV) $(BIN)/kakunin erasure request --phone "+81 90-1111-2222" --reason "demo: REQ-2026-0042" --now
+	@$(DEMO_ENV) $(BIN)/kakunin provenance submit $(DEMO_HOME)/people/resent > /dev/null
+	$(DEMO_ENV) $(BIN)/kakunin intake run
+	echo hanako.kakuu@example.invalid | $(DEMO_ENV) $(BIN)/kakunin subject find --email -
 	$(DEMO_ENV) $(BIN)/kakunin lineage checkpoint --out $(DEMO_HOME)/checkpoint.json
 	@echo
 	$(DEMO_ENV) $(BIN)/kakunin demo report --checkpoint $(DEMO_HOME)/checkpoint.json --public-key $(DEMO_HOME)/public-key

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,39 @@ def copy_rows(source: Path, count: int) -> DataMutation:
         path.write_bytes(buffer.getvalue().encode("utf-8"))
 
     return mutate
+
+
+DEMO_BATCHES = ("first", "second", "resent")  # `make run`'s data-subject scene, in the order it submits them
+
+
+def write_person_batches(root: Path, *, today: date, rows: int = 20) -> dict[str, Path]:
+    """The three batches of `make run`'s data-subject scene, under `root`:
+
+    - `first`: provider A (the samples' provider) sends 花子 as C9000001 among others;
+    - `second`: provider B (株式会社架空リサーチ) sends her as C9100077, written its own way;
+    - `resent`: provider A sends her again (after she asked to be erased) with new others.
+    """
+    from kakunin_dev.samples import write_batch
+
+    received_on = today - timedelta(days=1)
+    plans: dict[str, tuple[int, Mutation | None, DataMutation]] = {
+        "first": (91, None, plant([(HANAKO, "C9000001")])),
+        "second": (
+            9102,
+            from_provider(SECOND_PROVIDER),
+            plant([(HANAKO_AS_SECOND_PROVIDER_WRITES, "C9100077")], start_row=4),
+        ),
+        "resent": (93, None, plant([(HANAKO, "C9000001")], start_row=7)),
+    }
+    return {
+        name: write_batch(
+            root / name,
+            document_id=f"PRV-2026-{910000 + seed:06d}",
+            received_on=received_on,
+            rows=rows,
+            seed=seed,
+            mutation=mutation,
+            data_mutation=data_mutation,
+        )
+        for name, (seed, mutation, data_mutation) in plans.items()
+    }

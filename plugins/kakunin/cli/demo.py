@@ -104,6 +104,24 @@ def _print_seed_table(outcomes: list[dict[str, Any]], store: Any) -> None:
     click.echo(f"{landed} landed, {len(outcomes) - landed} rejected; store: {store.describe()}")
 
 
+@demo.command("people")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Folder to write the batches in.")
+@as_of_option
+def demo_people(out: Path, as_of: Any) -> None:
+    """Write the data-subject scene's batches: one person (花子) from two providers, then re-sent after erasure.
+
+    Prints each batch folder; `make run` submits them with `kakunin provenance submit`.
+    """
+    try:
+        from kakunin_dev.people import write_person_batches
+    except ModuleNotFoundError as exc:
+        raise KakuninError("the demo needs the dev tools (kakunin_dev): run `make install` in a checkout") from exc
+    if out.exists() and any(out.iterdir()):
+        raise KakuninError(f"{out} exists and is not empty; choose a new folder")
+    for name, path in write_person_batches(out, today=day(as_of)).items():
+        click.echo(f"{name}: {path}")
+
+
 @demo.command("report")
 @anchor_options
 @json_option
