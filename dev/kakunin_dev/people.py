@@ -127,7 +127,7 @@ def write_person_batches(root: Path, *, today: date, rows: int = 20) -> dict[str
     plans: dict[str, tuple[int, Mutation | None, DataMutation]] = {
         "first": (91, None, plant([(HANAKO, "C9000001")])),
         "second": (
-            9102,
+            92,
             from_provider(SECOND_PROVIDER),
             plant([(HANAKO_AS_SECOND_PROVIDER_WRITES, "C9100077")], start_row=4),
         ),
