@@ -74,9 +74,9 @@ def test_the_checker_sees_a_wildcard_allow_and_an_explicit_deny() -> None:
     assert not _allows(denied, "s3:PutObject", f"{BUCKET}/landing/x")
 
 
-def test_the_auditor_reads_lineage_and_audit_and_can_change_nothing() -> None:
+def test_the_auditor_reads_lineage_audit_and_the_subject_register_and_can_change_nothing() -> None:
     auditor = _policy("auditor")
-    for zone in ("lineage", "audit"):
+    for zone in ("lineage", "audit", "subjects"):  # subjects/: keyed digests and request deadlines, for verify
         assert _allows(auditor, "s3:GetObject", f"{BUCKET}/{zone}/manifests/x.json")
     for zone in ("landing", "curated", "quarantine", "provenance"):
         assert not _allows(auditor, "s3:GetObject", f"{BUCKET}/{zone}/x")
@@ -117,6 +117,7 @@ def test_the_engineer_runs_the_bootstrap_but_reads_no_personal_data_and_deletes_
     for zone in ("landing", "curated", "quarantine", "provenance"):
         assert not _allows(engineer, "s3:GetObject", f"{BUCKET}/{zone}/x")
     assert _allows(engineer, "s3:GetObject", f"{BUCKET}/lineage/x")
+    assert not _allows(engineer, "s3:GetObject", f"{BUCKET}/subjects/index/x")  # digests of people: restricted
     assert not _allows(engineer, "s3:DeleteObjectVersion", f"{BUCKET}/lineage/x")
     assert not _allows(engineer, "s3:PutObject", f"{BUCKET}/landing/x")
 

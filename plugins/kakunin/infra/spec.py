@@ -38,6 +38,7 @@ ZONES = tuple(
                 layout.AUDIT_CHAIN,
                 layout.RETENTION_JOURNAL,
                 layout.LOCKS,
+                layout.SUBJECTS,
                 layout.GX_REPORTS,
             )
         }
