@@ -42,7 +42,7 @@ from kakunin.layout import (
     landed_evidence_name,
 )
 from kakunin.lineage.chain import closed_certificates
-from kakunin.lineage.formats import AuditAction, ManifestHeader
+from kakunin.lineage.formats import AuditAction, ManifestHeader, Overlap
 from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, read_document
 from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
 from kakunin.provenance.findings import Finding, Verdict, decide
@@ -142,6 +142,8 @@ class BatchSummary(_Record):
     disposal: Disposal | None = Field(
         default=None, description="how a rejected batch's copies outside the store were disposed of (audit log)"
     )
+    erased: int | None = Field(default=None, description="rows dropped: their person asked to be erased (published)")
+    overlap: Overlap | None = Field(default=None, description="the leaked-copy signal of a published batch")
 
 
 class SubmitResult(_Record):
@@ -351,6 +353,7 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
             header = load(store, key, ManifestHeader)
             failed_rules = ["parse.value"] if header.counts.parse_failed else []
             failed_rules += [short_rule_name(r.rule) for r in header.gx.rules if not r.success]
+            failed_rules += [ReasonCode.SUBJECT_ERASED.value] if header.counts.erased else []
             summaries[header.batch_id] = BatchSummary(
                 batch_id=header.batch_id,
                 dataset=header.dataset,
@@ -360,6 +363,8 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 received=header.counts.received,
                 published=header.counts.published,
                 quarantined=header.counts.quarantined,
+                erased=header.counts.erased,
+                overlap=header.overlap,
             )
     purged = _purged_counts(store)
     disposals = logged_disposals(store) if any(b.state == "rejected" for b in summaries.values()) else {}

@@ -62,6 +62,8 @@ class ReasonCode(StrEnum):
     PARSE_ENCODING = "parse.encoding"
     PARSE_VALUE = "parse.value"
     ACCURACY_THRESHOLD = "accuracy.threshold"
+    SUBJECT_ERASED = "subject.erased"  # a row code: the row's person asked to be erased; dropped, not quarantined
+    INTAKE_OVERLAP = "intake.overlap"
 
     # lineage verify (lineage-manifest.md): a lineage or audit object the store does not keep write-once
     LINEAGE_UNLOCKED = "lineage.unlocked"
@@ -91,6 +93,7 @@ _WARNINGS: dict[ReasonCode, Severity] = {
     ReasonCode.CONTRACTOR_REVIEW_STALE: Severity.WARNING,
     ReasonCode.GROUND_REVIEW: Severity.WARNING,
     ReasonCode.NOTICE_LATE: Severity.WARNING,
+    ReasonCode.SUBJECT_ERASED: Severity.WARNING,
 }
 
 # Codes whose check may give a finding a second severity (the spec's "error / warning").
@@ -130,4 +133,6 @@ _ARTICLES: dict[ReasonCode, str] = {
     ReasonCode.GDPR_PURPOSE_AT_TRANSFER: "GDPR 5(1)(b), Supplementary Rules (3)",
     ReasonCode.NOTICE_LATE: "21(1)",
     ReasonCode.ACCURACY_THRESHOLD: "22",
+    ReasonCode.SUBJECT_ERASED: "35, GDPR 17",
+    ReasonCode.INTAKE_OVERLAP: "20(1), 30(1)(ii)",
 }

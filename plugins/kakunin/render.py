@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kakunin.batches import BatchSummary, SubmitResult
-from kakunin.codes import Severity
+from kakunin.codes import ReasonCode, Severity
 from kakunin.disposal import Disposal
 from kakunin.provenance.findings import Finding, Verdict
 
@@ -159,12 +159,24 @@ def batches_text(batches: Sequence[BatchSummary]) -> str:
             count(b.received),
             count(b.published),
             count(b.quarantined),
-            ", ".join(b.reason_codes) or "-",
+            ", ".join(notes_text(b)) or "-",
         )
         for b in batches
     ]
     headers = ("batch", "dataset", "document", "state", "received", "published", "quarantined", "reason codes")
     return table(headers, rows)
+
+
+def notes_text(batch: BatchSummary) -> list[str]:
+    """The reason codes, `subject.erased` with its count (`subject.erased×1`), then any leaked-copy overlap
+    (`overlap 2/20 (10%) from 1 other provider`)."""
+    notes = [
+        f"{c}×{batch.erased}" if c == ReasonCode.SUBJECT_ERASED and batch.erased else c for c in batch.reason_codes
+    ]
+    if batch.overlap is not None and batch.overlap.rows:
+        o = batch.overlap
+        notes.append(f"overlap {o.rows}/{o.considered} ({o.ratio:.0%}) from {o.providers} other provider(s)")
+    return notes
 
 
 def state_text(batch: BatchSummary) -> str:

@@ -360,6 +360,7 @@ def _header(
             published=inputs.assigned.published,
             quarantined=inputs.assigned.quarantined,
             parse_failed=inputs.parsed.parse_failed_rows,
+            erased=inputs.assigned.erased,
         ),
         retention_clock_fallbacks=inputs.assigned.retention_fallbacks,
         retention_clamped=inputs.assigned.retention_clamped,
@@ -377,4 +378,5 @@ def _header(
         evidence_index=gate.evidence_index,
         commit=written.commit,
         subject_index=written.subject_index,
+        overlap=inputs.assigned.overlap,
     )

@@ -190,12 +190,25 @@ def audit_publish(ref: BatchRef, ctx: IntakeContext) -> None:
         AuditAction.PUBLISH,
         at=header.created_at,
         document_id=header.provenance_document_id,
-        codes=[f.code.value for f in record.findings],
+        codes=[f.code.value for f in record.findings] + (["subject.erased"] if header.counts.erased else []),
         detail={
             "manifest": ref.manifest_header,
             "manifest_sha256": sha256_bytes(data),
             "received": header.counts.received,
             "published": header.counts.published,
             "quarantined": header.counts.quarantined,
+            **subjects_detail(header),
         },
     )
+
+
+def subjects_detail(header: ManifestHeader) -> audit.Detail:
+    """The publish entry's data-subject counts: rows erased (when any) and the leaked-copy signal (when checked)."""
+    detail: audit.Detail = {"erased": header.counts.erased} if header.counts.erased else {}
+    if header.overlap is not None:
+        detail |= {
+            "overlap_rows": header.overlap.rows,
+            "overlap_ratio": round(header.overlap.ratio, 4),
+            "overlap_providers": header.overlap.providers,
+        }
+    return detail

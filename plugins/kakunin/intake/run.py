@@ -95,6 +95,7 @@ def summarise(ref: BatchRef, ctx: IntakeContext, outcomes: list[StepOutcome]) ->
     header = load(store, ref.manifest_header, ManifestHeader)
     warnings = ["parse.value"] if header.counts.parse_failed else []
     warnings += [short_rule_name(r.rule) for r in header.gx.rules if not r.success]
+    warnings += ["subject.erased"] if header.counts.erased else []
     return BatchResult(
         batch=str(ref),
         decision="published",

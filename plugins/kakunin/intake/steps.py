@@ -38,6 +38,7 @@ from kakunin.intake.kernels import Stamping, failed_rows, stamp
 from kakunin.intake.manifest import write_lineage
 from kakunin.intake.outcomes import audit_accept, clear_published, finish_rejection, reject, remove_staged, skip
 from kakunin.intake.staging import Stager
+from kakunin.intake.subjects import refuse_overlap, screen_subjects
 from kakunin.intake.work import (
     ACCURACY,
     ASSIGN,
@@ -280,7 +281,9 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
 
     Passing rows go straight to hidden, not-yet-published curated files (one per expiry
     month); their lineage columns (no personal data) to `work/.../lineage.parquet`.
-    Failing rows go to `quarantine/.../failed_rows.parquet` with the rules they failed.
+    Failing rows go to `quarantine/.../failed_rows.parquet` with the rules they failed. Before any of
+    that, rows of people who asked to be erased are dropped, and a likely leaked copy is rejected
+    (`intake.subjects`).
     """
     if (skipped := skip(ref, ctx, "assign", ref.work(ASSIGN))) is not None:
         return skipped
@@ -290,6 +293,10 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     remove_staged(ref, store)  # a run killed midway may have staged some months already
     _, document = gate_record(ref, store)
     contract = ctx.contract(ref)
+    screening = screen_subjects(ref, ctx, document)
+    if (refused := refuse_overlap(ref, ctx, screening)) is not None:
+        return refused  # data we already hold, from someone else: a leaked copy?
+    erased = screening.erased if screening is not None else pa.array([], pa.int64())
     clock = document.retention.clock
     stamping = Stamping(
         contract=contract,
@@ -308,20 +315,25 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=ctx.chunk_rows):
             ctx.renew_lease()
             table = pa.Table.from_batches([chunk]).drop_columns([PARSE_FAILURES])
+            table = table.filter(
+                pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased))
+            )  # not even quarantined
             failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)
             passing = table.filter(pc.invert(failing))
             if passing.num_rows:
                 stager.add_passing(stamp(passing, stamping))
             stager.add_failing(table.filter(failing), failures)
         ctx.renew_lease()  # the staged files replace their names as this block closes: still ours?
-    record = stager.record()
+    record = stager.record().model_copy(
+        update={"erased": len(erased), "overlap": screening.verdict.overlap if screening is not None else None}
+    )
     store.put_bytes(ref.work(ASSIGN), record.to_bytes())
     ctx.maybe_fail("assign")
     return StepOutcome(
         batch=str(ref),
         step="assign",
         status=StepStatus.DONE,
-        detail=f"{record.published} to publish, {record.quarantined} quarantined",
+        detail=f"{record.published} to publish, {record.quarantined} quarantined, {record.erased} erased",
     )
 
 

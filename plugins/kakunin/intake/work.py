@@ -31,6 +31,7 @@ from kakunin.lineage.formats import (
     SUBJECT_DIGEST,
     ChainLink,
     ManifestHeader,
+    Overlap,
     StoredObject,
 )
 from kakunin.provenance.findings import Finding
@@ -90,6 +91,8 @@ class AssignRecord(BaseModel):
     retention_fallbacks: int
     retention_clamped: int = 0  # absent in work files of an older release
     months: dict[str, int]
+    erased: int = 0  # rows dropped: their person asked to be erased (subject.erased)
+    overlap: Overlap | None = None  # the leaked-copy signal; None when the dataset declares no identifiers
 
     def to_bytes(self) -> bytes:
         return json_text(self.model_dump(), indent=None).encode()

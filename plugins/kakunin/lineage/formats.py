@@ -80,6 +80,21 @@ class Counts(_Record):
     published: int
     quarantined: int
     parse_failed: int = 0
+    erased: int = Field(
+        default=0,
+        description="rows dropped because their person asked to be erased (subject.erased): neither published nor "
+        "quarantined; received = published + quarantined + erased",
+    )
+
+
+class Overlap(_Record):
+    """The leaked-copy signal of a batch: its rows whose email or phone we already hold from another provider."""
+
+    rows: int = Field(ge=0, description="rows with an email or phone digest of a record held from another provider")
+    considered: int = Field(ge=0, description="the batch's rows less the erased ones: the ratio's denominator")
+    ratio: float = Field(ge=0, description="rows / considered (0 when nothing was considered)")
+    providers: int = Field(ge=0, description="how many other providers those records came from")
+    max_ratio: float = Field(description="the contract's max_overlap_ratio at intake; above it the batch is rejected")
 
 
 class RuleResult(_Record):
@@ -143,6 +158,11 @@ class ManifestHeader(_Record):
         description="the batch's subject index (subjects/index/<dataset>/<batch_id>.parquet: keyed identifier "
         "digests → record ids) as published; a purge or correction rewrites it later. Absent when the dataset "
         "declares no identifiers, and in headers written before the subject index.",
+    )
+    overlap: Overlap | None = Field(
+        default=None,
+        description="the leaked-copy signal (intake.overlap) at or below the contract's max_overlap_ratio. Absent "
+        "when the dataset declares no identifiers, and in headers written before the signal.",
     )
 
 
