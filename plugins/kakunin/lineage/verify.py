@@ -66,6 +66,7 @@ from kakunin.lineage.formats import (
 )
 from kakunin.lineage.problems import Problem, Problems, unsafe_keys
 from kakunin.lineage.record_digests import ContractFor, recheck_record_digests
+from kakunin.lineage.subject_index_check import check_subject_index
 from kakunin.storage import ObjectStore, load, object_sha256
 
 if TYPE_CHECKING:
@@ -521,6 +522,8 @@ def verify(
     tell(5, total, "leftovers")
     _verify_no_leftovers(store, state)
     _verify_locks(store, state)
+    purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    check_subject_index(store, state.problems, purged=purged, key=key, contract_for=contract_for)
     rehashed = None
     if key is not None and contract_for is not None:
         tell(6, total, "record digests")
