@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kakunin.contracts import IdentifierKind, Registry
+from kakunin.contracts import IdentifierKind, Registry, default_expectations_root
 from kakunin.layout import subject_index_key
 from kakunin.lineage.chain import closed_certificates
+from kakunin.lineage.formats import ManifestHeader
 from kakunin.lineage.verify import verify
 from kakunin.retention.context import InjectedFailure, RetentionContext
 from kakunin.retention.erasure import request_erasure
 from kakunin.retention.purge import run_retention
-from kakunin.storage import ObjectStore
+from kakunin.storage import ObjectStore, load
 from kakunin.subjects.identifiers import Identifier, subject_key
 from kakunin.subjects.register import read_index
-from kakunin_dev.people import HANAKO
+from kakunin.subjects.reindex import reindex
+from kakunin_dev.people import HANAKO, plant
 from tests.conftest import TODAY, Run, kakunin_runner
-from tests.subjects.conftest import KEY, TwoProviders
+from tests.subjects.conftest import KEY, TwoProviders, submit_and_run
 
 HER_EMAIL = Identifier(IdentifierKind.EMAIL, HANAKO.email)
 
@@ -217,3 +222,38 @@ def test_reindex_refuses_without_the_key_or_for_an_unknown_batch(two_providers: 
     assert unknown.code == 2, unknown
     assert "error: no published batch B-NOPE" in unknown.stderr
     assert "Traceback" not in keyless.stderr + unknown.stderr
+
+
+def test_a_batch_published_before_the_index_is_reported_keyed_and_reindex_writes_it(
+    tmp_path: Path, registry: Registry, store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAKUNIN_HMAC_KEY", KEY.hex())
+    before_the_index = tmp_path / "expectations-before-the-index"
+    shutil.copytree(default_expectations_root(), before_the_index)
+    contract = before_the_index / "jp_customer_leads" / "contract.yaml"
+    contract.write_text(re.sub(r"(?m)^identifiers:.*\n(?:  - .*\n)+", "", contract.read_text()))
+    ref, outcome = submit_and_run(
+        tmp_path, store, Registry(before_the_index), "old", seed=13, data_mutation=plant([(HANAKO, "C9000001")])
+    )
+    assert outcome.decision == "published", outcome
+    assert load(store, ref.manifest_header, ManifestHeader).subject_index is None
+
+    report = verify(store, today=TODAY, key=KEY, contract_for=registry.contract)
+    (problem,) = report.problems
+    assert problem.check == "subjects"
+    assert "published before the subject index" in problem.message
+    assert "kakunin subject reindex" in problem.message
+    assert verify(store, today=TODAY).intact  # keyless, nobody can tell which datasets have identifiers
+
+    done = reindex(store, hmac_key=KEY, contract_for=registry.contract, now=lambda: datetime.now(UTC), actor="test")
+
+    assert [(b.batch_id, b.outcome) for b in done.batches] == [(ref.batch_id, "written")]
+    assert _her_batches(store) == [ref.batch_id]
+    report = verify(store, today=TODAY, key=KEY, contract_for=registry.contract)
+    assert report.intact, report.problems
+    assert (
+        reindex(
+            store, hmac_key=KEY, contract_for=registry.contract, now=lambda: datetime.now(UTC), actor="test"
+        ).batches
+        == []
+    )

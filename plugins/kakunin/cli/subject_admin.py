@@ -18,8 +18,10 @@ from kakunin.cli.base import emit_json, json_option, known_dataset, registry
 @click.option("--batch", "batch_id", default=None, help="Rebuild this one batch's index, even if it has one.")
 @json_option
 def subject_reindex(dataset: str | None, batch_id: str | None, as_json: bool) -> None:
-    """Write the subject index of every published batch that has none, from its live curated records.
+    """Write the missing subject index of published batches.
 
+    Every published batch of a dataset with identifiers that has no index file gets one, from its
+    live curated records; --batch rebuilds one batch's index even if it has one.
     Batches published before the subject index cannot be found (subject find) or erased (消去) by
     their people's identifiers until this has run. Needs KAKUNIN_HMAC_KEY. A rerun changes nothing.
     """
