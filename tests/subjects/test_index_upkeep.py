@@ -7,7 +7,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,12 +22,13 @@ from kakunin.lineage.verify import verify
 from kakunin.retention.context import InjectedFailure, RetentionContext
 from kakunin.retention.erasure import request_erasure
 from kakunin.retention.purge import run_retention
-from kakunin.storage import ObjectStore, load
+from kakunin.storage import ObjectStore, S3Store, load
 from kakunin.subjects.identifiers import Identifier, subject_key
 from kakunin.subjects.register import read_index
 from kakunin.subjects.reindex import reindex
 from kakunin_dev.people import HANAKO, plant
-from tests.conftest import TODAY, Run, kakunin_runner
+from tests.conftest import TODAY, Run, edits, kakunin_runner
+from tests.retention.conftest import _publish
 from tests.subjects.conftest import KEY, TwoProviders, submit_and_run
 
 HER_EMAIL = Identifier(IdentifierKind.EMAIL, HANAKO.email)
@@ -257,3 +258,32 @@ def test_a_batch_published_before_the_index_is_reported_keyed_and_reindex_writes
         ).batches
         == []
     )
+
+
+def test_on_both_stores_no_version_of_a_purged_index_row_survives(
+    any_store: ObjectStore, registry: Registry, tmp_path: Path
+) -> None:
+    mutation = edits(retention__period="P1Y", retention__clock="column:last_purchase_on")
+    ref = _publish(tmp_path, any_store, registry, "b", 12, mutation)  # type: ignore[arg-type]
+    before = _index(any_store, subject_index_key(ref))
+    context = RetentionContext(
+        store=any_store, registry=registry, as_of=date(2026, 5, 22), now=lambda: datetime.now(UTC), actor="test"
+    )
+
+    (certificate,) = run_retention(context)
+
+    (action,) = certificate.subject_index
+    with any_store.reading(certificate.records.key) as path:
+        purged = set(pq.read_table(path).column("record_id").to_pylist())
+    after = set(_index(any_store, action.key).column("record_id").to_pylist()) if action.action == "rewrite" else set()
+    assert after == set(before.column("record_id").to_pylist()) - purged
+    assert after.isdisjoint(purged)
+    if isinstance(any_store, S3Store):
+        left = any_store.versions(action.key)
+        assert len(left) == (1 if action.action == "rewrite" else 0)
+        assert action.versions_removed, "the certificate names the versions it destroyed"
+        assert {v["VersionId"] for v in left}.isdisjoint(action.versions_removed)
+    else:
+        assert action.versions_removed == [], "a folder keeps no versions"
+    report = verify(any_store, today=TODAY)
+    assert report.intact, report.problems
