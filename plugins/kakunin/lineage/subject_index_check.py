@@ -157,7 +157,7 @@ def _check_file(store: ObjectStore, problems: Problems, batch: LinkedBatch, inde
             CHECK,
             index_key,
             f"the index still finds purged records: {len(resurrected)} record(s) a closed certificate purged "
-            f"(first: {resurrected[0].as_py()})",
+            f"(first: {resurrected[0].as_py()}); rebuild it with `{REINDEX_HINT} --batch {batch.ref.batch_id}`",
         )
 
 

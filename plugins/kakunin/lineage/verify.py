@@ -13,6 +13,8 @@ It checks, and reports every failure with where it is:
   record matches the hash its manifest header pinned;
 - with the HMAC key (keyed mode), every chain entry's seal (`kakunin.lineage.seal`): without
   it, a writer who re-hashes everything up the chain passes every check above;
+- the subject index holds only live records of its batch, none purged; keyed with the contracts,
+  exactly the rows their curated rows give (`lineage.subject_index_check`);
 - nothing a crashed run left behind (a half-written temporary, a staged file or work file of
   a batch no longer in landing) holds data outside the lineage;
 - on a store that can lock (S3 with Object Lock), every object in the lineage and audit zones
