@@ -172,6 +172,11 @@ def test_a_purged_record_put_back_into_the_index_is_reported_even_without_the_ke
         problems = _problems(kakunin("lineage", "verify", *mode))
         assert any(p.startswith(f"subjects {key}: the index still finds purged records: 1 record") for p in problems)
     assert HANAKO.email not in "".join(problems)
+    rebuilt = kakunin("subject-reindex", "--batch", two_providers.first.batch_id, "--json")
+    assert json.loads(rebuilt.stdout)["batches"][0]["outcome"] == "rebuilt", rebuilt
+    assert _her_batches(store) == [two_providers.second.batch_id]
+    intact = kakunin("lineage", "verify")
+    assert intact.code == 0, intact
 
 
 def test_an_index_file_of_no_published_batch_is_reported(two_providers: TwoProviders) -> None:
