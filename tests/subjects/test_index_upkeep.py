@@ -93,6 +93,9 @@ def test_expiry_of_every_record_deletes_the_index_files(two_providers: TwoProvid
     assert sorted(a.action for a in certificate.subject_index) == ["delete", "delete"]
     checked = kakunin("lineage", "verify")
     assert checked.code == 0, checked
+    nothing = kakunin("subject-reindex")  # no live record left: no index is right
+    assert "nothing to do" in nothing.stdout, nothing
+    assert not store.exists(subject_index_key(two_providers.first))
 
 
 @pytest.mark.parametrize("crash_at", ["subject-index-planned", "subject-index-0"])

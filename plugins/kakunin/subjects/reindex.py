@@ -95,9 +95,12 @@ def reindex(
         done = []
         for batch in batches_to_index(store, contract_for, dataset=dataset, batch_id=batch_id):
             lease.renew()
-            done.append(_reindex_batch(store, batch, hmac_key, contract_for))
-            if done[-1].outcome in ("written", "rebuilt", "removed"):
-                _audit(store, done[-1], at=now(), actor=actor, key=hmac_key)
+            result = _reindex_batch(store, batch, hmac_key, contract_for)
+            if result.outcome == "nothing to index" and batch_id is None:
+                continue  # every record purged: no index is right, and not worth a line on every run
+            done.append(result)
+            if result.outcome in ("written", "rebuilt", "removed"):
+                _audit(store, result, at=now(), actor=actor, key=hmac_key)
         return ReindexReport(batches=done)
     finally:
         lease.release()
