@@ -105,6 +105,7 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.signing",
     "kakunin.lineage.problems",
     "kakunin.lineage.record_digests",
+    "kakunin.lineage.subject_index_check",  # the subject index against the lineage; keyed, the identifier digests
     "kakunin.lineage.decisions",
     "kakunin.lineage.seal",
     "kakunin.storage",

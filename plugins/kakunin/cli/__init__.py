@@ -45,6 +45,7 @@ from kakunin.cli.intake import intake
 from kakunin.cli.lineage import lineage
 from kakunin.cli.provenance import batches, provenance
 from kakunin.cli.retention import erasure, hold, retention
+from kakunin.cli.subject_admin import subject_reindex
 from kakunin.errors import KakuninError
 from kakunin.yaml_io import json_text
 
@@ -85,7 +86,7 @@ def cli() -> None:
     """
 
 
-for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra):
+for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra, subject_reindex):
     cli.add_command(_command)
 
 

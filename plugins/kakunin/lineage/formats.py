@@ -212,6 +212,7 @@ class AuditAction(StrEnum):
     TRACE = "trace"  # someone traced a record
     VERIFY = "verify"  # someone verified the lineage
     DISPOSE = "dispose"  # a rejected batch's copies outside the store were returned or deleted
+    SUBJECT_REINDEX = "subject-reindex"  # a batch's subject index was written from its live curated records
 
 
 class AuditEntry(_Record):
@@ -334,6 +335,11 @@ class Certificate(_Record):
     future_as_of: bool = Field(
         default=False,
         description="the as-of date was after the day the run started, explicitly allowed (--allow-future-as-of)",
+    )
+    subject_index: list[FileAction] = Field(
+        default=[],
+        description="subject index files (subjects/index/<dataset>/<batch_id>.parquet) the purge rewrote without "
+        "the purged records' rows, or deleted when none was left; records_removed/records_kept count record ids",
     )
 
 

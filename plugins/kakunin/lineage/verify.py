@@ -13,6 +13,8 @@ It checks, and reports every failure with where it is:
   record matches the hash its manifest header pinned;
 - with the HMAC key (keyed mode), every chain entry's seal (`kakunin.lineage.seal`): without
   it, a writer who re-hashes everything up the chain passes every check above;
+- the subject index holds only live records of its batch, none purged; keyed with the contracts,
+  exactly the rows their curated rows give (`lineage.subject_index_check`);
 - nothing a crashed run left behind (a half-written temporary, a staged file or work file of
   a batch no longer in landing) holds data outside the lineage;
 - on a store that can lock (S3 with Object Lock), every object in the lineage and audit zones
@@ -66,6 +68,7 @@ from kakunin.lineage.formats import (
 )
 from kakunin.lineage.problems import Problem, Problems, unsafe_keys
 from kakunin.lineage.record_digests import ContractFor, recheck_record_digests
+from kakunin.lineage.subject_index_check import check_subject_index
 from kakunin.storage import ObjectStore, load, object_sha256
 
 if TYPE_CHECKING:
@@ -521,6 +524,8 @@ def verify(
     tell(5, total, "leftovers")
     _verify_no_leftovers(store, state)
     _verify_locks(store, state)
+    purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    check_subject_index(store, state.problems, purged=purged, key=key, contract_for=contract_for)
     rehashed = None
     if key is not None and contract_for is not None:
         tell(6, total, "record digests")

@@ -30,6 +30,7 @@ from kakunin.retention.certificates import batches_of, close_certificate
 from kakunin.retention.context import RetentionContext
 from kakunin.retention.holds import active_holds
 from kakunin.retention.plan import held_by
+from kakunin.retention.subject_index import purge_subject_index
 from kakunin.storage import ObjectStore, object_sha256
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,7 @@ def carry_out(ctx: RetentionContext, certificate: Certificate, *, progress: Prog
     gone, locked = _remove_objects(ctx, [*certificate.quarantine_removed, *certificate.receipts_removed])
     ctx.checkpoint("before-close")
     done = _as_carried_out(store, certificate, planned, out, holds)
+    done = done.model_copy(update={"subject_index": purge_subject_index(ctx, done)})
     return close_certificate(ctx, certificate, _with_removed_versions(_without(done, locked), gone))
 
 

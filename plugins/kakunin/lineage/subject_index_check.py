@@ -1,0 +1,245 @@
+"""Verify's check of the subject index: it finds exactly the live records, and never a purged one.
+
+An index row that outlives its record lets a person be "found" in data we said was erased; a row
+that is missing hides a live record from `subject find` and from erasure. Keyless, the check
+holds each index file against the manifests and the certificates (which batch, which records,
+nothing purged); keyed with the contracts, each live record's rows are re-derived from its curated
+row and compared both ways. Problems name index files and record ids, never what a digest hides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from kakunin.errors import KakuninError
+from kakunin.layout import (
+    AUDIT_CHAIN,
+    CERTIFICATE_CHAIN,
+    SUBJECT_INDEX,
+    BatchRef,
+    folder_prefix,
+    parse_subject_index_key,
+    subject_index_key,
+)
+from kakunin.lineage.chain import Chain, linked_manifests
+from kakunin.lineage.formats import AuditAction, AuditEntry, Certificate, CertificateLink, ManifestHeader
+from kakunin.lineage.problems import Problems, unsafe_keys
+from kakunin.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from kakunin.lineage.record_digests import ContractFor
+
+CHECK = "subjects"
+REINDEX_HINT = "kakunin subject reindex"
+_ROW_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class LinkedBatch:
+    """A batch the manifest chain links, with what its header says about its index."""
+
+    ref: BatchRef
+    header: ManifestHeader
+    manifest_key: str
+
+
+@dataclass
+class _Accounts:
+    """What the chains say the index may hold: index files reindexing wrote, and index files purges deleted."""
+
+    reindexed: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+
+
+def linked_batches(store: ObjectStore) -> Iterator[LinkedBatch]:
+    """Every batch of the manifest chain whose header and manifest can be read (verify reports the others)."""
+    for header_key, manifest_key in linked_manifests(store):
+        try:
+            header = ManifestHeader.model_validate_json(store.get_bytes(header_key))
+        except (ValidationError, KakuninError):
+            continue
+        yield LinkedBatch(BatchRef(header.dataset, header.batch_id), header, manifest_key)
+
+
+def live_index_rows(store: ObjectStore, batch: LinkedBatch, contract_for: ContractFor, key: bytes) -> pa.Table | None:
+    """The index rows the batch's live curated records give (`key` = KAKUNIN_HMAC_KEY); None when its dataset
+    declares no identifiers (or has no contract here)."""
+    from kakunin.subjects.identifiers import INDEX_SCHEMA, index_rows, subject_key
+
+    contract = contract_for(batch.ref.dataset)
+    if contract is None or not contract.identifiers:
+        return None
+    with store.open_input(batch.manifest_key) as handle:
+        rows = pq.read_table(handle, columns=["record_id", "curated_file"])
+    parts = [INDEX_SCHEMA.empty_table()]
+    derived = subject_key(key)
+    for curated_key in pc.unique(rows.column("curated_file")).to_pylist():
+        if unsafe_keys([curated_key]) or not store.exists(curated_key):
+            continue
+        with store.reading(curated_key) as path:
+            table = pq.read_table(path)
+        table = table.filter(pc.is_in(table.column("record_id"), value_set=rows.column("record_id")))
+        if table.num_rows:
+            parts.append(index_rows(table.column("record_id"), table, contract, derived))
+    found = pa.concat_tables(parts)
+    return found.sort_by([("digest", "ascending"), ("record_id", "ascending")])
+
+
+def check_subject_index(
+    store: ObjectStore, problems: Problems, *, purged: pa.Array, key: bytes | None, contract_for: ContractFor | None
+) -> int:
+    """Report every index file or row that does not match the lineage; returns how many index files were read."""
+    accounts = _accounts(store)
+    batches = {b.ref: b for b in linked_batches(store)}
+    files = 0
+    for index_key in sorted(store.list_keys(folder_prefix(SUBJECT_INDEX))):
+        ref = parse_subject_index_key(index_key)
+        if ref is None:
+            if not index_key.rsplit("/", 1)[-1].startswith((".", "_")):  # a write in progress is leftovers' to judge
+                problems.fail(
+                    CHECK, index_key, "not a batch's index file (subjects/index/<dataset>/<batch_id>.parquet)"
+                )
+            continue
+        files += 1
+        batch = batches.get(ref)
+        if batch is None:
+            problems.fail(CHECK, index_key, "an index file of no published batch: no linked manifest names it")
+            continue
+        if batch.header.subject_index is None and index_key not in accounts.reindexed:
+            problems.fail(
+                CHECK,
+                index_key,
+                "the batch's manifest header pins no subject index and no reindex audit entry wrote it",
+            )
+        _check_file(store, problems, batch, index_key, purged)
+    for batch in batches.values():
+        index_key = subject_index_key(batch.ref)
+        pinned = batch.header.subject_index is not None
+        if pinned and not store.exists(index_key) and index_key not in accounts.deleted:
+            problems.fail(
+                CHECK,
+                index_key,
+                f"the subject index its manifest header pins is missing and no closed purge certificate deleted it; "
+                f"rebuild it with `{REINDEX_HINT} --batch {batch.ref.batch_id}`",
+            )
+        if key is not None and contract_for is not None:
+            _check_content(store, problems, batch, key, contract_for, purged)
+    return files
+
+
+def _check_file(store: ObjectStore, problems: Problems, batch: LinkedBatch, index_key: str, purged: pa.Array) -> None:
+    """The file's record ids are the batch's, and none was purged."""
+    try:
+        ids = _index_table(store, index_key).column("record_id").combine_chunks()
+        with store.open_input(batch.manifest_key) as handle:
+            of_batch = pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
+    except (pa.ArrowException, KeyError, KakuninError, OSError):
+        problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
+        return
+    strangers = pc.unique(ids.filter(pc.invert(pc.is_in(ids, value_set=of_batch))))
+    if len(strangers):
+        problems.fail(
+            CHECK,
+            index_key,
+            f"{len(strangers)} record(s) in the index are not records of batch {batch.ref.batch_id} "
+            f"(first: {strangers[0].as_py()})",
+        )
+    resurrected = pc.unique(ids.filter(pc.is_in(ids, value_set=purged)))
+    if len(resurrected):
+        problems.fail(
+            CHECK,
+            index_key,
+            f"the index still finds purged records: {len(resurrected)} record(s) a closed certificate purged "
+            f"(first: {resurrected[0].as_py()}); rebuild it with `{REINDEX_HINT} --batch {batch.ref.batch_id}`",
+        )
+
+
+def _check_content(
+    store: ObjectStore, problems: Problems, batch: LinkedBatch, key: bytes, contract_for: ContractFor, purged: pa.Array
+) -> None:
+    """Keyed: the index holds exactly the rows the batch's live curated records give."""
+    index_key = subject_index_key(batch.ref)
+    try:
+        expected = live_index_rows(store, batch, contract_for, key)
+    except (pa.ArrowException, KeyError, KakuninError, OSError):
+        problems.fail(CHECK, index_key, "the batch's curated records cannot be read: its index was not re-derived")
+        return
+    if expected is None:
+        return
+    if not store.exists(index_key):  # a pinned one missing is reported by the caller
+        if batch.header.subject_index is None and expected.num_rows:
+            problems.fail(
+                CHECK,
+                index_key,
+                f"batch {batch.ref.batch_id} was published before the subject index: its people cannot be found "
+                f"or erased by identifier; write its index with `{REINDEX_HINT}`",
+            )
+        return
+    try:
+        actual = _index_table(store, index_key)
+    except (pa.ArrowException, KeyError, KakuninError, OSError):
+        return  # reported by _check_file
+    actual = actual.filter(pc.invert(pc.is_in(actual.column("record_id"), value_set=purged)))
+    missing = _rows_not_in(expected, actual)
+    if len(missing):
+        problems.fail(
+            CHECK,
+            index_key,
+            f"{len(missing)} identifier row(s) of live records are missing from the index (first record: "
+            f"{missing[0].as_py()}): that person can no longer be found or erased by identifier; rebuild it with "
+            f"`{REINDEX_HINT} --batch {batch.ref.batch_id}`",
+        )
+    extra = _rows_not_in(actual, expected)
+    if len(extra):
+        problems.fail(
+            CHECK,
+            index_key,
+            f"{len(extra)} index row(s) match no identifier of a live record (first record: {extra[0].as_py()})",
+        )
+
+
+def _rows_not_in(rows: pa.Table, other: pa.Table) -> pa.Array:
+    """Record ids of the rows of `rows` that `other` lacks (same record, kind and digest)."""
+    mine, theirs = _row_keys(rows), _row_keys(other)
+    return rows.column("record_id").combine_chunks().filter(pc.invert(pc.is_in(mine, value_set=theirs)))
+
+
+def _row_keys(rows: pa.Table) -> pa.Array:
+    columns = [rows.column(c).combine_chunks() for c in ("record_id", "kind", "digest")]
+    return pc.binary_join_element_wise(*columns, _ROW_SEPARATOR)
+
+
+def _index_table(store: ObjectStore, index_key: str) -> pa.Table:
+    from kakunin.subjects.identifiers import INDEX_SCHEMA
+
+    with store.open_input(index_key) as handle:
+        return pq.read_table(handle, schema=INDEX_SCHEMA)
+
+
+def _accounts(store: ObjectStore) -> _Accounts:
+    """Index files written by `subject reindex` (audit log) and deleted by purges (closed certificates)."""
+    out = _Accounts()
+    for _, data in Chain(store, AUDIT_CHAIN).entries():
+        try:
+            entry = AuditEntry.model_validate_json(data)
+        except ValidationError:
+            continue  # verify's audit check reports it
+        if entry.action == AuditAction.SUBJECT_REINDEX and isinstance(entry.detail.get("index"), str):
+            out.reindexed.add(str(entry.detail["index"]))
+    for _, data in Chain(store, CERTIFICATE_CHAIN).entries():
+        try:
+            link = CertificateLink.model_validate_json(data)
+            if unsafe_keys([link.certificate_key]) or not store.exists(link.certificate_key):
+                continue
+            certificate = Certificate.model_validate_json(store.get_bytes(link.certificate_key))
+        except ValidationError:
+            continue  # verify's certificate check reports it
+        out.deleted.update(a.key for a in certificate.subject_index if a.action == "delete")
+    return out
