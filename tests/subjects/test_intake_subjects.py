@@ -14,10 +14,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from kakunin.batches import Rejection
-from kakunin.contracts import IdentifierKind
-from kakunin.intake.run import BatchResult
+from kakunin.batches import Rejection, submit_batch
+from kakunin.contracts import IdentifierKind, Registry
+from kakunin.intake.run import BatchResult, run_batch
 from kakunin.intake.subjects import ProviderId, judge_overlap, overlapping_rows
+from kakunin.intake.work import find_pending
 from kakunin.layout import AUDIT_CHAIN, BatchRef
 from kakunin.lineage.formats import SOURCE_ROW, AuditEntry, ManifestHeader
 from kakunin.lineage.verify import verify
@@ -33,7 +34,10 @@ from kakunin_dev.people import (
     from_provider,
     plant,
 )
-from tests.conftest import TODAY, kakunin_runner
+from kakunin_dev.samples import write_batch
+from tests.chaos.faults import FaultyStore, Killed
+from tests.conftest import RECEIVED_ON, TODAY, kakunin_runner
+from tests.intake.conftest import make_context
 from tests.stores import keys_like
 from tests.subjects.conftest import KEY, TwoProviders
 
@@ -267,3 +271,54 @@ def test_overlapping_rows_counts_rows_not_digests() -> None:
     contact = pa.table({SOURCE_ROW: pa.array([1, 1, 2, 3], pa.int64()), "digest": ["e1", "p1", "e2", "e3"]})
     assert overlapping_rows(contact, {"e1", "p1", "e3"}) == 2
     assert overlapping_rows(contact, set()) == 0
+
+
+def _land(tmp_path: Path, store: ObjectStore, registry: Registry, name: str, **options: Any) -> BatchRef:
+    """Submit a sample batch without running intake on it."""
+    folder = write_batch(
+        tmp_path / name, document_id=f"PRV-2026-{700000 + options['seed']:06d}", received_on=RECEIVED_ON, **options
+    )
+    result = submit_batch(folder, store=store, registry=registry, today=TODAY, now=datetime.now(UTC))
+    assert result.landed, result.verdict.findings
+    (ref,) = [r for r in find_pending(store) if r.batch_id == result.batch_id]
+    return ref
+
+
+@pytest.mark.parametrize(
+    ("pattern", "copied", "action"),
+    [
+        pytest.param(r"^put work/.*/assign\.json", 1, "publish", id="erased-killed-before-assign-record"),
+        pytest.param(r"^rename landing/.*/data\.csv", 10, "reject", id="overlap-killed-moving-to-quarantine"),
+    ],
+)
+def test_a_kill_midway_is_finished_by_the_rerun_with_the_same_counts(
+    two_providers: TwoProviders, registry: Registry, tmp_path: Path, pattern: str, copied: int, action: str
+) -> None:
+    store = two_providers.store
+    _suppress(store, Identifier(IdentifierKind.EMAIL, HANAKO.email))  # 花子 is the first row copied
+    ref = _land(
+        tmp_path,
+        store,
+        registry,
+        "killed",
+        seed=41,
+        rows=20,
+        mutation=from_provider(THIRD_PROVIDER),
+        data_mutation=copy_rows(_data_csv(tmp_path, "first"), copied),
+    )
+    faulty = FaultyStore(store.root, kill_when=pattern)  # type: ignore[attr-defined]
+    with pytest.raises(Killed):
+        run_batch(ref, make_context(faulty, registry))
+    run_batch(ref, make_context(store, registry))
+    entries = [AuditEntry.model_validate_json(store.get_bytes(k)) for k in keys_like(store, f"{AUDIT_CHAIN}/*.json")]
+    assert [e.action for e in entries if e.batch_id == ref.batch_id] == ["accept", action]
+    if action == "publish":
+        header = load(store, ref.manifest_header, ManifestHeader)
+        assert (header.counts.erased, header.counts.published) == (1, 19)
+        assert header.overlap is not None
+        assert header.overlap.rows == 0  # 花子 is held from A and B, but erased rows never count
+    else:
+        (finding,) = load(store, ref.rejection, Rejection).findings
+        assert finding.message.startswith("9 of 19 rows (47%)")  # erased 花子 on neither side of the ratio
+        assert not store.exists(ref.landing("data.csv"))
+    assert verify(store, today=TODAY, key=KEY).intact

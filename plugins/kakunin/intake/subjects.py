@@ -197,7 +197,9 @@ def screen_batch(
 ) -> Screening:
     """Both checks over one batch: which rows are erased, and whether the rest look like a leaked copy.
 
-    `key` is `subject_key(KAKUNIN_HMAC_KEY)`. Erased rows count in neither side of the ratio."""
+    `key` is `subject_key(KAKUNIN_HMAC_KEY)`. The ratio is overlapping rows / rows considered, where
+    considered is every row of the batch but the erased ones (erased rows count on neither side); rows
+    that fail the accuracy suite count too, since a copied row is copied whatever its values."""
     screened = screen(
         conformed,
         contract,
