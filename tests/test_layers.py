@@ -107,6 +107,7 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.record_digests",
     "kakunin.lineage.decisions",
     "kakunin.lineage.seal",
+    "kakunin.lineage.corrections",  # corrections (訂正): the format and how the checks follow it
     "kakunin.storage",
     "kakunin.storage.base",
     "kakunin.layout",

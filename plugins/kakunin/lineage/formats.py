@@ -192,6 +192,7 @@ class AuditAction(StrEnum):
     TRACE = "trace"  # someone traced a record
     VERIFY = "verify"  # someone verified the lineage
     DISPOSE = "dispose"  # a rejected batch's copies outside the store were returned or deleted
+    CORRECT = "correct"  # a curated record was corrected (訂正): its id and the columns, never the values
 
 
 class AuditEntry(_Record):
