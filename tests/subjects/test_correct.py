@@ -297,3 +297,43 @@ def test_parse_value(kind: ColumnType, text: str, value: object) -> None:
 def test_parse_value_refuses(kind: ColumnType, text: str) -> None:
     with pytest.raises(InputError, match="not a valid"):
         parse_value(Column(name="c", type=kind), text)
+
+
+def test_corrections_and_a_purge_of_the_same_file_compose_in_any_order(
+    two_providers: TwoProviders, run: Callable[..., Run]
+) -> None:
+    """correct → purge another record of the file (rewrite) → correct again: verify follows all three."""
+    store = two_providers.store
+    record_id = hanako_in(store, two_providers.first)
+    key, table = curated(store, record_id)
+    (neighbour,) = [r["customer_no"] for r in others(table, record_id)][:1]
+    assert run("subject-correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "one").code == 0
+    erased = run(
+        "erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", str(neighbour), "--reason", "e"
+    )
+    assert erased.code == 0, erased.stderr
+    purged = run("retention", "run", "--json")
+    assert purged.code == 0, purged.stderr
+    (certificate,) = json.loads(purged.stdout)
+    assert [f["action"] for f in certificate["files"] if f["key"] == key] == ["rewrite"]
+    assert run("subject-correct", "--record", record_id, "--set", "postal_code=100-0002", "--reason", "two").code == 0
+
+    verified = run("lineage", "verify", "--json")
+    assert verified.code == 0, json.loads(verified.stdout)["problems"]
+    traced = json.loads(run("lineage", "trace", record_id, "--json").stdout)
+    assert [c["reason"] for c in traced["corrections"]] == ["one", "two"]
+    assert "as corrected" in traced["digest_check"]
+    assert curated(store, record_id)[0] == key
+
+
+def test_a_correction_undone_by_hand_fails_verify(two_providers: TwoProviders, run: Callable[..., Run]) -> None:
+    store = two_providers.store
+    record_id = hanako_in(store, two_providers.first)
+    key, _ = curated(store, record_id)
+    original = store.get_bytes(key)
+    assert run("subject-correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "r").code == 0
+    store.put_bytes(key, original)
+    verified = run("lineage", "verify", "--json")
+    assert verified.code == 1
+    messages = [p["message"] for p in json.loads(verified.stdout)["problems"] if p["where"] == key]
+    assert any("as it was before it" in m for m in messages), messages
