@@ -14,11 +14,11 @@ from kakunin.contracts import Column, ColumnType, IdentifierKind
 from kakunin.errors import InputError
 from kakunin.layout import CORRECTION_CHAIN, RETENTION_LEASE, BatchRef
 from kakunin.leases import acquire
-from kakunin.lineage.corrections import linked_corrections
+from kakunin.lineage.corrections import linked_corrections, with_corrected_digests
 from kakunin.lineage.formats import ManifestHeader
 from kakunin.lineage.trace import find_manifest_row
 from kakunin.storage import LocalStore, ObjectStore, load, object_sha256
-from kakunin.subjects.correct import parse_value
+from kakunin.subjects.correct import corrected_table, parse_value
 from kakunin.subjects.identifiers import Identifier, subject_key
 from kakunin.subjects.register import read_index
 from kakunin_dev.people import HANAKO
@@ -337,3 +337,21 @@ def test_a_correction_undone_by_hand_fails_verify(two_providers: TwoProviders, r
     assert verified.code == 1
     messages = [p["message"] for p in json.loads(verified.stdout)["problems"] if p["where"] == key]
     assert any("as it was before it" in m for m in messages), messages
+
+
+def test_corrected_table_changes_one_cell_and_refuses_a_change_to_the_same_value() -> None:
+    table = pa.table({"record_id": ["a", "b"], "postal_code": ["100-0001", "200-0002"]})
+    corrected, changed = corrected_table(table, "a", {"postal_code": "300-0003"})
+    assert changed == ["postal_code"]
+    assert corrected.to_pylist() == [
+        {"record_id": "a", "postal_code": "300-0003"},
+        {"record_id": "b", "postal_code": "200-0002"},
+    ]
+    with pytest.raises(InputError, match="nothing to correct"):
+        corrected_table(table, "a", {"postal_code": "100-0001"})
+
+
+def test_with_corrected_digests_replaces_only_the_corrected_records() -> None:
+    rows = pa.table({"record_id": ["a", "b"], "record_digest": ["d1", "d2"]})
+    assert with_corrected_digests(rows, {"b": "d2x", "z": "dz"}).column("record_digest").to_pylist() == ["d1", "d2x"]
+    assert with_corrected_digests(rows, {}) is rows

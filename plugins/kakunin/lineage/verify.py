@@ -7,6 +7,9 @@ It checks, and reports every failure with where it is:
   document) still has the SHA-256 the header recorded;
 - every record id in a manifest is in the curated store, or named by a closed purge
   certificate; no curated record lacks a manifest row;
+- a curated file rewritten by a correction (訂正, `kakunin.lineage.corrections`) is expected
+  as corrected: the corrections chain is walked like the others, and a correction whose file
+  matches neither side is reported;
 - no receipt record is gone before its `keep_until`;
 - the decision records (rejections, holds, hold releases, open purge certificates) match
   the audit entries that recorded them, both ways, and every evidence file and commit
