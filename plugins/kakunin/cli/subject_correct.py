@@ -39,7 +39,7 @@ def correct(record_id: str, assignments: tuple[str, ...], reason: str, request_i
     correction, closed = correct_record(
         store,
         registry(),
-        record_id=record_id,
+        record_id=record_id.strip().lower(),
         assignments=list(assignments),
         reason=reason,
         request_id=request_id,
