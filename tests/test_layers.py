@@ -108,6 +108,7 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.subject_index_check",  # the subject index against the lineage; keyed, the identifier digests
     "kakunin.lineage.decisions",
     "kakunin.lineage.seal",
+    "kakunin.lineage.corrections",  # corrections (訂正): the format and how the checks follow it
     "kakunin.storage",
     "kakunin.storage.base",
     "kakunin.layout",

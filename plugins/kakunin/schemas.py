@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
 from kakunin.lineage.checkpoint import Checkpoint
+from kakunin.lineage.corrections import Correction, CorrectionLink
 from kakunin.lineage.formats import (
     MANIFEST_SCHEMA,
     AuditEntry,
@@ -49,6 +50,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "legal-hold-release.schema.json": HoldRelease,
     "erasure-request.schema.json": ErasureRequest,
     "checkpoint.schema.json": Checkpoint,
+    "correction.schema.json": Correction,
+    "correction-chain-link.schema.json": CorrectionLink,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 

@@ -213,6 +213,7 @@ class AuditAction(StrEnum):
     VERIFY = "verify"  # someone verified the lineage
     DISPOSE = "dispose"  # a rejected batch's copies outside the store were returned or deleted
     SUBJECT_REINDEX = "subject-reindex"  # a batch's subject index was written from its live curated records
+    CORRECT = "correct"  # a curated record was corrected (訂正): its id and the columns, never the values
 
 
 class AuditEntry(_Record):

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from kakunin.errors import StorageNotFound
 from kakunin.lineage.chain import linked_manifests
+from kakunin.lineage.corrections import corrected_digests, linked_corrections, with_corrected_digests
 from kakunin.lineage.digests import Hmac, canonical_records
 from kakunin.lineage.problems import Problems, unsafe_keys
 from kakunin.storage import ObjectStore
@@ -28,9 +29,12 @@ ContractFor = Callable[[str], "DatasetContract | None"]
 
 
 def recheck_record_digests(store: ObjectStore, key: bytes, contract_for: ContractFor, problems: Problems) -> int:
-    """Re-derive the digest of every live record of every linked manifest; returns how many were checked."""
+    """Re-derive the digest of every live record of every linked manifest; returns how many were checked.
+
+    A corrected record is expected to hash to the digest its latest correction recorded."""
     hmac = Hmac(key)
     checked = 0
+    corrected = corrected_digests(linked_corrections(store))  # a corrected record: its latest digest (訂正)
     for header_key, manifest_key in linked_manifests(store):
         try:
             with store.open_input(manifest_key) as handle:
@@ -41,6 +45,7 @@ def recheck_record_digests(store: ObjectStore, key: bytes, contract_for: Contrac
             continue
         if not rows.num_rows:
             continue
+        rows = with_corrected_digests(rows, corrected)
         contract = contract_for(str(rows.column("dataset")[0].as_py()))
         if contract is None:
             problems.fail(

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from kakunin.errors import InputError
 from kakunin.lineage.chain import closed_certificates, linked_manifests
+from kakunin.lineage.corrections import Correction, corrections_of
 from kakunin.lineage.formats import Certificate, ManifestHeader, read_receipt, readable_dates
 from kakunin.storage import ObjectStore, load
 
@@ -60,6 +61,7 @@ class Trace(BaseModel):
     curated_file: str | None
     purged_by: str | None = None
     digest_check: str
+    corrections: list[Correction] = []  # 訂正, oldest first: columns and digests, never values
 
 
 def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any], str] | None:
@@ -92,6 +94,8 @@ def trace(
     receipt = read_receipt(store.get_bytes(header.receipt.key)) if store.exists(header.receipt.key) else None
     curated_key = str(row["curated_file"])
     curated_row = _curated_row(store, curated_key, record_id)
+    corrections = corrections_of(store, record_id)
+    expected_digest = corrections[-1].record_digest_after if corrections else row["record_digest"]
     contract = contract_for(str(row["dataset"])) if contract_for else None
     state = TraceStatus.LIVE if curated_row is not None else TraceStatus.MISSING
     status = f"live in {curated_key}" if curated_row is not None else "not in the curated store"
@@ -124,7 +128,8 @@ def trace(
         status=status,
         curated_file=curated_key if curated_row is not None else None,
         purged_by=purged_by,
-        digest_check=_digest_check(curated_row, row["record_digest"], contract, hmac_key),
+        digest_check=_digest_check(curated_row, expected_digest, contract, hmac_key, corrected=bool(corrections)),
+        corrections=corrections,
     )
 
 
@@ -148,7 +153,9 @@ def _curated_row(store: ObjectStore, key: str, record_id: str) -> pa.Table | Non
     return table if table.num_rows else None
 
 
-def _digest_check(row: pa.Table | None, expected: str, contract: DatasetContract | None, key: bytes | None) -> str:
+def _digest_check(
+    row: pa.Table | None, expected: str, contract: DatasetContract | None, key: bytes | None, *, corrected: bool = False
+) -> str:
     if row is None:
         return "not checked: the record is no longer in the curated store"
     if key is None or contract is None:
@@ -156,6 +163,8 @@ def _digest_check(row: pa.Table | None, expected: str, contract: DatasetContract
     from kakunin.lineage.digests import Hmac, canonical_records
 
     actual = Hmac(key).hexdigests(canonical_records(row, contract))[0].as_py()
+    if actual == expected and corrected:
+        return "matches its latest correction's record digest: the curated record is the record as corrected"
     if actual == expected:
         return "matches record_digest: the curated record is the record received"
     return "DOES NOT MATCH record_digest: the curated record was altered (or the key is not the one used)"
@@ -178,7 +187,17 @@ def text_of(story: Trace) -> str:
         f"  now                {story.status}",
         f"  content            {story.digest_check}",
     ]
+    lines += [_correction_line(c) for c in story.corrections]
     return "\n".join(lines) + "\n"
+
+
+def _correction_line(correction: Correction) -> str:
+    request = f", request {correction.request_id}" if correction.request_id else ""
+    return (
+        f"  corrected (訂正)    {correction.corrected_at:%Y-%m-%d %H:%M} UTC by {correction.actor}: "
+        f"{', '.join(correction.columns)} ({correction.reason}{request}); record digest "
+        f"{correction.record_digest_before} → {correction.record_digest_after} [{correction.correction_id}]"
+    )
 
 
 def first_record_id(store: ObjectStore) -> str | None:

@@ -7,6 +7,9 @@ It checks, and reports every failure with where it is:
   document) still has the SHA-256 the header recorded;
 - every record id in a manifest is in the curated store, or named by a closed purge
   certificate; no curated record lacks a manifest row;
+- a curated file rewritten by a correction (訂正, `kakunin.lineage.corrections`) is expected
+  as corrected: the corrections chain is walked like the others, and a correction whose file
+  matches neither side is reported;
 - no receipt record is gone before its `keep_until`;
 - the decision records (rejections, holds, hold releases, open purge certificates) match
   the audit entries that recorded them, both ways, and every evidence file and commit
@@ -42,6 +45,7 @@ from kakunin.layout import (
     AUDIT_CHAIN,
     CERTIFICATE_CHAIN,
     CERTIFICATES,
+    CORRECTION_CHAIN,
     CURATED,
     MANIFEST_CHAIN,
     BatchRef,
@@ -84,6 +88,7 @@ class VerifyReport(BaseModel):
         default={}, description="keyed mode: per chain, the unsealed entries before its first sealed one"
     )
     certificates: int = 0
+    corrections: int = Field(default=0, description="corrections (訂正) linked in their chain, followed")
     manifests: int
     audit_entries: int
     records: int
@@ -422,6 +427,16 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
     return count
 
 
+def _verify_corrections(store: ObjectStore, state: _State) -> int:
+    """Corrections (訂正): after the certificates and manifests set each file's expected hash."""
+    from kakunin.lineage.corrections import check_corrections
+
+    walked = ((key, parsed) for key, _, parsed in _walk_chain(store, CORRECTION_CHAIN, state))
+    return check_corrections(
+        store, walked, state.expected_files, state.problems, actual_sha=lambda key: _file_sha(store, key)
+    )
+
+
 def _verify_audit(store: ObjectStore, state: _State) -> int:
     count = 0
     for key, _, parsed in _walk_chain(store, AUDIT_CHAIN, state):
@@ -516,6 +531,7 @@ def verify(
     certificates = _verify_certificates(store, state)
     tell(2, total, "manifests")
     manifests = _verify_manifests(store, state)
+    corrections = _verify_corrections(store, state)
     tell(3, total, "curated files")
     records, files = _verify_curated(store, state)
     tell(4, total, "audit log")
@@ -537,6 +553,7 @@ def verify(
         mode="keyless" if key is None else "keyed",
         legacy_entries=dict(state.legacy) if key is not None else {},
         certificates=certificates,
+        corrections=corrections,
         manifests=manifests,
         audit_entries=audit_entries,
         records=records,
