@@ -163,23 +163,7 @@ def erase_request(
     widened = _suppressed(given, digests_of_records(store, set(reach.record_ids)))
     if widened:
         write_suppression(store, Suppression(request_id=request.request_id, digests=widened, recorded_at=now))
-    received = today or now.date()
-    regimes = {Regime.GDPR} if reach.gdpr else set()
-    write_request(
-        store,
-        SubjectRequest(
-            request_id=request.request_id,
-            request=RequestKind.ERASE,
-            received_on=received,
-            due_on=(policy or DuePolicy()).due_on(received, regimes),
-            regimes=sorted({Regime.APPI, *regimes}),
-            identifiers=given,
-            record_ids=reach.record_ids,
-            reference=request.reason,
-            requested_by=requested_by,
-            recorded_at=now,
-        ),
-    )
+    write_request(store, _registered(request, reach, received_on=today or now.date(), policy=policy or DuePolicy()))
     audit.record(
         store,
         AuditAction.ERASURE_REQUEST,
@@ -195,6 +179,23 @@ def erase_request(
         },
     )
     return request, reach
+
+
+def _registered(request: ErasureRequest, reach: Reach, *, received_on: date, policy: DuePolicy) -> SubjectRequest:
+    """The request as the subject-request register holds it; the purge certificate that carries it out closes it."""
+    regimes = {Regime.APPI, Regime.GDPR} if reach.gdpr else {Regime.APPI}
+    return SubjectRequest(
+        request_id=request.request_id,
+        request=RequestKind.ERASE,
+        received_on=received_on,
+        due_on=policy.due_on(received_on, regimes),
+        regimes=sorted(regimes),
+        identifiers=request.identifiers,
+        record_ids=request.record_ids,
+        reference=request.reason,
+        requested_by=request.requested_by,
+        recorded_at=request.requested_at,
+    )
 
 
 def _digests(
