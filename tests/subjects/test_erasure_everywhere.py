@@ -239,18 +239,22 @@ def test_a_record_from_eu_origin_data_puts_the_request_under_gdpr_too(
     assert status.request.due_on == DuePolicy().due_on(status.request.received_on, {Regime.GDPR})
 
 
-def test_a_held_record_stays_and_keeps_the_request_open(two_providers: TwoProviders, cli: Callable[..., Run]) -> None:
+def test_a_held_record_stays_and_keeps_every_request_for_it_open(
+    two_providers: TwoProviders, cli: Callable[..., Run]
+) -> None:
     store = two_providers.store
     held_id = live_customers(store)["C9000001"]
     placed = cli("hold", "add", "--dataset", "jp_customer_leads", "--record", held_id, "--reason", "litigation")
     assert placed.code == 0, placed.stderr
+    first = cli("erasure", "request", "--email", HANAKO.email, "--reason", "REQ-4")  # she asks twice
+    assert first.code == 0, first.stderr
 
-    done = cli("erasure", "request", "--email", HANAKO.email, "--reason", "REQ-4", "--now")
+    done = cli("erasure", "request", "--phone", HANAKO.phone, "--reason", "REQ-5", "--now")
 
     assert done.code == 0, done.stderr
     assert "retained by" in done.stdout
     assert live_customers(store).keys() & HANAKO_IDS == {"C9000001"}
-    (request,) = pending_requests(store)
-    assert request.request_id == done.stdout.split(":")[0]
-    (status,) = request_statuses(store, today=clock.today())
-    assert status.state == "open"
+    assert sorted(r.request_id for r in pending_requests(store)) == sorted(
+        run.stdout.split(":")[0] for run in (first, done)
+    )
+    assert [s.state for s in request_statuses(store, today=clock.today())] == ["open", "open"]

@@ -313,7 +313,7 @@ def erasure_targets(store: ObjectStore, requests: list[ErasureRequest]) -> list[
     if not by_identifier:
         return out
     index = read_index(store)
-    found: dict[BatchRef, dict[str, str]] = defaultdict(dict)  # batch → record id → request id
+    found: dict[BatchRef, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))  # batch → record → requests
     for request in by_identifier:
         digests = pa.array(sorted({d.digest for d in request.identifiers}), pa.string())
         ids = pa.array(sorted(request.record_ids), pa.string())
@@ -323,10 +323,12 @@ def erasure_targets(store: ObjectStore, requests: list[ErasureRequest]) -> list[
         rows = index.filter(reached)
         for row in rows.select(["dataset", "batch_id", "record_id"]).to_pylist():
             if request.dataset is None or row["dataset"] == request.dataset:
-                found[BatchRef(row["dataset"], row["batch_id"])].setdefault(row["record_id"], request.request_id)
+                asked = found[BatchRef(row["dataset"], row["batch_id"])][row["record_id"]]
+                if request.request_id not in asked:  # one row per identifier of the record
+                    asked.append(request.request_id)
     for ref, requested in sorted(found.items(), key=lambda item: str(item[0])):
         for record_id, curated_file in _curated_files_of(store, ref, set(requested)):
-            out.append((curated_file, record_id, requested[record_id]))
+            out += [(curated_file, record_id, request_id) for request_id in requested[record_id]]
     return out
 
 
