@@ -19,6 +19,7 @@ from kakunin.cli.base import (
     json_option,
 )
 from kakunin.cli.progress import shown
+from kakunin.cli.subject_options import identifier_options
 
 
 @click.group(cls=WholeHelpGroup)
@@ -188,34 +189,72 @@ def erasure() -> None:
     """Data subjects' erasure requests (APPI Art. 35, GDPR Art. 17)."""
 
 
+def _optional_dataset(command: Any) -> Any:
+    """`--dataset ID`, optional here: an identifier reaches every dataset unless one is named."""
+    from kakunin.cli.base import known_dataset
+
+    return click.option(
+        "--dataset",
+        default=None,
+        help="Only this dataset (required with --subject-key; an identifier alone reaches every dataset).",
+        callback=lambda _ctx, _param, value: known_dataset(value) if value is not None else value,
+    )(command)
+
+
 @erasure.command("request")
-@dataset_option
+@_optional_dataset
 @click.option(
     "--subject-key",
     "subject_key",
-    required=True,
     multiple=True,
-    help="The subject key (repeat for a composite key); '-' reads it from standard input, out of shell history.",
+    help="The provider's subject key, with --dataset (repeat for a composite key); '-' reads it from standard input.",
 )
+@identifier_options
 @click.option("--reason", required=True, help="The request's reference or reason.")
 @click.option("--now", "purge_now", is_flag=True, help="Run retention at once instead of waiting for the next run.")
 @json_option
-def erasure_request(dataset: str, subject_key: tuple[str, ...], reason: str, purge_now: bool, as_json: bool) -> None:
-    """Record an erasure request by the subject key's digest (the key is not stored) and say what it reaches."""
-    from kakunin import audit
-    from kakunin.keys import hmac_key_from_env
-    from kakunin.retention.erasure import request_erasure
-    from kakunin.storage import open_store
+def erasure_request(
+    dataset: str | None,
+    subject_key: tuple[str, ...],
+    email: str | None,
+    phone: str | None,
+    name: str | None,
+    birth_date: str | None,
+    reason: str,
+    purge_now: bool,
+    as_json: bool,
+) -> None:
+    """Record an erasure request (消去) by identifier or subject key, and say what it reaches.
 
+    An identifier (--email, --phone, --name with --birth-date) reaches the person's records in
+    every dataset, from every provider; the identifiers of every record reached go on the
+    suppression list, so intake drops the person if they are sent again. Only keyed digests
+    are stored, never what was given.
+    """
+    from kakunin import audit
+    from kakunin.cli.subject_options import identifiers_from
+    from kakunin.contracts import default_expectations_root
+    from kakunin.errors import InputError
+    from kakunin.keys import hmac_key_from_env
+    from kakunin.retention.erasure import erase_request
+    from kakunin.storage import open_store
+    from kakunin.subjects.register import load_due_policy
+
+    if "-" in subject_key and "-" in (email, phone, name, birth_date):
+        raise InputError("only one option can read standard input ('-'); given: --subject-key and an identifier")
+    identifiers = identifiers_from(email, phone, name, birth_date, required=not subject_key)
     parts = [sys.stdin.readline().rstrip("\n") if part == "-" else part for part in subject_key]
-    request, matches = request_erasure(
+    request, reach = erase_request(
         open_store(),
         dataset=dataset,
-        subject_key=parts,
+        subject_key=parts or None,
+        identifiers=identifiers,
         reason=reason,
         key=hmac_key_from_env(),
         requested_by=audit.current_actor(),
         now=clock.now_utc(),
+        today=clock.today(),
+        policy=load_due_policy(default_expectations_root()),
     )
     ctx = _retention_context(None) if purge_now else None
     certificates = run_or_busy(ctx) if ctx is not None else None
@@ -225,12 +264,21 @@ def erasure_request(dataset: str, subject_key: tuple[str, ...], reason: str, pur
         emit_json(
             {
                 "request": request.model_dump(mode="json"),
-                "records": matches,
+                "records": reach.records,
+                "datasets": reach.datasets,
+                "batches": reach.batches,
+                "providers": reach.providers,
                 "certificates": None if certificates is None else [c.model_dump(mode="json") for c in certificates],
             }
         )
         return
-    click.echo(f"{request.request_id}: {matches} record(s) of this subject in {dataset}")
+    if identifiers or dataset is None:
+        click.echo(
+            f"{request.request_id}: {reach.records} record(s) of this person in {len(reach.datasets)} dataset(s) "
+            f"({reach.batches} batch(es), {reach.providers} provider(s))"
+        )
+    else:
+        click.echo(f"{request.request_id}: {reach.records} record(s) of this subject in {dataset}")
     if ctx is not None and certificates is not None:
         click.echo(render.certificates_text(certificates, as_of=ctx.as_of), nl=False)
     else:

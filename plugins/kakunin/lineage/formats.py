@@ -22,6 +22,7 @@ from kakunin.lineage.receipts import ReceiptProvider as ReceiptProvider
 from kakunin.lineage.receipts import ReceiptV1 as ReceiptV1
 from kakunin.lineage.receipts import StoredReceipt as StoredReceipt
 from kakunin.lineage.receipts import read_receipt as read_receipt
+from kakunin.subjects.formats import IdentifierDigest
 
 MANIFEST_KIND = "kakunin.manifest/v1"
 
@@ -381,11 +382,17 @@ class ErasureRequest(_Record):
     """A data subject's erasure request (APPI Art. 35, GDPR Art. 17); the key itself is never stored."""
 
     request_id: str
-    dataset: str
-    subject_digest: str
+    dataset: str | None = Field(description="the one dataset it reaches; null: every dataset (by identifier)")
+    subject_digest: str | None = Field(
+        default=None, description="the subject key's digest (--subject-key, within `dataset`); null when not given"
+    )
     reason: str
     requested_by: str
     requested_at: datetime
+    identifiers: list[IdentifierDigest] = Field(
+        default=[], description="the keyed digests of the identifiers the person gave, reached through the index"
+    )
+    record_ids: list[str] = Field(default=[], description="the records it reached when it was received")
 
 
 LAST_DAY = date.max

@@ -42,7 +42,7 @@ from kakunin.lineage.formats import (
     read_receipt,
 )
 from kakunin.retention.context import RetentionContext
-from kakunin.retention.erasure import pending_requests, records_of_subject
+from kakunin.retention.erasure import erasure_targets, pending_requests
 from kakunin.retention.holds import active_holds
 from kakunin.storage import ObjectStore, object_sha256
 
@@ -125,14 +125,14 @@ def held_by(hold: Hold, dataset: str, batch_id: str) -> bool:
 
 def _erasure_targets(
     store: ObjectStore, erasures: list[ErasureRequest]
-) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """Records pending erasure requests reach: curated file → record id → reason, and record id → request."""
+) -> tuple[dict[str, dict[str, str]], dict[str, set[str]]]:
+    """Records pending erasure requests reach (by subject key or, across datasets, through the subject index):
+    curated file → record id → reason, and record id → request."""
     targets: dict[str, dict[str, str]] = defaultdict(dict)
-    request_of: dict[str, str] = {}
-    for request in erasures:
-        for row in records_of_subject(store, request.dataset, request.subject_digest).to_pylist():
-            targets[row["curated_file"]][row["record_id"]] = f"erasure request {request.request_id}"
-            request_of[row["record_id"]] = request.request_id
+    request_of: dict[str, set[str]] = defaultdict(set)  # a person may ask twice (by email, then by phone)
+    for curated_file, record_id, request_id in erasure_targets(store, erasures):
+        targets[curated_file][record_id] = f"erasure request {request_id}"
+        request_of[record_id].add(request_id)
     return targets, request_of
 
 
@@ -279,7 +279,7 @@ def make_plan(ctx: RetentionContext) -> Plan:
         decided = _decide_file(curated, table, ctx.as_of, erasure_targets.get(key, {}), holds)
         for hold_id, count in decided.held.items():
             retained_counts[hold_id] += count
-        held_requests.update(request_of[i] for i in decided.held_ids if i in request_of)
+        held_requests.update(r for i in decided.held_ids for r in request_of.get(i, ()))
         months[(dataset, month)]["held"] += sum(decided.held.values())
         if decided.plan is not None:
             months[(dataset, month)]["purge"] += decided.plan.purge.num_rows
