@@ -1,7 +1,8 @@
 """The `kakunin` command. It imports no Airflow and no Great Expectations on its paths.
 
 One module per command group: `provenance` (check, submit, upgrade, draft, dispose, batches), `intake`, `lineage`
-(trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`.
+(trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`, `subjects` (subject find,
+request, requests, disclose, stop-use, resume).
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered, not
 intact), 2 could not run (bad arguments, unreadable path, broken configuration), 75 busy:
@@ -45,6 +46,7 @@ from kakunin.cli.intake import intake
 from kakunin.cli.lineage import lineage
 from kakunin.cli.provenance import batches, provenance
 from kakunin.cli.retention import erasure, hold, retention
+from kakunin.cli.subjects import subject
 from kakunin.errors import KakuninError
 from kakunin.yaml_io import json_text
 
@@ -85,7 +87,7 @@ def cli() -> None:
     """
 
 
-for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra):
+for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra, subject):
     cli.add_command(_command)
 
 

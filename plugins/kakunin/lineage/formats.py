@@ -192,6 +192,11 @@ class AuditAction(StrEnum):
     TRACE = "trace"  # someone traced a record
     VERIFY = "verify"  # someone verified the lineage
     DISPOSE = "dispose"  # a rejected batch's copies outside the store were returned or deleted
+    SUBJECT_FIND = "subject-find"  # someone looked up a person's records (record ids, never identifiers)
+    SUBJECT_REQUEST = "subject-request"  # a data subject's request was registered or closed
+    SUBJECT_DISCLOSE = "subject-disclose"  # a person's data was written out for them (開示)
+    STOP_USE = "stop-use"  # use of a person's records stopped (利用停止)
+    RESUME_USE = "resume-use"  # a stop was lifted
 
 
 class AuditEntry(_Record):

@@ -59,6 +59,7 @@ class Trace(BaseModel):
     status: str
     curated_file: str | None
     purged_by: str | None = None
+    stopped_by: str | None = None  # the stop (利用停止) in force over the record, if any
     digest_check: str
 
 
@@ -96,6 +97,9 @@ def trace(
     state = TraceStatus.LIVE if curated_row is not None else TraceStatus.MISSING
     status = f"live in {curated_key}" if curated_row is not None else "not in the curated store"
     purged_by = None
+    stopped_by = _stopped_by(store, row, record_id) if curated_row is not None else None
+    if stopped_by is not None:
+        status += f"; use stopped (利用停止) by stop {stopped_by}"
     if curated_row is None and (found_purge := purged_record(store, record_id)) is not None:
         certificate, purge_row = found_purge
         purged_by = certificate.run_id
@@ -124,8 +128,17 @@ def trace(
         status=status,
         curated_file=curated_key if curated_row is not None else None,
         purged_by=purged_by,
+        stopped_by=stopped_by,
         digest_check=_digest_check(curated_row, row["record_digest"], contract, hmac_key),
     )
+
+
+def _stopped_by(store: ObjectStore, row: dict[str, Any], record_id: str) -> str | None:
+    from kakunin.layout import BatchRef
+    from kakunin.subjects.find import stop_of_record
+
+    stop = stop_of_record(store, BatchRef(str(row["dataset"]), str(row["batch_id"])), record_id)
+    return str(stop.stop_id) if stop is not None else None
 
 
 def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict[str, Any]] | None:
