@@ -271,6 +271,8 @@ def test_the_store_and_audit_log_hold_no_identifier_in_clear(
     actions = [json.loads(store.get_bytes(k))["action"] for k in store.list_keys(AUDIT_CHAIN + "/")]
     for action in ("subject-find", "subject-request", "stop-use", "subject-disclose"):
         assert action in actions
+    verify = kakunin_on("lineage", "verify")  # the audit entries are sealed like every other
+    assert verify.code == 0, verify.stdout + verify.stderr
     root: Path = store.root  # type: ignore[attr-defined]
     clear = [
         HANAKO.email.encode(),
@@ -284,3 +286,16 @@ def test_the_store_and_audit_log_hold_no_identifier_in_clear(
         if path.is_file() and not {"curated", "landing"} & set(path.parts):
             data = path.read_bytes()
             assert not [c for c in clear if c in data], path
+
+
+def test_a_record_an_erasure_purged_is_never_shown_live(kakunin_on: Kakunin, two_providers: TwoProviders) -> None:
+    erase = kakunin_on(
+        "erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", "C9000001", "--reason", "E-1", "--now"
+    )
+    assert erase.code == 0, erase.stderr
+    records = {r["batch_id"]: r for r in found(kakunin_on("subject", "find", "--email", HANAKO.email, "--json"))}
+    assert records[two_providers.second.batch_id]["state"] == "live"
+    first = records.get(two_providers.first.batch_id)  # gone from the index once a purge rewrites it
+    if first is not None:
+        assert first["state"] == "purged"
+        assert first["purged_by"]

@@ -146,8 +146,9 @@ def subject_request(
 ) -> None:
     """Register a request (KIND: disclose, stop-use, correct, erase) with its deadline.
 
-    APPI: 14 days by default; one month (GDPR) when a record it reaches is EU-origin; the
-    earliest applies (expectations/subject-requests.yaml may set others).
+    The deadline counts from --received-on: 14 days (APPI, the company's own period) for a
+    request reaching any record that is not EU-origin, GDPR's one month for one reaching only
+    EU-origin records; the earliest applies (expectations/subject-requests.yaml may set others).
     """
     from kakunin.audit import current_actor
     from kakunin.subjects.formats import RequestKind

@@ -79,8 +79,13 @@ def trace(
     *,
     contract_for: Callable[[str], DatasetContract | None] | None = None,
     hmac_key: bytes | None = None,
+    stop_for: Callable[[str, str, str], str | None] | None = None,
 ) -> Trace:
-    """The story of `record_id`; `InputError` if it is not a record id or no manifest has it."""
+    """The story of `record_id`; `InputError` if it is not a record id or no manifest has it.
+
+    `stop_for(dataset, batch_id, record_id)` names the stop (利用停止) in force over a live record, if
+    any: the stop list is the subjects zone's, read by the caller so this module rests on the lineage alone.
+    """
     import re
 
     if not re.fullmatch(_UUID, record_id):
@@ -97,7 +102,9 @@ def trace(
     state = TraceStatus.LIVE if curated_row is not None else TraceStatus.MISSING
     status = f"live in {curated_key}" if curated_row is not None else "not in the curated store"
     purged_by = None
-    stopped_by = _stopped_by(store, row, record_id) if curated_row is not None else None
+    stopped_by = (
+        stop_for(str(row["dataset"]), str(row["batch_id"]), record_id) if stop_for and curated_row is not None else None
+    )
     if stopped_by is not None:
         status += f"; use stopped (利用停止) by stop {stopped_by}"
     if curated_row is None and (found_purge := purged_record(store, record_id)) is not None:
@@ -131,14 +138,6 @@ def trace(
         stopped_by=stopped_by,
         digest_check=_digest_check(curated_row, row["record_digest"], contract, hmac_key),
     )
-
-
-def _stopped_by(store: ObjectStore, row: dict[str, Any], record_id: str) -> str | None:
-    from kakunin.layout import BatchRef
-    from kakunin.subjects.find import stop_of_record
-
-    stop = stop_of_record(store, BatchRef(str(row["dataset"]), str(row["batch_id"])), record_id)
-    return str(stop.stop_id) if stop is not None else None
 
 
 def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict[str, Any]] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -260,6 +260,17 @@ def _digests_by_record(store: ObjectStore, ids: set[str]) -> dict[str, set[str]]
     for row in digests_of_records(store, ids).select(["record_id", "digest"]).to_pylist():
         out[row["record_id"]].add(row["digest"])
     return out
+
+
+def stop_id_for(store: ObjectStore) -> Callable[[str, str, str], str | None]:
+    """`(dataset, batch_id, record_id) -> stop id or None`, for `lineage trace` (the stop list read once)."""
+    stops = stops_in_force(store)
+
+    def stop_id(dataset: str, batch_id: str, record_id: str) -> str | None:
+        stop = stop_of_record(store, BatchRef(dataset, batch_id), record_id, stops)
+        return str(stop.stop_id) if stop is not None else None
+
+    return stop_id
 
 
 def stop_of_record(store: ObjectStore, ref: BatchRef, record_id: str, stops: Stops | None = None) -> Any:
