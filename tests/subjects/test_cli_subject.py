@@ -299,3 +299,25 @@ def test_a_record_an_erasure_purged_is_never_shown_live(kakunin_on: Kakunin, two
     if first is not None:
         assert first["state"] == "purged"
         assert first["purged_by"]
+
+
+def test_an_erasure_request_naming_the_person_brings_back_a_record_the_index_no_longer_has(
+    two_providers: TwoProviders,
+) -> None:
+    from kakunin.layout import erasure_request_key
+    from kakunin.subjects.find import MATCHED_BY_ERASURE, find_records
+    from kakunin.subjects.register import read_index
+
+    store = two_providers.store
+    rows = read_index(store, dataset=two_providers.first.dataset).to_pylist()
+    record_id = next(r["record_id"] for r in rows if r["batch_id"] == two_providers.first.batch_id)
+    given = "f" * 64  # a digest the index does not hold: as if a purge had rewritten it
+    doc = {"request_id": "ER-1", "identifiers": [{"kind": "email", "digest": given}], "record_ids": [record_id]}
+    store.put_bytes(erasure_request_key("ER-1"), json.dumps(doc).encode())
+    (record,) = find_records(store, {given})
+    assert (record.record_id, record.batch_id, record.matched_by) == (
+        record_id,
+        two_providers.first.batch_id,
+        [MATCHED_BY_ERASURE],
+    )
+    assert record.provider == FIRST_PROVIDER

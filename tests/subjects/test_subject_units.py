@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kakunin.cli.subjects import find_text
 from kakunin.contracts import IdentifierKind
+from kakunin.errors import InputError
+from kakunin.layout import erasure_request_key
+from kakunin.storage import LocalStore
 from kakunin.subjects.disclose import NONE_HELD, disclosure_html
-from kakunin.subjects.find import FoundRecord, RecordState
-from kakunin.subjects.formats import IdentifierDigest, Regime
+from kakunin.subjects.find import FoundRecord, RecordState, erased_records
+from kakunin.subjects.formats import IdentifierDigest, Regime, RequestKind
 from kakunin.subjects.register import DuePolicy
-from kakunin.subjects.requests import due_on, regimes_of
+from kakunin.subjects.requests import due_on, open_request, regimes_of
 from kakunin.subjects.stops import stop_digests
 
 
@@ -95,3 +100,19 @@ def test_the_find_table_shows_state_with_the_stop_and_counts() -> None:
     assert "stopped (STOP-1)" in lines[1]
     assert lines[-1] == "2 record(s)"
     assert find_text([]) == "no records of this person\n"
+
+
+def test_records_an_erasure_reached_are_read_from_requests_that_name_the_person(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    person = {"identifiers": [{"kind": "email", "digest": "a" * 64}], "record_ids": ["r1", "r2"]}
+    other = {"identifiers": [{"kind": "email", "digest": "c" * 64}], "record_ids": ["r9"]}
+    older = {"request_id": "ER-0", "dataset": "d", "subject_digest": "e" * 64}  # before requests named identifiers
+    for request_id, doc in (("ER-1", person), ("ER-2", other), ("ER-0", older)):
+        store.put_bytes(erasure_request_key(request_id), json.dumps({"dataset": "d", **doc}).encode())
+    assert sorted(erased_records(store, {"a" * 64, "b" * 64})) == [("r1", "d", ""), ("r2", "d", "")]
+    assert erased_records(store, {"b" * 64}) == []
+
+
+def test_an_action_refuses_a_request_that_is_not_in_the_register(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no request 'SR-nope' in the register"):
+        open_request(LocalStore(tmp_path), "SR-nope", RequestKind.DISCLOSE, today=date(2026, 11, 27))
