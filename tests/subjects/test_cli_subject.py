@@ -7,15 +7,19 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kakunin import clock
+from kakunin.contracts import IdentifierKind
 from kakunin.layout import AUDIT_CHAIN
 from kakunin.storage import ObjectStore
+from kakunin.subjects.find import MATCHED_BY_ERASURE, find_records
+from kakunin.subjects.formats import IdentifierDigest, Suppression
+from kakunin.subjects.register import write_suppression
 from kakunin_dev.people import HANAKO, Person, plant
 from tests.conftest import Run, kakunin_runner
 from tests.subjects.conftest import KEY, TwoProviders
@@ -290,22 +294,36 @@ def test_the_store_and_audit_log_hold_no_identifier_in_clear(
 
 def test_a_record_an_erasure_purged_is_never_shown_live(kakunin_on: Kakunin, two_providers: TwoProviders) -> None:
     erase = kakunin_on(
-        "erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", "C9000001", "--reason", "E-1", "--now"
-    )
+        "erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", "C9000001", "--reason", "E-1", "--now",
+        "--json",
+    )  # fmt: skip
     assert erase.code == 0, erase.stderr
+    request_id = json.loads(erase.stdout)["request"]["request_id"]
     records = {r["batch_id"]: r for r in found(kakunin_on("subject", "find", "--email", HANAKO.email, "--json"))}
     assert records[two_providers.second.batch_id]["state"] == "live"
     first = records.get(two_providers.first.batch_id)  # gone from the index once a purge rewrites it
     if first is not None:
         assert first["state"] == "purged"
         assert first["purged_by"]
+    # Once the index has dropped the purged rows, the suppression list (the person's digests under the
+    # request id) and the certificate's record list still find it: a digest the index never held, here.
+    given = IdentifierDigest(kind=IdentifierKind.EMAIL, digest="f" * 64)
+    write_suppression(
+        two_providers.store, Suppression(request_id=request_id, digests=[given], recorded_at=datetime.now(UTC))
+    )
+    (purged,) = find_records(two_providers.store, {given.digest})
+    assert (purged.batch_id, purged.state.value, purged.matched_by) == (
+        two_providers.first.batch_id,
+        "purged",
+        [MATCHED_BY_ERASURE],
+    )
+    assert purged.purged_by
 
 
 def test_an_erasure_request_naming_the_person_brings_back_a_record_the_index_no_longer_has(
     two_providers: TwoProviders,
 ) -> None:
     from kakunin.layout import erasure_request_key
-    from kakunin.subjects.find import MATCHED_BY_ERASURE, find_records
     from kakunin.subjects.register import read_index
 
     store = two_providers.store

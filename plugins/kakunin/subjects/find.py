@@ -29,7 +29,7 @@ from kakunin.lineage.receipts import Receipt, ReceiptV1
 from kakunin.lineage.trace import find_manifest_row
 from kakunin.storage import ObjectStore, load
 from kakunin.subjects.identifiers import INDEX_SCHEMA
-from kakunin.subjects.register import Stops, digests_of_records, read_index, stops_in_force
+from kakunin.subjects.register import Stops, digests_of_records, read_index, stops_in_force, suppressions
 
 MATCHED_BY_ERASURE = "erasure request"  # `matched_by` of a record known only from an erasure request
 
@@ -85,7 +85,7 @@ def find_records(store: ObjectStore, digests: Iterable[str]) -> list[FoundRecord
     for row in rows.to_pylist():
         matched[row["record_id"]].add(row["kind"])
         where[row["record_id"]] = (row["dataset"], row["batch_id"])
-    for record_id, dataset, batch_id in erased_records(store, wanted):
+    for record_id, dataset, batch_id in [*erased_records(store, wanted), *suppressed_records(store, wanted)]:
         if record_id not in where and not (dataset and batch_id):
             manifest_row = find_manifest_row(store, record_id)
             if manifest_row is None:
@@ -252,6 +252,28 @@ def erased_records(store: ObjectStore, digests: set[str]) -> list[tuple[str, str
                 out.append((item, str(doc.get("dataset") or ""), str(doc.get("batch_id") or "")))
             elif isinstance(item, dict) and isinstance(item.get("record_id"), str):
                 out.append((item["record_id"], str(item.get("dataset") or ""), str(item.get("batch_id") or "")))
+    return out
+
+
+def suppressed_records(store: ObjectStore, digests: set[str]) -> list[tuple[str, str, str]]:
+    """(record id, dataset, batch id) of records purged for an erasure whose suppression lists one of `digests`.
+
+    A purge drops its records' rows from the subject index; the suppression list keeps the
+    person's digests under the erasure's request id, and the certificate's record list names
+    each record it purged for that request (`reason` "erasure request <id>").
+    """
+    requests = {s.request_id for s in suppressions(store) if digests & {d.digest for d in s.digests}}
+    if not requests:
+        return []
+    reasons = pa.array(sorted(f"erasure request {r}" for r in requests), pa.string())
+    out = []
+    for certificate in closed_certificates(store):
+        if not requests & set(certificate.erasure_requests) or not store.exists(certificate.records.key):
+            continue
+        with store.open_input(certificate.records.key) as handle:
+            table = pq.read_table(handle, columns=["record_id", "dataset", "batch_id", "reason"])
+        table = table.filter(pc.is_in(table.column("reason"), value_set=reasons))
+        out.extend((r["record_id"], r["dataset"], r["batch_id"]) for r in table.to_pylist())
     return out
 
 
