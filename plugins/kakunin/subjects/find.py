@@ -266,7 +266,7 @@ def suppressed_records(store: ObjectStore, digests: set[str]) -> list[tuple[str,
     if not requests:
         return []
     reasons = pa.array(sorted(f"erasure request {r}" for r in requests), pa.string())
-    out = []
+    out: list[tuple[str, str, str]] = []
     for certificate in closed_certificates(store):
         if not requests & set(certificate.erasure_requests) or not store.exists(certificate.records.key):
             continue
