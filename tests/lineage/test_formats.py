@@ -23,6 +23,11 @@ PUBLISHED_ACTIONS = [
     "trace",
     "verify",
     "dispose",  # provenance v2: how a rejected batch's outside copies were disposed of
+    "subject-find",  # issue 11: data subjects
+    "subject-request",
+    "subject-disclose",
+    "stop-use",
+    "resume-use",
 ]
 
 

@@ -1,4 +1,4 @@
-"""`kakunin subject-correct` (訂正): the record is rewritten, the lineage says so, and verify accepts it."""
+"""`kakunin subject correct` (訂正): the record is rewritten, the lineage says so, and verify accepts it."""
 
 from __future__ import annotations
 
@@ -63,7 +63,9 @@ def test_correct_postal_code_then_verify_is_intact_and_trace_shows_it(
     record_id = hanako_in(store, two_providers.first)
     key, before = curated(store, record_id)
 
-    done = run("subject-correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "letter 2026-117")
+    done = run(
+        "subject", "correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "letter 2026-117"
+    )
     assert done.code == 0, done.stderr
     assert "postal_code" in done.stdout
     assert "100-0001" not in done.stdout
@@ -105,7 +107,7 @@ def test_correcting_the_email_moves_her_index_rows(two_providers: TwoProviders, 
     store = two_providers.store
     record_id = hanako_in(store, two_providers.first)
     done = run(
-        "subject-correct", "--record", record_id, "--set", f"email={NEW_EMAIL}", "--reason", "ticket 42", "--json"
+        "subject", "correct", "--record", record_id, "--set", f"email={NEW_EMAIL}", "--reason", "ticket 42", "--json"
     )
     assert done.code == 0, done.stdout
     payload = json.loads(done.stdout)
@@ -128,7 +130,9 @@ def test_correcting_the_email_moves_her_index_rows(two_providers: TwoProviders, 
 def test_a_hand_edit_after_a_correction_fails_verify(two_providers: TwoProviders, run: Callable[..., Run]) -> None:
     store = two_providers.store
     record_id = hanako_in(store, two_providers.first)
-    assert run("subject-correct", "--record", record_id, "--set", "address=東京都千代田区", "--reason", "r").code == 0
+    assert (
+        run("subject", "correct", "--record", record_id, "--set", "address=東京都千代田区", "--reason", "r").code == 0
+    )
     key, table = curated(store, record_id)
     edited = table.set_column(
         table.schema.get_field_index("postal_code"), "postal_code", pa.array(["999-9999"] * table.num_rows)
@@ -144,7 +148,7 @@ def test_a_hand_edit_after_a_correction_fails_verify(two_providers: TwoProviders
 def test_a_changed_correction_entry_fails_verify(two_providers: TwoProviders, run: Callable[..., Run]) -> None:
     store = two_providers.store
     record_id = hanako_in(store, two_providers.first)
-    assert run("subject-correct", "--record", record_id, "--set", "address=", "--reason", "r").code == 0
+    assert run("subject", "correct", "--record", record_id, "--set", "address=", "--reason", "r").code == 0
     (entry,) = [k for k in store.list_keys("lineage/corrections/") if not k.startswith(CORRECTION_CHAIN)]
     store.put_bytes(entry, store.get_bytes(entry).replace(b'"r"', b'"rr"'))
     verified = run("lineage", "verify", "--json")
@@ -158,7 +162,7 @@ def test_correction_then_erasure_purge_leaves_verify_intact(
     store = two_providers.store
     record_id = hanako_in(store, two_providers.first)
     key, _ = curated(store, record_id)
-    assert run("subject-correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "r").code == 0
+    assert run("subject", "correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "r").code == 0
     corrected_sha = object_sha256(store, key)
     erased = run("erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", "C9000001", "--reason", "e")
     assert erased.code == 0, erased.stderr
@@ -171,7 +175,7 @@ def test_correction_then_erasure_purge_leaves_verify_intact(
     verified = run("lineage", "verify", "--json")
     assert verified.code == 0, json.loads(verified.stdout)["problems"]
     assert "purged" in run("lineage", "trace", record_id).stdout
-    refused = run("subject-correct", "--record", record_id, "--set", "postal_code=1", "--reason", "r")
+    refused = run("subject", "correct", "--record", record_id, "--set", "postal_code=1", "--reason", "r")
     assert refused.code == 2
     assert "purged by certificate" in refused.stderr
 
@@ -179,12 +183,12 @@ def test_correction_then_erasure_purge_leaves_verify_intact(
 def test_a_request_is_closed_by_the_correction(two_providers: TwoProviders, run: Callable[..., Run]) -> None:
     store = two_providers.store
     record_id = hanako_in(store, two_providers.first)
-    done = run("subject-correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "r", "--json")
+    done = run("subject", "correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "r", "--json")
     closed = json.loads(done.stdout)["request_closed"]
     assert store.exists(f"subjects/requests/{closed}.json")
     assert store.exists(f"subjects/requests/{closed}.closed.json")
     again = run(
-        "subject-correct", "--record", record_id, "--set", "postal_code=1", "--reason", "r", "--request", closed
+        "subject", "correct", "--record", record_id, "--set", "postal_code=1", "--reason", "r", "--request", closed
     )
     assert again.code == 2
     assert "already closed" in again.stderr
@@ -214,7 +218,7 @@ def test_bad_input_is_refused_and_nothing_is_written(two_providers: TwoProviders
     before = {k: object_sha256(store, k) for k in store.list_keys("") if not k.startswith("audit/")}
     for case in REFUSALS:
         arguments, phrase = case.values
-        done = run("subject-correct", "--record", record_id, *arguments, "--reason", "r")
+        done = run("subject", "correct", "--record", record_id, *arguments, "--reason", "r")
         assert done.code == 2, (case.id, done.stdout)
         assert done.stderr.startswith("error: "), (case.id, done.stderr)
         assert phrase in done.stderr, (case.id, done.stderr)
@@ -226,25 +230,25 @@ def test_bad_input_is_refused_and_nothing_is_written(two_providers: TwoProviders
 def test_unknown_purged_held_and_busy_records_are_refused(two_providers: TwoProviders, run: Callable[..., Run]) -> None:
     store = two_providers.store
     unknown = run(
-        "subject-correct", "--record", "019abef0-2300-7f64-94c4-bd404e68c655", "--set", "address=x", "--reason", "r"
+        "subject", "correct", "--record", "019abef0-2300-7f64-94c4-bd404e68c655", "--set", "address=x", "--reason", "r"
     )
     assert unknown.code == 2
     assert "in no manifest" in unknown.stderr
-    not_an_id = run("subject-correct", "--record", "C9000001", "--set", "address=x", "--reason", "r")
+    not_an_id = run("subject", "correct", "--record", "C9000001", "--set", "address=x", "--reason", "r")
     assert not_an_id.code == 2
     assert "not a record id" in not_an_id.stderr
 
     record_id = hanako_in(store, two_providers.first)
     held = run("hold", "add", "--dataset", "jp_customer_leads", "--record", record_id, "--reason", "litigation")
     assert held.code == 0, held.stderr
-    refused = run("subject-correct", "--record", record_id, "--set", "address=x", "--reason", "r")
+    refused = run("subject", "correct", "--record", record_id, "--set", "address=x", "--reason", "r")
     assert refused.code == 2
     assert "legal hold" in refused.stderr
 
     other = hanako_in(store, two_providers.second)
     lease = acquire(store, RETENTION_LEASE, owner="a-retention-run", now=lambda: datetime.now(UTC))
     assert lease is not None
-    busy = run("subject-correct", "--record", other, "--set", "address=x", "--reason", "r")
+    busy = run("subject", "correct", "--record", other, "--set", "address=x", "--reason", "r")
     assert busy.code == 75
     assert "retention" in busy.stderr
     lease.release()
@@ -254,7 +258,7 @@ def test_unknown_purged_held_and_busy_records_are_refused(two_providers: TwoProv
 def test_no_key_no_correction(two_providers: TwoProviders, run: Callable[..., Run]) -> None:
     record_id = hanako_in(two_providers.store, two_providers.first)
     done = run(
-        "subject-correct", "--record", record_id, "--set", "address=x", "--reason", "r", env={"KAKUNIN_HMAC_KEY": ""}
+        "subject", "correct", "--record", record_id, "--set", "address=x", "--reason", "r", env={"KAKUNIN_HMAC_KEY": ""}
     )
     assert done.code == 2
     assert "KAKUNIN_HMAC_KEY" in done.stderr
@@ -265,7 +269,7 @@ def test_the_header_still_pins_the_published_file(two_providers: TwoProviders, r
     store = two_providers.store
     header_before = store.get_bytes(two_providers.first.manifest_header)
     record_id = hanako_in(store, two_providers.first)
-    assert run("subject-correct", "--record", record_id, "--set", "address=x", "--reason", "r").code == 0
+    assert run("subject", "correct", "--record", record_id, "--set", "address=x", "--reason", "r").code == 0
     assert store.get_bytes(two_providers.first.manifest_header) == header_before
     header = load(store, two_providers.first.manifest_header, ManifestHeader)
     (correction,) = linked_corrections(store)
@@ -307,7 +311,9 @@ def test_corrections_and_a_purge_of_the_same_file_compose_in_any_order(
     record_id = hanako_in(store, two_providers.first)
     key, table = curated(store, record_id)
     (neighbour,) = [r["customer_no"] for r in others(table, record_id)][:1]
-    assert run("subject-correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "one").code == 0
+    assert (
+        run("subject", "correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "one").code == 0
+    )
     erased = run(
         "erasure", "request", "--dataset", "jp_customer_leads", "--subject-key", str(neighbour), "--reason", "e"
     )
@@ -316,7 +322,9 @@ def test_corrections_and_a_purge_of_the_same_file_compose_in_any_order(
     assert purged.code == 0, purged.stderr
     (certificate,) = json.loads(purged.stdout)
     assert [f["action"] for f in certificate["files"] if f["key"] == key] == ["rewrite"]
-    assert run("subject-correct", "--record", record_id, "--set", "postal_code=100-0002", "--reason", "two").code == 0
+    assert (
+        run("subject", "correct", "--record", record_id, "--set", "postal_code=100-0002", "--reason", "two").code == 0
+    )
 
     verified = run("lineage", "verify", "--json")
     assert verified.code == 0, json.loads(verified.stdout)["problems"]
@@ -331,7 +339,7 @@ def test_a_correction_undone_by_hand_fails_verify(two_providers: TwoProviders, r
     record_id = hanako_in(store, two_providers.first)
     key, _ = curated(store, record_id)
     original = store.get_bytes(key)
-    assert run("subject-correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "r").code == 0
+    assert run("subject", "correct", "--record", record_id, "--set", "postal_code=100-0001", "--reason", "r").code == 0
     store.put_bytes(key, original)
     verified = run("lineage", "verify", "--json")
     assert verified.code == 1

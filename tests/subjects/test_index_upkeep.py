@@ -93,7 +93,7 @@ def test_expiry_of_every_record_deletes_the_index_files(two_providers: TwoProvid
     assert sorted(a.action for a in certificate.subject_index) == ["delete", "delete"]
     checked = kakunin("lineage", "verify")
     assert checked.code == 0, checked
-    nothing = kakunin("subject-reindex")  # no live record left: no index is right
+    nothing = kakunin("subject", "reindex")  # no live record left: no index is right
     assert "nothing to do" in nothing.stdout, nothing
     assert not store.exists(subject_index_key(two_providers.first))
 
@@ -175,7 +175,7 @@ def test_a_purged_record_put_back_into_the_index_is_reported_even_without_the_ke
         problems = _problems(kakunin("lineage", "verify", *mode))
         assert any(p.startswith(f"subjects {key}: the index still finds purged records: 1 record") for p in problems)
     assert HANAKO.email not in "".join(problems)
-    rebuilt = kakunin("subject-reindex", "--batch", two_providers.first.batch_id, "--json")
+    rebuilt = kakunin("subject", "reindex", "--batch", two_providers.first.batch_id, "--json")
     assert json.loads(rebuilt.stdout)["batches"][0]["outcome"] == "rebuilt", rebuilt
     assert _her_batches(store) == [two_providers.second.batch_id]
     intact = kakunin("lineage", "verify")
@@ -204,7 +204,7 @@ def test_reindex_restores_deleted_index_files_and_verify_is_intact_again(two_pro
         store.delete(key)
     assert any("is missing" in p for p in _problems(kakunin("lineage", "verify", "--json")))
 
-    done = kakunin("subject-reindex", "--json")
+    done = kakunin("subject", "reindex", "--json")
 
     assert done.code == 0, done
     result = json.loads(done.stdout)
@@ -215,19 +215,19 @@ def test_reindex_restores_deleted_index_files_and_verify_is_intact_again(two_pro
     assert _her_batches(store) == sorted([two_providers.first.batch_id, two_providers.second.batch_id])
     checked = kakunin("lineage", "verify")
     assert checked.code == 0, checked
-    again = kakunin("subject-reindex")
+    again = kakunin("subject", "reindex")
     assert again.code == 0, again
     assert "nothing to do" in again.stdout
-    rebuilt = kakunin("subject-reindex", "--batch", two_providers.first.batch_id, "--json")
+    rebuilt = kakunin("subject", "reindex", "--batch", two_providers.first.batch_id, "--json")
     assert json.loads(rebuilt.stdout)["batches"][0]["outcome"] == "unchanged", rebuilt
 
 
 def test_reindex_refuses_without_the_key_or_for_an_unknown_batch(two_providers: TwoProviders) -> None:
     kakunin = _cli(two_providers)
-    keyless = kakunin("subject-reindex", env={"KAKUNIN_HMAC_KEY": ""})
+    keyless = kakunin("subject", "reindex", env={"KAKUNIN_HMAC_KEY": ""})
     assert keyless.code == 2, keyless
     assert keyless.stderr.startswith("error: KAKUNIN_HMAC_KEY is not set"), keyless
-    unknown = kakunin("subject-reindex", "--batch", "B-NOPE")
+    unknown = kakunin("subject", "reindex", "--batch", "B-NOPE")
     assert unknown.code == 2, unknown
     assert "error: no published batch B-NOPE" in unknown.stderr
     assert "Traceback" not in keyless.stderr + unknown.stderr

@@ -1,7 +1,8 @@
 """The `kakunin` command. It imports no Airflow and no Great Expectations on its paths.
 
 One module per command group: `provenance` (check, submit, upgrade, draft, dispose, batches), `intake`, `lineage`
-(trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`.
+(trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`, `subjects` (subject find,
+request, requests, disclose, stop-use, resume).
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered, not
 intact), 2 could not run (bad arguments, unreadable path, broken configuration), 75 busy:
@@ -47,6 +48,7 @@ from kakunin.cli.provenance import batches, provenance
 from kakunin.cli.retention import erasure, hold, retention
 from kakunin.cli.subject_admin import subject_reindex
 from kakunin.cli.subject_correct import correct as subject_correct
+from kakunin.cli.subjects import subject
 from kakunin.errors import KakuninError
 from kakunin.yaml_io import json_text
 
@@ -87,9 +89,10 @@ def cli() -> None:
     """
 
 
-for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra, subject_reindex):
+for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra, subject):
     cli.add_command(_command)
-cli.add_command(subject_correct, "subject-correct")  # the lead moves it under `kakunin subject correct`
+subject.add_command(subject_correct, "correct")
+subject.add_command(subject_reindex, "reindex")
 
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:

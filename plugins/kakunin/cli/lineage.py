@@ -35,7 +35,11 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
 
     store = open_store()
     key = parse_hmac_key(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
-    found = trace(store, record_id.strip().lower(), hmac_key=key, contract_for=registry().contract)
+    from kakunin.subjects.find import stop_id_for
+
+    found = trace(
+        store, record_id.strip().lower(), hmac_key=key, contract_for=registry().contract, stop_for=stop_id_for(store)
+    )
     audit.record(store, AuditAction.TRACE, at=clock.now_utc(), dataset=found.dataset, record_ids=[found.record_id])
     if as_json:
         emit_json(trace_json(found))

@@ -1,4 +1,4 @@
-"""`kakunin subject-reindex`: the subject index's upkeep (the lead moves it under `kakunin subject` at merge)."""
+"""`kakunin subject reindex`: the subject index's upkeep."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from kakunin import clock
 from kakunin.cli.base import emit_json, json_option, known_dataset, registry
 
 
-@click.command("subject-reindex")
+@click.command("reindex")
 @click.option(
     "--dataset",
     default=None,

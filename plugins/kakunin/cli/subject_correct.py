@@ -1,4 +1,4 @@
-"""`kakunin subject-correct` (moves under `kakunin subject correct`): correct one curated record (訂正)."""
+"""`kakunin subject correct`: correct one curated record (訂正)."""
 
 from __future__ import annotations
 

@@ -215,6 +215,11 @@ class AuditAction(StrEnum):
     DISPOSE = "dispose"  # a rejected batch's copies outside the store were returned or deleted
     SUBJECT_REINDEX = "subject-reindex"  # a batch's subject index was written from its live curated records
     CORRECT = "correct"  # a curated record was corrected (訂正): its id and the columns, never the values
+    SUBJECT_FIND = "subject-find"  # someone looked up a person's records (record ids, never identifiers)
+    SUBJECT_REQUEST = "subject-request"  # a data subject's request was registered or closed
+    SUBJECT_DISCLOSE = "subject-disclose"  # a person's data was written out for them (開示)
+    STOP_USE = "stop-use"  # use of a person's records stopped (利用停止)
+    RESUME_USE = "resume-use"  # a stop was lifted
 
 
 class AuditEntry(_Record):

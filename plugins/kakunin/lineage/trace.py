@@ -60,6 +60,7 @@ class Trace(BaseModel):
     status: str
     curated_file: str | None
     purged_by: str | None = None
+    stopped_by: str | None = None  # the stop (利用停止) in force over the record, if any
     digest_check: str
     corrections: list[Correction] = []  # 訂正, oldest first: columns and digests, never values
 
@@ -80,8 +81,13 @@ def trace(
     *,
     contract_for: Callable[[str], DatasetContract | None] | None = None,
     hmac_key: bytes | None = None,
+    stop_for: Callable[[str, str, str], str | None] | None = None,
 ) -> Trace:
-    """The story of `record_id`; `InputError` if it is not a record id or no manifest has it."""
+    """The story of `record_id`; `InputError` if it is not a record id or no manifest has it.
+
+    `stop_for(dataset, batch_id, record_id)` names the stop (利用停止) in force over a live record, if
+    any: the stop list is the subjects zone's, read by the caller so this module rests on the lineage alone.
+    """
     import re
 
     if not re.fullmatch(_UUID, record_id):
@@ -100,6 +106,11 @@ def trace(
     state = TraceStatus.LIVE if curated_row is not None else TraceStatus.MISSING
     status = f"live in {curated_key}" if curated_row is not None else "not in the curated store"
     purged_by = None
+    stopped_by = (
+        stop_for(str(row["dataset"]), str(row["batch_id"]), record_id) if stop_for and curated_row is not None else None
+    )
+    if stopped_by is not None:
+        status += f"; use stopped (利用停止) by stop {stopped_by}"
     if curated_row is None and (found_purge := purged_record(store, record_id)) is not None:
         certificate, purge_row = found_purge
         purged_by = certificate.run_id
@@ -128,6 +139,7 @@ def trace(
         status=status,
         curated_file=curated_key if curated_row is not None else None,
         purged_by=purged_by,
+        stopped_by=stopped_by,
         digest_check=_digest_check(curated_row, expected_digest, contract, hmac_key, corrected=bool(corrections)),
         corrections=corrections,
     )
