@@ -40,12 +40,14 @@ from kakunin.subjects.identifiers import subject_key as subject_key_of
 from kakunin.subjects.register import (
     DuePolicy,
     digests_of_records,
+    is_eu_origin,
     new_id,
     read_index,
+    regime_of,
     write_request,
     write_suppression,
 )
-from kakunin.yaml_io import dump_json, parse_mapping
+from kakunin.yaml_io import dump_json
 
 # The records a request reaches, by the batch each came in.
 REACHED_SCHEMA = pa.schema(
@@ -65,7 +67,7 @@ class Reach:
     datasets: list[str]
     batches: int
     providers: int
-    gdpr: bool  # some record came under a document with a `gdpr` block: GDPR's one month applies
+    regimes: set[Regime]  # of the batches reached: GDPR for a document with a `gdpr` block, else APPI
 
     @property
     def records(self) -> int:
@@ -183,7 +185,7 @@ def erase_request(
 
 def _registered(request: ErasureRequest, reach: Reach, *, received_on: date, policy: DuePolicy) -> SubjectRequest:
     """The request as the subject-request register holds it; the purge certificate that carries it out closes it."""
-    regimes = {Regime.APPI, Regime.GDPR} if reach.gdpr else {Regime.APPI}
+    regimes = reach.regimes or {Regime.APPI}
     return SubjectRequest(
         request_id=request.request_id,
         request=RequestKind.ERASE,
@@ -270,17 +272,17 @@ def describe_reach(store: ObjectStore, found: pa.Table) -> Reach:
     """The records of `found` (dataset, batch_id, record_id), with who provided them and under which regime."""
     batches = sorted({(r["dataset"], r["batch_id"]) for r in found.select(["dataset", "batch_id"]).to_pylist()})
     providers: set[str] = set()
-    gdpr = False
+    regimes: set[Regime] = set()
     for dataset, batch_id in batches:
         provider, eu = _origin(store, BatchRef(dataset, batch_id))
         providers.add(provider)
-        gdpr = gdpr or eu
+        regimes.add(regime_of(eu))
     return Reach(
         record_ids=sorted(set(found.column("record_id").to_pylist())),
         datasets=sorted({dataset for dataset, _ in batches}),
         batches=len(batches),
         providers=len(providers),
-        gdpr=gdpr,
+        regimes=regimes,
     )
 
 
@@ -290,11 +292,9 @@ def _origin(store: ObjectStore, ref: BatchRef) -> tuple[str, bool]:
         return str(ref), False
     header = ManifestHeader.model_validate_json(store.get_bytes(ref.manifest_header))
     provider = read_receipt(store.get_bytes(header.receipt.key)).provider
-    try:
-        document = parse_mapping(store.get_bytes(header.provenance_document.key).decode("utf-8"))
-    except ValueError:  # not UTF-8, or not a mapping
-        document = {}  # verify reports a document that does not read; the deadline falls back to APPI's
-    return provider.corporate_number or provider.legal_name or str(ref), document.get("gdpr") is not None
+    return provider.corporate_number or provider.legal_name or str(ref), is_eu_origin(
+        store, header.provenance_document.key
+    )
 
 
 def erasure_targets(store: ObjectStore, requests: list[ErasureRequest]) -> list[tuple[str, str, str]]:

@@ -29,7 +29,7 @@ from kakunin.lineage.receipts import Receipt, ReceiptV1
 from kakunin.lineage.trace import find_manifest_row
 from kakunin.storage import ObjectStore, load
 from kakunin.subjects.identifiers import INDEX_SCHEMA
-from kakunin.subjects.register import Stops, digests_of_records, read_index, stops_in_force, suppressions
+from kakunin.subjects.register import Stops, digests_of_records, is_eu_origin, read_index, stops_in_force, suppressions
 
 MATCHED_BY_ERASURE = "erasure request"  # `matched_by` of a record known only from an erasure request
 
@@ -161,27 +161,8 @@ def read_batch(store: ObjectStore, ref: BatchRef) -> Batch:
         data = store.get_bytes(receipt_key)
         receipt = read_receipt(data)
         receipt_json = json.loads(data)
-    eu = header is not None and _eu_origin(store, header.provenance_document.key)
+    eu = header is not None and is_eu_origin(store, header.provenance_document.key)
     return Batch(ref=ref, header=header, receipt=receipt, receipt_json=receipt_json, eu_origin=eu)
-
-
-def _eu_origin(store: ObjectStore, document_key: str) -> bool:
-    """Whether the batch's accepted provenance document has a `gdpr` block (EU-origin data)."""
-    from kakunin.provenance.document import validate_mapping
-    from kakunin.yaml_io import DocumentSyntaxError, parse_mapping
-
-    if not store.exists(document_key):
-        return False
-    try:
-        data = parse_mapping(
-            store.get_bytes(document_key).decode("utf-8-sig"), json_only=document_key.endswith(".json")
-        )
-    except (DocumentSyntaxError, UnicodeDecodeError):
-        return False
-    parsed = validate_mapping(data)
-    if parsed.document is not None:
-        return parsed.document.gdpr is not None or bool(parsed.document.eu_origin)
-    return isinstance(data.get("gdpr"), dict) or data.get("eu_origin") is True
 
 
 def _manifest_rows(store: ObjectStore, batch: Batch, ids: set[str]) -> dict[str, dict[str, Any]]:

@@ -196,8 +196,35 @@ class DuePolicy(BaseModel):
         return parse_duration(self.due.get(regime, DEFAULT_DUE[regime]))
 
     def due_on(self, received_on: date, regimes: set[Regime]) -> date:
-        """The earliest deadline of the regimes that apply (APPI's always does)."""
-        return min(self.period(r).add_to(received_on) for r in {Regime.APPI, *regimes})
+        """The earliest deadline of the regimes the request's records fall under (APPI's when none).
+
+        A request reaching only EU-origin records runs under GDPR's month; one reaching any other
+        record runs under the company's APPI period (14 days by default) as well, and the earlier wins.
+        """
+        return min(self.period(r).add_to(received_on) for r in (regimes or {Regime.APPI}))
+
+
+def regime_of(eu_origin: bool) -> Regime:
+    return Regime.GDPR if eu_origin else Regime.APPI
+
+
+def is_eu_origin(store: ObjectStore, document_key: str) -> bool:
+    """Whether a batch's accepted provenance document (its key in the store) has a `gdpr` block or `eu_origin`."""
+    from kakunin.provenance.document import validate_mapping
+    from kakunin.yaml_io import DocumentSyntaxError, parse_mapping
+
+    if not store.exists(document_key):
+        return False
+    try:
+        data = parse_mapping(
+            store.get_bytes(document_key).decode("utf-8-sig"), json_only=document_key.endswith(".json")
+        )
+    except (DocumentSyntaxError, UnicodeDecodeError):
+        return False
+    parsed = validate_mapping(data)
+    if parsed.document is not None:
+        return parsed.document.gdpr is not None or bool(parsed.document.eu_origin)
+    return isinstance(data.get("gdpr"), dict) or data.get("eu_origin") is True
 
 
 def load_due_policy(expectations_root: Path) -> DuePolicy:

@@ -21,6 +21,7 @@ from kakunin.subjects.register import (
     DuePolicy,
     RequestStatus,
     new_id,
+    regime_of,
     request_of,
     request_statuses,
     write_closing,
@@ -32,16 +33,7 @@ REQUEST_PREFIX = "SR"
 
 def regimes_of(records: list[FoundRecord]) -> set[Regime]:
     """The regime of each record reached: GDPR for EU-origin records, APPI for the others (and for none)."""
-    return {Regime.GDPR if r.eu_origin else Regime.APPI for r in records} or {Regime.APPI}
-
-
-def due_on(policy: DuePolicy, received_on: date, regimes: set[Regime]) -> date:
-    """The earliest deadline of the regimes the request's records fall under.
-
-    A request reaching only EU-origin records runs under GDPR's month; one reaching any other
-    record runs under the company's APPI period (14 days by default) as well, and the earlier wins.
-    """
-    return min(policy.period(r).add_to(received_on) for r in regimes)
+    return {regime_of(r.eu_origin) for r in records} or {Regime.APPI}
 
 
 def build_request(
@@ -65,7 +57,7 @@ def build_request(
         request_id=new_id(REQUEST_PREFIX, now),
         request=kind,
         received_on=received_on,
-        due_on=due_on(policy, received_on, regimes),
+        due_on=policy.due_on(received_on, regimes),
         regimes=sorted(regimes),
         identifiers=identifiers,
         record_ids=sorted({r.record_id for r in records}),
