@@ -7,6 +7,7 @@ form). Both batches have 20 other, unrelated people.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,15 +78,33 @@ def publish(tmp_path: Path, registry: Registry, store: ObjectStore) -> Callable[
     return run
 
 
-@pytest.fixture
-def two_providers(publish: Callable[..., tuple[BatchRef, BatchResult]], store: ObjectStore) -> TwoProviders:
-    first, outcome = publish("first", seed=11, data_mutation=plant([(HANAKO, "C9000001")]))
+@pytest.fixture(scope="session")
+def _two_providers_store(
+    tmp_path_factory: pytest.TempPathFactory, registry: Registry
+) -> tuple[Path, BatchRef, BatchRef]:
+    """The two providers' store, published once per session (intake runs GX: ~10 s a batch); tests get a copy."""
+    root = tmp_path_factory.mktemp("two-providers")
+    store = LocalStore(root / "store")
+    first, outcome = submit_and_run(
+        root, store, registry, "first", seed=11, data_mutation=plant([(HANAKO, "C9000001")])
+    )
     assert outcome.decision == "published", outcome
-    second, outcome = publish(
+    second, outcome = submit_and_run(
+        root,
+        store,
+        registry,
         "second",
         seed=12,
         mutation=from_provider(SECOND_PROVIDER),
         data_mutation=plant([(HANAKO_AS_SECOND_PROVIDER_WRITES, "C9100077")], start_row=2),
     )
     assert outcome.decision == "published", outcome
+    return root / "store", first, second
+
+
+@pytest.fixture
+def two_providers(_two_providers_store: tuple[Path, BatchRef, BatchRef], store: ObjectStore) -> TwoProviders:
+    """A copy of the session's two-providers store, in this test's `store` (a folder)."""
+    template, first, second = _two_providers_store
+    shutil.copytree(template, store.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
     return TwoProviders(store=store, first=first, second=second)
