@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 from pydantic import BaseModel
 
 from kakunin.batches import Rejection, Submission
@@ -30,6 +31,8 @@ from kakunin.lineage.formats import (
 )
 from kakunin.provenance.findings import Verdict
 from kakunin.provenance.model import ProvenanceDocument
+from kakunin.subjects.formats import RequestClosing, StopResumed, StopUse, SubjectRequest, Suppression
+from kakunin.subjects.identifiers import INDEX_SCHEMA
 from kakunin.yaml_io import json_text
 
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -52,18 +55,28 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "checkpoint.schema.json": Checkpoint,
     "correction.schema.json": Correction,
     "correction-chain-link.schema.json": CorrectionLink,
+    "subject-request.schema.json": SubjectRequest,
+    "subject-request-closing.schema.json": RequestClosing,
+    "suppression.schema.json": Suppression,
+    "stop-use.schema.json": StopUse,
+    "stop-resumed.schema.json": StopResumed,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
+INDEX_COLUMNS = "subject-index.columns.json"
 
 
-def render_parquet_columns() -> str:
-    """manifest.parquet's columns and Arrow types, for readers without Kakunin."""
-    columns = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in MANIFEST_SCHEMA]
-    return json_text({"file": "manifest.parquet", "columns": columns}) + "\n"
+def render_parquet_columns(schema: pa.Schema = MANIFEST_SCHEMA, file: str = "manifest.parquet") -> str:
+    """A Parquet file's columns and Arrow types, for readers without Kakunin."""
+    columns = [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+    return json_text({"file": file, "columns": columns}) + "\n"
 
 
 def _rendered() -> dict[str, str]:
-    return {**{name: render(model) for name, model in SCHEMAS.items()}, PARQUET_COLUMNS: render_parquet_columns()}
+    return {
+        **{name: render(model) for name, model in SCHEMAS.items()},
+        PARQUET_COLUMNS: render_parquet_columns(),
+        INDEX_COLUMNS: render_parquet_columns(INDEX_SCHEMA, "subjects/index/<dataset>/<batch_id>.parquet"),
+    }
 
 
 def lineage_dir() -> Path:
