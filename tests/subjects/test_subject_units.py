@@ -18,7 +18,7 @@ from kakunin.subjects.disclose import NONE_HELD, disclosure_html
 from kakunin.subjects.find import FoundRecord, RecordState, erased_records
 from kakunin.subjects.formats import IdentifierDigest, Regime, RequestKind
 from kakunin.subjects.register import DuePolicy
-from kakunin.subjects.requests import due_on, open_request, regimes_of
+from kakunin.subjects.requests import open_request, regimes_of
 from kakunin.subjects.stops import stop_digests
 
 
@@ -54,12 +54,12 @@ def test_the_deadline_is_the_earliest_of_the_regimes_reached(
     records: list[FoundRecord], regimes: set[Regime], due: date
 ) -> None:
     assert regimes_of(records) == regimes
-    assert due_on(DuePolicy(), date(2026, 11, 20), regimes) == due
+    assert DuePolicy().due_on(date(2026, 11, 20), regimes) == due
 
 
 def test_a_configured_period_replaces_the_default() -> None:
     policy = DuePolicy(due={Regime.APPI: "P30D", Regime.GDPR: "P1M"})
-    assert due_on(policy, date(2026, 1, 31), {Regime.APPI, Regime.GDPR}) == date(2026, 2, 28)
+    assert policy.due_on(date(2026, 1, 31), {Regime.APPI, Regime.GDPR}) == date(2026, 2, 28)
 
 
 def test_a_stop_lists_each_digest_once() -> None:
