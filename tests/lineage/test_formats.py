@@ -23,6 +23,7 @@ PUBLISHED_ACTIONS = [
     "trace",
     "verify",
     "dispose",  # provenance v2: how a rejected batch's outside copies were disposed of
+    "subject-reindex",  # issue 11: a batch's subject index written from its live records
 ]
 
 
