@@ -23,6 +23,8 @@ PUBLISHED_ACTIONS = [
     "trace",
     "verify",
     "dispose",  # provenance v2: how a rejected batch's outside copies were disposed of
+    "subject-reindex",  # issue 11: a batch's subject index written from its live records
+    "correct",  # a curated record corrected (訂正)
     "subject-find",  # issue 11: data subjects
     "subject-request",
     "subject-disclose",

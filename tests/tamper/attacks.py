@@ -122,9 +122,11 @@ def credit_screening(root: Path) -> None:
 
 
 def record_deleted(root: Path) -> None:
-    _, manifest, curated = forged_batch(root)
+    """The record, its manifest row and its subject index rows (ids only: no key needed to find them)."""
+    link, manifest, curated = forged_batch(root)
     record_id = first_id(curated)
-    for path in (manifest, curated):
+    batch_id = json.loads(link.read_bytes())["header_key"].split("/")[-2]
+    for path in (manifest, curated, *root.glob(f"subjects/index/*/{batch_id}.parquet")):
         rewrite(path, lambda t: t.filter(pc.not_equal(t.column("record_id"), record_id)))
 
 

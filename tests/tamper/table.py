@@ -61,7 +61,8 @@ def _remove(*paths: Path) -> None:
 
 
 def _batch_files(root: Path, link: Path) -> list[Path]:
-    """Everything of one published batch: its link, header, manifest, receipt, commit and curated files."""
+    """Everything of one published batch: its link, header, manifest, receipt, commit, curated files and
+    subject index."""
     header_key = json.loads(link.read_bytes())["header_key"]
     batch_id = header_key.split("/")[-2]
     header = root / header_key
@@ -72,6 +73,7 @@ def _batch_files(root: Path, link: Path) -> list[Path]:
         *root.glob(f"lineage/receipts/*/{batch_id}.json"),
         *root.glob(f"curated/*/_commits/{batch_id}.json"),
         *root.glob(f"curated/*/*/part-{batch_id}.parquet"),
+        *root.glob(f"subjects/index/*/{batch_id}.parquet"),
     ]
 
 
@@ -429,8 +431,8 @@ CASES: list[Case] = [
     ),
     Case(
         "zones-removed",
-        "`rm -r lineage curated audit`",
-        lambda r: _remove(r / "lineage", r / "curated", r / "audit"),
+        "`rm -r lineage curated audit subjects`",
+        lambda r: _remove(r / "lineage", r / "curated", r / "audit", r / "subjects"),
         False,
         False,
         "",

@@ -39,7 +39,7 @@ def recheck_record_digests(store: ObjectStore, key: bytes, contract_for: Contrac
         try:
             with store.open_input(manifest_key) as handle:
                 rows = pq.read_table(handle, columns=["record_id", "record_digest", "curated_file", "dataset"])
-        except (StorageNotFound, pa.ArrowException):
+        except (StorageNotFound, pa.ArrowException, OSError):  # pyarrow raises OSError for a corrupt footer
             # Unreadable or missing: verify's manifest check reports it; there is nothing to re-derive from.
             problems.fail("digest", manifest_key, "the manifest cannot be read: its record digests were not re-derived")
             continue

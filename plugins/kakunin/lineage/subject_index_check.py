@@ -138,11 +138,14 @@ def _check_file(store: ObjectStore, problems: Problems, batch: LinkedBatch, inde
     """The file's record ids are the batch's, and none was purged."""
     try:
         ids = _index_table(store, index_key).column("record_id").combine_chunks()
-        with store.open_input(batch.manifest_key) as handle:
-            of_batch = pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
     except (pa.ArrowException, KeyError, KakuninError, OSError):
         problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
         return
+    try:
+        with store.open_input(batch.manifest_key) as handle:
+            of_batch = pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
+    except (pa.ArrowException, KakuninError, OSError):
+        return  # verify's manifest check reports an unreadable manifest
     strangers = pc.unique(ids.filter(pc.invert(pc.is_in(ids, value_set=of_batch))))
     if len(strangers):
         problems.fail(
@@ -169,7 +172,9 @@ def _check_content(
     try:
         expected = live_index_rows(store, batch, contract_for, key)
     except (pa.ArrowException, KeyError, KakuninError, OSError):
-        problems.fail(CHECK, index_key, "the batch's curated records cannot be read: its index was not re-derived")
+        problems.fail(
+            CHECK, index_key, "the batch's manifest or curated records cannot be read: its index was not re-derived"
+        )
         return
     if expected is None:
         return
