@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 
 import kakunin
-from kakunin.schemas import PARQUET_COLUMNS, SCHEMAS, lineage_dir, render, render_parquet_columns, stale_files
+from kakunin.schemas import (
+    INDEX_COLUMNS,
+    PARQUET_COLUMNS,
+    SCHEMAS,
+    lineage_dir,
+    render,
+    render_parquet_columns,
+    stale_files,
+)
+from kakunin.subjects.identifiers import INDEX_SCHEMA
 
 # Modules allowed to touch Airflow. This list may only shrink.
 AIRFLOW_ALLOWED: set[str] = set()
@@ -140,6 +149,9 @@ def test_a_changed_model_makes_its_schema_stale(tmp_path: Path) -> None:
     for name, model in SCHEMAS.items():
         (tmp_path / name).write_text(render(model), encoding="utf-8")
     (tmp_path / PARQUET_COLUMNS).write_text(render_parquet_columns(), encoding="utf-8")
+    (tmp_path / INDEX_COLUMNS).write_text(
+        render_parquet_columns(INDEX_SCHEMA, "subjects/index/<dataset>/<batch_id>.parquet"), encoding="utf-8"
+    )
     assert stale_files(tmp_path) == []
     target = tmp_path / "provenance-document.v2.schema.json"
     target.write_text(target.read_text(encoding="utf-8").replace('"document_id"', '"doc_id"'), encoding="utf-8")

@@ -103,8 +103,13 @@ def _two_providers_store(
 
 
 @pytest.fixture
-def two_providers(_two_providers_store: tuple[Path, BatchRef, BatchRef], store: ObjectStore) -> TwoProviders:
-    """A copy of the session's two-providers store, in this test's `store` (a folder)."""
+def two_providers(
+    _two_providers_store: tuple[Path, BatchRef, BatchRef], store: ObjectStore, tmp_path: Path
+) -> TwoProviders:
+    """A copy of the session's two-providers store, in this test's `store` (a folder), and the two batch
+    folders as submitted (`tmp_path/first`, `tmp_path/second`), which some tests copy rows from."""
     template, first, second = _two_providers_store
     shutil.copytree(template, store.root, dirs_exist_ok=True)  # type: ignore[attr-defined]
+    for name in ("first", "second"):
+        shutil.copytree(template.parent / name, tmp_path / name, dirs_exist_ok=True)
     return TwoProviders(store=store, first=first, second=second)

@@ -107,7 +107,8 @@ def _print_seed_table(outcomes: list[dict[str, Any]], store: Any) -> None:
 @demo.command("people")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Folder to write the batches in.")
 @as_of_option
-def demo_people(out: Path, as_of: Any) -> None:
+@json_option
+def demo_people(out: Path, as_of: Any, as_json: bool) -> None:
     """Write the data-subject scene's batches: one person (花子) from two providers, then re-sent after erasure.
 
     Prints each batch folder; `make run` submits them with `kakunin provenance submit`.
@@ -118,7 +119,11 @@ def demo_people(out: Path, as_of: Any) -> None:
         raise KakuninError("the demo needs the dev tools (kakunin_dev): run `make install` in a checkout") from exc
     if out.exists() and any(out.iterdir()):
         raise KakuninError(f"{out} exists and is not empty; choose a new folder")
-    for name, path in write_person_batches(out, today=day(as_of)).items():
+    written = write_person_batches(out, today=day(as_of))
+    if as_json:
+        emit_json({name: str(path) for name, path in written.items()})
+        return
+    for name, path in written.items():
         click.echo(f"{name}: {path}")
 
 
