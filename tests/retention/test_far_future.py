@@ -17,7 +17,7 @@ from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
 from kakunin.lineage.trace import trace
 from kakunin.lineage.verify import verify
-from kakunin.retention.erasure import request_erasure
+from kakunin.retention.erasure import erase_request
 from kakunin.retention.purge import RetentionContext, dry_run, make_plan, run_retention
 from kakunin.storage import LocalStore
 from kakunin_dev.samples import _edit_rows, write_batch
@@ -89,7 +89,7 @@ def test_an_erasure_request_over_clamped_records_runs_dry_and_for_real(
     rows = {r["source_row"]: r for r in manifest.to_pylist()}
     curated = pq.read_table(sorted((store.root / "curated").rglob("part-*.parquet")))
     customer = curated.filter(pa.compute.equal(curated["record_id"], rows[2]["record_id"]))["customer_no"][0].as_py()
-    request, matches = request_erasure(
+    request, matches = erase_request(
         store,
         dataset="jp_customer_leads",
         subject_key=[customer],
@@ -98,7 +98,7 @@ def test_an_erasure_request_over_clamped_records_runs_dry_and_for_real(
         requested_by="privacy-desk",
         now=datetime.now(UTC),
     )
-    assert matches == 1
+    assert matches.records == 1
     summary = dry_run(make_plan(retention_context(store, BEFORE_ANY_EXPIRY)))
     assert summary.erasure_requests == [request.request_id]
     assert sum(r["records"] for r in summary.rows) == 1

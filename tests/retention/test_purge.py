@@ -19,7 +19,7 @@ from kakunin.lineage.chain import closed_certificates
 from kakunin.lineage.formats import AuditAction, AuditEntry
 from kakunin.lineage.trace import trace
 from kakunin.lineage.verify import verify
-from kakunin.retention.erasure import request_erasure
+from kakunin.retention.erasure import erase_request
 from kakunin.retention.holds import place_hold, release_hold
 from kakunin.retention.purge import InjectedFailure, RetentionContext, dry_run, make_plan, run_retention
 from kakunin.storage import LocalStore, ObjectStore
@@ -160,7 +160,7 @@ def test_an_erasure_request_reaches_the_subject_in_two_batches(
         .filter(pa.compute.equal(records(store)["record_id"], first["record_id"][0]))["customer_no"][0]
         .as_py()
     )
-    request, matches = request_erasure(
+    request, matches = erase_request(
         store,
         dataset="jp_customer_leads",
         subject_key=[f" {customer_no.lower()} "],
@@ -169,7 +169,7 @@ def test_an_erasure_request_reaches_the_subject_in_two_batches(
         requested_by="privacy-desk",
         now=_now(),
     )
-    assert matches == 2
+    assert matches.records == 2
     erasure_store = zone_bytes(store, ERASURE_REQUESTS)
     assert customer_no.encode() not in erasure_store
     assert customer_no.lower().encode() not in erasure_store

@@ -15,7 +15,7 @@ from kakunin import leases
 from kakunin.lineage.chain import closed_certificates
 from kakunin.lineage.trace import trace
 from kakunin.lineage.verify import verify
-from kakunin.retention.erasure import request_erasure
+from kakunin.retention.erasure import erase_request
 from kakunin.retention.holds import place_hold
 from kakunin.retention.purge import (
     RETENTION_LEASE,
@@ -47,7 +47,7 @@ def _manifest_ids(store: LocalStore, batch_id: str) -> list[str]:
 
 
 def _erase(store: LocalStore, customer_no: str) -> str:
-    request, _ = request_erasure(
+    request, _ = erase_request(
         store,
         dataset="jp_customer_leads",
         subject_key=[customer_no],

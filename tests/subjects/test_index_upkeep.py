@@ -20,7 +20,7 @@ from kakunin.lineage.chain import closed_certificates
 from kakunin.lineage.formats import ManifestHeader
 from kakunin.lineage.verify import verify
 from kakunin.retention.context import InjectedFailure, RetentionContext
-from kakunin.retention.erasure import request_erasure
+from kakunin.retention.erasure import erase_request
 from kakunin.retention.purge import run_retention
 from kakunin.storage import ObjectStore, S3Store, load
 from kakunin.subjects.identifiers import Identifier, subject_key
@@ -105,7 +105,7 @@ def test_a_run_killed_while_purging_the_index_is_finished_by_the_next(
     store = two_providers.store
     monkeypatch.setenv("KAKUNIN_HMAC_KEY", KEY.hex())  # the erasure request's audit entry is sealed like the rest
     now = datetime.now(UTC)
-    request_erasure(
+    erase_request(
         store,
         dataset="jp_customer_leads",
         subject_key=["C9000001"],

@@ -100,35 +100,6 @@ def records_of_subject(store: ObjectStore, dataset: str, digest: str) -> pa.Tabl
     return pa.concat_tables(found)
 
 
-def request_erasure(
-    store: ObjectStore,
-    *,
-    dataset: str | None,
-    subject_key: list[str] | None = None,
-    identifiers: list[Identifier] | None = None,
-    reason: str,
-    key: bytes,
-    requested_by: str,
-    now: datetime,
-    today: date | None = None,
-    policy: DuePolicy | None = None,
-) -> tuple[ErasureRequest, int]:
-    """Record the request (digests only) and say how many records it reaches now."""
-    request, reach = erase_request(
-        store,
-        dataset=dataset,
-        subject_key=subject_key,
-        identifiers=identifiers,
-        reason=reason,
-        key=key,
-        requested_by=requested_by,
-        now=now,
-        today=today,
-        policy=policy,
-    )
-    return request, reach.records
-
-
 def erase_request(
     store: ObjectStore,
     *,
