@@ -70,13 +70,14 @@ def _delete_last_audit(n: int) -> Callable[[Path], None]:
 
 
 def _remove_newest_batch_whole(root: Path) -> None:
-    """Its link, header, manifest, receipt, commit, curated files, and its audit entries (the log's tail)."""
+    """Its link, header, manifest, receipt, commit, curated files, subject index, and audit entries (the tail)."""
     link = sorted(root.glob("lineage/chain/*.json"))[-1]
     header_key = json.loads(link.read_text(encoding="utf-8"))["header_key"]
     batch_id = header_key.split("/")[-2]
     doomed = [link, root / header_key, root / header_key.replace("manifest.json", "manifest.parquet")]
     doomed += [*root.glob(f"lineage/receipts/*/{batch_id}.json"), *root.glob(f"curated/*/_commits/{batch_id}.json")]
     doomed += list(root.glob(f"curated/*/*/part-{batch_id}.parquet"))
+    doomed += list(root.glob(f"subjects/index/*/{batch_id}.parquet"))
     entries = _audit(root)
     first = next(i for i, p in enumerate(entries) if json.loads(p.read_text(encoding="utf-8"))["batch_id"] == batch_id)
     for path in doomed + entries[first:]:
@@ -84,8 +85,8 @@ def _remove_newest_batch_whole(root: Path) -> None:
 
 
 def _rm_lineage_curated_audit(root: Path) -> None:
-    for name in ("lineage", "curated", "audit"):
-        shutil.rmtree(root / name)
+    for name in ("lineage", "curated", "audit", "subjects"):
+        shutil.rmtree(root / name, ignore_errors=True)
 
 
 def _empty_home(root: Path) -> None:
