@@ -15,7 +15,13 @@ from kakunin_dev.samples import COLUMNS, Sample, write_samples
 from kakunin_dev.samples_v2 import DEMO_DENIED_BROKER, ENTRUSTED_COLUMNS, write_demo_expectations
 from tests.conftest import TODAY
 
-PROVENANCE_CODES = {c for c in ReasonCode if not c.value.startswith(("parse.", "accuracy.", "landing.", "lineage."))}
+# Codes the gate gives. Intake gives the others: parse, accuracy, landing, and the data-subject codes
+# (subject.erased, intake.overlap), which need a store that already holds the person (tests/subjects).
+PROVENANCE_CODES = {
+    c
+    for c in ReasonCode
+    if not c.value.startswith(("parse.", "accuracy.", "landing.", "lineage.", "subject.", "intake."))
+}
 INTAKE_CODES = {ReasonCode.PARSE_SCHEMA, ReasonCode.PARSE_ENCODING, ReasonCode.ACCURACY_THRESHOLD}
 
 
