@@ -65,6 +65,12 @@ class ReasonCode(StrEnum):
     SUBJECT_ERASED = "subject.erased"  # a row code: the row's person asked to be erased; dropped, not quarantined
     INTAKE_OVERLAP = "intake.overlap"
 
+    # export and take-out (issue 12): why an export was refused or flagged
+    EXPORT_PURPOSE_UNREGISTERED = "export.purpose_unregistered"  # not in purposes.yaml
+    EXPORT_PURPOSE_NOT_ALLOWED = "export.purpose_not_allowed"  # not a purpose of the dataset, or none of its columns
+    EXPORT_COLUMNS = "export.columns"  # a column the purpose does not need
+    EXPORT_OVER_LIMIT = "export.over_limit"  # over a take-out limit (refused, or allowed with an alert: warning)
+
     # lineage verify (lineage-manifest.md): a lineage or audit object the store does not keep write-once
     LINEAGE_UNLOCKED = "lineage.unlocked"
 
@@ -99,6 +105,7 @@ _WARNINGS: dict[ReasonCode, Severity] = {
 # Codes whose check may give a finding a second severity (the spec's "error / warning").
 _ALSO: dict[ReasonCode, tuple[Severity, ...]] = {
     ReasonCode.SPECIAL_CARE_MISMATCH: (Severity.WARNING,),
+    ReasonCode.EXPORT_OVER_LIMIT: (Severity.WARNING,),  # the policy says `alert`: allowed, flagged
 }
 
 _ARTICLES: dict[ReasonCode, str] = {
@@ -135,4 +142,8 @@ _ARTICLES: dict[ReasonCode, str] = {
     ReasonCode.ACCURACY_THRESHOLD: "22",
     ReasonCode.SUBJECT_ERASED: "35, GDPR 17",
     ReasonCode.INTAKE_OVERLAP: "20(1), 30(1)(ii)",
+    ReasonCode.EXPORT_PURPOSE_UNREGISTERED: "17",
+    ReasonCode.EXPORT_PURPOSE_NOT_ALLOWED: "18",
+    ReasonCode.EXPORT_COLUMNS: "18, 23",
+    ReasonCode.EXPORT_OVER_LIMIT: "23, 24",
 }

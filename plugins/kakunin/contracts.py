@@ -183,6 +183,13 @@ class DatasetContract(_Strict):
         ),
     ] = 0.2
     allowed_purposes: Annotated[list[str], Field(min_length=1)]
+    export_columns: Annotated[
+        dict[str, list[str]],
+        Field(
+            description="Per allowed purpose, the columns an export for it may release (APPI Art. 18: no more "
+            "than the purpose needs). A purpose without a list cannot be exported.",
+        ),
+    ] = {}
     max_retention: str
     quarantine_retention: str = "P30D"
     max_failed_row_ratio: Annotated[float, Field(ge=0, le=1)]
@@ -218,6 +225,15 @@ class DatasetContract(_Strict):
             raise ValueError(f"subject_key names columns the contract does not have: {', '.join(missing)}")
         for source in self.identifiers:
             self._check_identifier(source)
+        for purpose, columns in self.export_columns.items():
+            if purpose not in self.allowed_purposes:
+                raise ValueError(f"export_columns: {purpose!r} is not one of allowed_purposes")
+            if not columns:
+                raise ValueError(f"export_columns: {purpose!r} lists no column")
+            if unknown := [c for c in columns if c not in names]:
+                raise ValueError(f"export_columns: {purpose!r} names columns the contract does not have: {unknown}")
+            if twice := repeated(columns):
+                raise ValueError(f"export_columns: {purpose!r} repeats {', '.join(twice)}")
         return self
 
     def _check_identifier(self, source: IdentifierSource) -> None:

@@ -41,6 +41,10 @@ SUPPRESSED = "subjects/suppressed"
 STOPS = "subjects/stops"
 CORRECTIONS = "lineage/corrections"
 CORRECTION_CHAIN = "lineage/corrections/chain"
+EXPORTS = "exports"  # purpose-bound exports held in the store: exports/<dataset>/<export_id>/
+EXPORT_REGISTER = "lineage/exports"  # one receipt per export, written once: lineage/exports/<export_id>.json
+AUDIT_REVIEWS = "audit/reviews"  # the daily review reports (kakunin_audit): audit/reviews/<report_id>.json
+AUDIT_SIGN_OFFS = "audit/sign-offs"  # a reviewer's sign-off of a report: audit/sign-offs/<report_id>.json
 
 # ── file names inside a batch's folders ──────────────────────────────────────────────
 SUBMISSION_FILE = "_submission.json"
@@ -319,6 +323,30 @@ def stop_key(stop_id: str, *, resumed: bool = False) -> str:
 def correction_key(ref: BatchRef, correction_id: str) -> str:
     """`lineage/corrections/<dataset>/<batch_id>/<correction_id>.json`: one correction of a record of the batch."""
     return f"{CORRECTIONS}/{ref.dataset}/{ref.batch_id}/{correction_id}.json"
+
+
+# ── exports and the audit review ─────────────────────────────────────────────────────
+
+EXPORT_DATA = "data.parquet"  # the released rows: the purpose's columns and each row's source record id
+EXPORT_MANIFEST = "manifest.parquet"  # no personal data: source record id, batch, retention per row
+
+
+def export_key(dataset: str, export_id: str, name: str) -> str:
+    """`exports/<dataset>/<export_id>/<name>`: a file of one export held in the store."""
+    return f"{EXPORTS}/{dataset}/{export_id}/{name}"
+
+
+def export_receipt_key(export_id: str) -> str:
+    """`lineage/exports/<export_id>.json`: the export's receipt in the export register (write-once)."""
+    return f"{EXPORT_REGISTER}/{export_id}.json"
+
+
+def review_key(report_id: str) -> str:
+    return f"{AUDIT_REVIEWS}/{report_id}.json"
+
+
+def sign_off_key(report_id: str) -> str:
+    return f"{AUDIT_SIGN_OFFS}/{report_id}.json"
 
 
 def object_id(key: str, folder: str, suffix: str = ".json") -> str | None:

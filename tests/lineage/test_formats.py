@@ -30,6 +30,15 @@ PUBLISHED_ACTIONS = [
     "subject-disclose",
     "stop-use",
     "resume-use",
+    "submit",  # issue 12: insider controls
+    "approve",
+    "approve-refused",
+    "export",
+    "export-refused",
+    "audit-review",
+    "audit-sign-off",
+    "audit-report",
+    "read",
 ]
 
 

@@ -14,8 +14,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Required, TypedDict, Unpack
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from kakunin.keys import hmac_key_if_set
 from kakunin.layout import AUDIT_CHAIN, chain_sequence
@@ -25,7 +30,7 @@ from kakunin.lineage.formats import AuditAction, AuditEntry
 from kakunin.storage import ObjectStore
 from kakunin.yaml_io import json_text
 
-__all__ = ["current_actor", "prepare_once", "record", "record_once"]
+__all__ = ["Actor", "acting_as", "current", "current_actor", "prepare_once", "record", "record_once", "vouched_for"]
 
 Detail = dict[str, str | int | float | bool | None]
 
@@ -44,15 +49,67 @@ class EntryFields(TypedDict, total=False):
     key: bytes | None
 
 
-def current_actor() -> str:
-    """`KAKUNIN_ACTOR` (a DAG sets `airflow:<dag>/<run>`), else the operating-system user."""
+class Actor(BaseModel):
+    """Who is acting: a user id, and who vouches for it (None: the actor only says so)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    authenticated_by: str | None = Field(
+        default=None, description="`airflow`: an Airflow user (DAG run or web session); None: self-declared"
+    )
+
+    @property
+    def self_declared(self) -> bool:
+        return self.authenticated_by is None
+
+    def label(self) -> str:
+        """How reports show the actor: `alice (airflow)` or `alice (self-declared)`."""
+        return f"{self.id} ({self.authenticated_by or 'self-declared'})"
+
+
+# The actor an authenticating caller (a DAG task, a web request) vouches for, for the code it runs.
+# A context variable, not a global or the environment: the environment is the caller's to set, so
+# nothing read from it is ever marked authenticated.
+_SESSION: ContextVar[Actor | None] = ContextVar("kakunin_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    """Run the block as `actor`: every entry it records without an explicit actor is theirs."""
+    token = _SESSION.set(actor)
+    try:
+        yield actor
+    finally:
+        _SESSION.reset(token)
+
+
+def current() -> Actor:
+    """The authenticated actor of this call (`acting_as`), else the self-declared one.
+
+    Self-declared: `KAKUNIN_ACTOR` (a DAG sets `airflow:<dag>/<run>`), else the OS user.
+    """
+    session = _SESSION.get()
+    if session is not None:
+        return session
     configured = os.environ.get("KAKUNIN_ACTOR")
     if configured:
-        return configured
+        return Actor(id=configured[:200])
     try:
-        return getpass.getuser()
+        return Actor(id=getpass.getuser() or "unknown")
     except (KeyError, OSError):
-        return "unknown"
+        return Actor(id="unknown")
+
+
+def current_actor() -> str:
+    """The id of `current()`."""
+    return current().id
+
+
+def vouched_for(actor_id: str) -> str | None:
+    """Who vouches for `actor_id`: the session's authenticator when it is the session's user, else None."""
+    session = _SESSION.get()
+    return session.authenticated_by if session is not None and session.id == actor_id else None
 
 
 def record(
@@ -76,12 +133,14 @@ def record(
     seal problem once the log's sealing has begun (nobody can tell it from a forgery).
     """
     seal_with = key if key is not None else hmac_key_if_set()
+    actor_id = actor or current_actor()
 
     def build(sequence: int, previous: str | None) -> bytes:
         entry = AuditEntry(
             sequence=sequence,
             at=at,
-            actor=actor or current_actor(),
+            actor=actor_id,
+            actor_authenticated_by=vouched_for(actor_id),
             action=action,
             dataset=dataset,
             batch_id=batch_id,

@@ -40,6 +40,7 @@ ZONES = tuple(
                 layout.LOCKS,
                 layout.SUBJECTS,
                 layout.GX_REPORTS,
+                layout.EXPORTS,
             )
         }
     )

@@ -220,6 +220,15 @@ class AuditAction(StrEnum):
     SUBJECT_DISCLOSE = "subject-disclose"  # a person's data was written out for them (開示)
     STOP_USE = "stop-use"  # use of a person's records stopped (利用停止)
     RESUME_USE = "resume-use"  # a stop was lifted
+    SUBMIT = "submit"  # a batch was submitted to landing (the submitter's user id)
+    APPROVE = "approve"  # a second user approved a submitted batch (four eyes)
+    APPROVE_REFUSED = "approve-refused"  # an approval refused: the approver is the submitter
+    EXPORT = "export"  # records were released for a purpose (counts, columns, limits; never values)
+    EXPORT_REFUSED = "export-refused"  # an export was refused (reason codes), nothing written
+    AUDIT_REVIEW = "audit-review"  # the day's review report was written (kakunin_audit)
+    AUDIT_SIGN_OFF = "audit-sign-off"  # a reviewer signed a review report off
+    AUDIT_REPORT = "audit-report"  # an evidence pack was written
+    READ = "read"  # record-level data was shown (a web page, an API answer)
 
 
 class AuditEntry(_Record):
@@ -228,6 +237,11 @@ class AuditEntry(_Record):
     sequence: int
     at: datetime
     actor: str
+    actor_authenticated_by: str | None = Field(
+        default=None,
+        description="who vouches for `actor`: `airflow` when it is the Airflow user of a DAG run or a web "
+        "session; null when the actor is self-declared (KAKUNIN_ACTOR or the operating-system user)",
+    )
     action: str  # an `AuditAction` value; kept a string so a reader also accepts actions added later
     dataset: str | None = None
     batch_id: str | None = None
