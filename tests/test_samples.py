@@ -20,7 +20,7 @@ from tests.conftest import TODAY
 PROVENANCE_CODES = {
     c
     for c in ReasonCode
-    if not c.value.startswith(("parse.", "accuracy.", "landing.", "lineage.", "subject.", "intake."))
+    if not c.value.startswith(("parse.", "accuracy.", "landing.", "lineage.", "subject.", "intake.", "export."))
 }
 INTAKE_CODES = {ReasonCode.PARSE_SCHEMA, ReasonCode.PARSE_ENCODING, ReasonCode.ACCURACY_THRESHOLD}
 

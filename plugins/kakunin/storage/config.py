@@ -42,6 +42,7 @@ ZONES = frozenset(
         "provenance",
         "reports",
         "subjects",
+        "exports",
     }
 )  # the first part of every key `kakunin.layout` builds
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
