@@ -2,7 +2,7 @@
 
 One module per command group: `provenance` (check, submit, upgrade, draft, dispose, batches), `intake`, `lineage`
 (trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`, `subjects` (subject find,
-request, requests, disclose, stop-use, resume).
+request, requests, disclose, stop-use, resume), `audit` (review, sign-off, report, log).
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered, not
 intact), 2 could not run (bad arguments, unreadable path, broken configuration), 75 busy:
@@ -39,6 +39,7 @@ from typing import NoReturn
 
 import click
 
+from kakunin.cli.audit import audit
 from kakunin.cli.base import EXIT_BUSY, EXIT_CANNOT_RUN, WholeHelpGroup
 from kakunin.cli.demo import demo
 from kakunin.cli.infra import infra
@@ -89,7 +90,7 @@ def cli() -> None:
     """
 
 
-for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra, subject):
+for _command in (provenance, batches, intake, lineage, retention, hold, erasure, demo, infra, subject, audit):
     cli.add_command(_command)
 subject.add_command(subject_correct, "correct")
 subject.add_command(subject_reindex, "reindex")
