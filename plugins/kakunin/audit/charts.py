@@ -162,28 +162,30 @@ def _day(value: object) -> str | None:
 
 
 def chart_svg(figure: Figure) -> str | None:
-    """The figure as a bar chart in SVG (ids prefixed by the figure's id), or None when it has no series."""
-    if not figure.series:
-        return None
+    """The figure as a bar chart in SVG (ids prefixed by the figure's id); None when it has no series or rows."""
+    if not figure.series or not figure.rows:
+        return None  # nothing to draw: the table says "none"
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure as Canvas
     from matplotlib.ticker import MaxNLocator
 
-    labels = [_ascii(str(row[0])) for row in figure.rows] or ["(none)"]
+    labels = [_ascii(str(row[0])) for row in figure.rows]
     height = max(2.2, 0.5 + 0.35 * len(labels) * len(figure.series))
     canvas = Canvas(figsize=(6.4, height))
     axes = canvas.subplots()
     width = 0.8 / len(figure.series)
     for n, name in enumerate(figure.series):
         column = figure.columns.index(name)
-        values = [int(row[column] or 0) for row in figure.rows] or [0]
+        values = [int(row[column] or 0) for row in figure.rows]
         positions = [i + n * width for i in range(len(labels))]
         bars = axes.barh(positions, values, height=width, label=name)
         axes.bar_label(bars, padding=2, fontsize=8)
     axes.set_yticks([i + width * (len(figure.series) - 1) / 2 for i in range(len(labels))], labels, fontsize=8)
     axes.invert_yaxis()
+    largest = max(int(row[figure.columns.index(name)] or 0) for row in figure.rows for name in figure.series)
+    axes.set_xlim(0, max(1, largest) * 1.15)  # room for the labels; an all-zero chart still starts at 0
     axes.set_title(_ascii(figure.title_en), fontsize=10)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(figure.series) > 1:
