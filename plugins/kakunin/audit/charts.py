@@ -189,7 +189,7 @@ def chart_svg(figure: Figure) -> str | None:
     axes.set_title(_ascii(figure.title_en), fontsize=10)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(figure.series) > 1:
-        axes.legend(fontsize=8)
+        axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     canvas.tight_layout()
     out = io.StringIO()
     canvas.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
