@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel
 
-from kakunin.audit.pack import EvidencePack
+from kakunin.audit.pack_formats import EvidencePack
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
 from kakunin.lineage.checkpoint import Checkpoint

@@ -12,7 +12,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from kakunin.audit.pack import EvidencePack
+from kakunin.audit.pack_formats import EvidencePack
 
 Cell = str | int | None
 

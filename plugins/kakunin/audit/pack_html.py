@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from kakunin.audit.charts import Cell, Figure, chart_svg, figures
-from kakunin.audit.pack import EvidencePack
+from kakunin.audit.pack_formats import EvidencePack
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
