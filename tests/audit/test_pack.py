@@ -176,13 +176,20 @@ def test_the_pack_counts_the_periods_days_in_tokyo(small: ObjectStore, registry:
 def test_the_pack_holds_no_hold_reason_and_the_page_escapes_what_it_shows(
     small: ObjectStore, registry: Registry
 ) -> None:
-    _export(small, "x5", "2026-11-05T01:00:00+00:00", purpose="marketing_email", person="<b>staff</b>", rows=1)
+    _export(
+        small,
+        "x5",
+        "2026-11-05T01:00:00+00:00",
+        purpose="marketing_email",
+        person="--></svg><script>x()</script>",
+        rows=1,
+    )
     pack = evidence(small, registry, start=START, end=END, now=NOW, zone=TOKYO)
     assert "litigation L-1" not in pack.model_dump_json()
     page = render_html(pack)
-    assert "&lt;b&gt;staff&lt;/b&gt;" in page
-    assert "<b>staff</b>" not in page
+    assert "&lt;script&gt;x()&lt;/script&gt;" in page  # in the table; the chart draws it as glyphs
     assert "<script" not in page
+    assert page.count("</svg>") == len([f for f in figures(pack) if chart_svg(f)])
     assert "default-src &#x27;none&#x27;" in page
 
 
