@@ -25,9 +25,10 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 )
 @json_option
 def audit_report(start: datetime, end: datetime, out: Path, as_json: bool) -> None:
-    """Write a period's evidence pack (証跡パック): report.html and report.json.
+    """Write a period's evidence pack (証跡パック) for auditors.
 
-    Days are counted in KAKUNIN_TIMEZONE (default Asia/Tokyo). The pack states the
+    It writes report.html (charts, each with a table of its numbers) and report.json
+    under --out. Days are counted in KAKUNIN_TIMEZONE (default Asia/Tokyo). The pack states the
     `lineage verify` verdict; the command exits 0 even when the lineage is NOT intact,
     since the pack reports it (run `kakunin lineage verify` for a verdict exit code).
     Exit 2 when the period is reversed or --out is not empty.
