@@ -30,7 +30,10 @@ from kakunin.storage import ObjectStore
 from kakunin.yaml_io import dump_json
 from tests.conftest import kakunin_runner
 from tests.intake.conftest import KEY
-from tests.subjects.conftest import TwoProviders
+from tests.subjects.conftest import TwoProviders, _two_providers_store, store, two_providers
+
+# the data-subject tests' store (two providers' batches, published by real intake), used here as fixtures
+__all__ = ["_two_providers_store", "store", "two_providers"]
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "var" / "screenshots" / "evidence-pack.png"
