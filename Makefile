@@ -15,7 +15,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key) \
 	KAKUNIN_SIGNING_KEY=$$(cat $(DEMO_HOME)/.signing-key)
 
-.PHONY: install run run-s3 airflow test lint format schemas bench chaos cluster-test clean
+.PHONY: install run run-s3 airflow test lint format schemas bench chaos cluster-test clean browser
 N ?= 1000000
 CHAOS_SAMPLE ?=
 
@@ -112,8 +112,12 @@ airflow: install
 		echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME). Ctrl-C stops Airflow."; \
 		while kill -0 $$group 2>/dev/null; do sleep 1; done
 
+## browser: Debian's chromium and CJK fonts for the evidence pack's browser test (apt, as root); a no-op when present
+browser:
+	@command -v chromium > /dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium fonts-noto-cjk)
+
 ## test: lint, type-check, schema freshness, then the test suite
-test: install lint
+test: install lint browser
 	$(BIN)/python -m kakunin.schemas --check
 	$(BIN)/pytest
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel
 
+from kakunin.audit.pack_formats import EvidencePack
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
 from kakunin.lineage.checkpoint import Checkpoint
@@ -60,6 +61,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "suppression.schema.json": Suppression,
     "stop-use.schema.json": StopUse,
     "stop-resumed.schema.json": StopResumed,
+    "evidence-pack.schema.json": EvidencePack,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 INDEX_COLUMNS = "subject-index.columns.json"
