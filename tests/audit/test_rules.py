@@ -199,7 +199,8 @@ def test_an_anomaly_names_the_entries_it_rests_on(tmp_path: Path) -> None:
     three_rejections_of_one_provider(store)
     (anomaly,) = review_day(store, day=DAY, now=at(3, on=DAY + timedelta(days=1)), policy=AuditPolicy()).anomalies
     assert anomaly.entries == [1, 2, 3]
-    assert PROVIDER in anomaly.summary and "株式会社" not in anomaly.summary  # the id, not the name
+    assert PROVIDER in anomaly.summary
+    assert "株式会社" not in anomaly.summary
 
 
 def test_thresholds_come_from_the_policy(tmp_path: Path) -> None:
