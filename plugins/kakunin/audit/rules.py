@@ -38,6 +38,12 @@ def rows_exported(entry: AuditEntry) -> int:
     return rows
 
 
+def export_id(entry: AuditEntry) -> str:
+    """The export an entry is about: its detail `export_id`, else its document id."""
+    named = entry.detail.get("export_id")
+    return named if isinstance(named, str) else entry.document_id or "(no id)"
+
+
 def rows_touched(entry: AuditEntry) -> int:
     return records_read(entry) + rows_exported(entry)
 
@@ -106,7 +112,7 @@ class OffHours:
                     Anomaly(
                         kind=self.kind,
                         actor=entry.actor,
-                        summary=f"export {entry.document_id or '(no id)'} of {rows_exported(entry)} rows at "
+                        summary=f"export {export_id(entry)} of {rows_exported(entry)} rows at "
                         f"{local:%a %H:%M} (working hours {self.hours.start:%H:%M}-{self.hours.end:%H:%M}, "
                         f"{'/'.join(self.hours.days)})",
                         entries=[entry.sequence],
@@ -217,7 +223,7 @@ class ExportOverLimit:
                     Anomaly(
                         kind=self.kind,
                         actor=entry.actor,
-                        summary=f"export {entry.document_id or '(no id)'} over a take-out limit: {what}",
+                        summary=f"export {export_id(entry)} over a take-out limit: {what}",
                         entries=[entry.sequence],
                         dataset=entry.dataset,
                     )
