@@ -59,8 +59,10 @@ def test_the_report_summarises_each_person_of_the_day_only(store: ObjectStore) -
         export(store, "ana", 30, when=at(11))
     audit.record(store, AuditAction.TRACE, at=at(23, 59), actor="ben", dataset="d", record_ids=["r1"])
     audit.record(store, AuditAction.SUBMIT, at=at(0, 0), actor="ben", dataset="d", batch_id="B-1")
+    read(store, "cho", 9, when=at(0, 30, on=DAY + timedelta(days=1)))  # still the 26th in UTC: not in the report
     report = review_day(store, day=DAY, now=NEXT_MORNING, policy=AuditPolicy())
     assert (report.entries, report.first_sequence, report.last_sequence) == (4, 2, 5)
+    assert [p.actor for p in report.people] == ["ana", "ben"]
     ana, ben = report.people
     assert (ana.actor, ana.authenticated, ana.records_read, ana.rows_exported) == ("ana", True, 12, 30)
     assert ana.actions == {"exports": 1, "reads": 1}

@@ -71,6 +71,12 @@ def volume_within_three_times(store: ObjectStore) -> None:
     export(store, "ana", 290, when=at(10))
 
 
+def volume_over_a_baseline_with_idle_days(store: ObjectStore) -> None:
+    for back in range(1, 8):  # busy one week, idle the week before: the median day is 50 rows, not 100
+        export(store, "ana", 100, when=at(10, on=DAY - timedelta(days=back)))
+    export(store, "ana", 160, when=at(10))
+
+
 def volume_new_person_under_floor(store: ObjectStore) -> None:
     export(store, "ana", 100, when=at(10))
 
@@ -150,6 +156,7 @@ def vouched_reads_and_self_declared_verify(store: ObjectStore) -> None:
 CASES = [
     pytest.param(volume_over_baseline, {("volume", "ana")}, id="volume-over-3x-baseline"),
     pytest.param(volume_within_three_times, set(), id="volume-within-3x"),
+    pytest.param(volume_over_a_baseline_with_idle_days, {("volume", "ana")}, id="volume-idle-days-count-0"),
     pytest.param(volume_new_person_under_floor, set(), id="volume-at-floor"),
     pytest.param(volume_new_person_over_floor, {("volume", "ana"), ("unauthenticated", "ana")}, id="volume-over-floor"),
     pytest.param(export_late, {("off-hours", "ben")}, id="off-hours-evening"),
