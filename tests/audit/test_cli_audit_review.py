@@ -88,6 +88,11 @@ def test_a_clerk_tracing_record_after_record_is_flagged_and_a_lead_signs_off(
     assert statuses[report["report_id"]] == ("signed", "lead-01")
     overdue: Run = kakunin("audit", "reviews", "--overdue")
     assert (overdue.code, overdue.stdout) == (0, "no review reports overdue\n")
+    old: Run = kakunin("audit", "review", "--day", "2026-01-05", "--json")  # due 2026-01-08, long past
+    assert old.code == 0
+    late: Run = kakunin("audit", "reviews", "--overdue", "--json")
+    assert late.code == 1
+    assert [r["report_id"] for r in late.json()["reviews"]] == [old.json()["report_id"]]
 
 
 def test_review_exits_1_on_a_tampered_store_and_bad_input_exits_2(

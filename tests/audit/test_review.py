@@ -13,7 +13,7 @@ from kakunin.audit.policy import POLICY_FILE, AuditPolicy, load_policy
 from kakunin.audit.review import read_log, review_day
 from kakunin.audit.sign_off import SignOffRefused, review_statuses, sign_off
 from kakunin.contracts import default_expectations_root
-from kakunin.errors import ConfigError
+from kakunin.errors import ConfigError, StorageNotFound
 from kakunin.hashing import sha256_bytes
 from kakunin.layout import AUDIT_CHAIN, review_key, sign_off_key
 from kakunin.lineage.formats import AuditAction
@@ -107,6 +107,12 @@ def test_a_sign_off_is_written_once_with_the_report_hash(store: ObjectStore) -> 
     assert load(store, sign_off_key(report.report_id), SignOff).signed_by == "lead-01"
     last = read_log(store)[0][-1]
     assert (last.action, last.actor, last.document_id) == (AuditAction.AUDIT_SIGN_OFF, "lead-01", report.report_id)
+
+
+def test_signing_off_a_report_that_is_not_there_is_not_found(store: ObjectStore) -> None:
+    with pytest.raises(StorageNotFound, match="no review report REV-20261126-abcdef"):
+        sign_off(store, "REV-20261126-abcdef", by="lead-01", note="x", now=NEXT_MORNING)
+    assert read_log(store) == ([], 0)
 
 
 def test_a_reviewer_with_anomalies_that_day_may_not_sign_it_off(store: ObjectStore) -> None:

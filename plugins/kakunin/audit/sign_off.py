@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from kakunin import audit
 from kakunin.audit.formats import ReviewReport, SignOff
 from kakunin.codes import ReasonCode
-from kakunin.errors import KakuninError, StorageError
+from kakunin.errors import KakuninError, StorageError, StorageNotFound
 from kakunin.hashing import sha256_bytes
 from kakunin.layout import review_key, sign_off_key
 from kakunin.lineage.formats import AuditAction
@@ -56,7 +56,7 @@ def sign_off(store: ObjectStore, report_id: str, *, by: str, note: str, now: dat
     """Write the sign-off of `report_id` once (the report's sha256 as read) and log AUDIT_SIGN_OFF."""
     key = review_key(report_id)
     if not store.exists(key):
-        raise StorageError(f"no review report {report_id} (see `kakunin audit reviews`)")
+        raise StorageNotFound(f"no review report {report_id} (see `kakunin audit reviews`)")
     data = store.get_bytes(key)
     try:
         report = ReviewReport.model_validate_json(data)
