@@ -73,7 +73,7 @@ def test_the_top_level_help_is_not_cut() -> None:
 
 
 def test_every_command_that_reports_takes_json() -> None:
-    groups = ("provenance", "intake", "lineage", "retention", "hold", "erasure", "demo", "infra", "subject")
+    groups = ("provenance", "intake", "lineage", "retention", "hold", "erasure", "demo", "infra", "subject", "audit")
     silent = {(group,) for group in groups} | {()}
     without = [" ".join(p) for p in PATHS if p not in silent and "--json" not in _help(p)]
     assert without == []

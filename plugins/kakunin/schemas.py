@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel
 
+from kakunin.audit.formats import ReviewReport, SignOff
 from kakunin.audit.pack_formats import EvidencePack
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
@@ -62,6 +63,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "stop-use.schema.json": StopUse,
     "stop-resumed.schema.json": StopResumed,
     "evidence-pack.schema.json": EvidencePack,
+    "audit-review.schema.json": ReviewReport,
+    "audit-sign-off.schema.json": SignOff,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 INDEX_COLUMNS = "subject-index.columns.json"

@@ -49,7 +49,7 @@ class PersonDay(_Doc):
 
 
 class ChainVerdict(_Doc):
-    name: str = Field(description="manifests, certificates, audit, corrections, exports, ...")
+    name: str = Field(description="a check of `lineage verify`: chain, seal, manifest, certificate, audit, ...")
     ok: bool
     problems: int = 0
 

@@ -41,6 +41,7 @@ import click
 
 from kakunin.cli.audit import audit
 from kakunin.cli.audit_report import audit_report
+from kakunin.cli.audit_review import audit_review, audit_reviews, audit_sign_off
 from kakunin.cli.base import EXIT_BUSY, EXIT_CANNOT_RUN, WholeHelpGroup
 from kakunin.cli.demo import demo
 from kakunin.cli.infra import infra
@@ -96,6 +97,8 @@ for _command in (provenance, batches, intake, lineage, retention, hold, erasure,
 subject.add_command(subject_correct, "correct")
 subject.add_command(subject_reindex, "reindex")
 audit.add_command(audit_report, "report")
+for _audit_command in (audit_review, audit_sign_off, audit_reviews):
+    audit.add_command(_audit_command)
 
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
