@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
+from kakunin.exports.formats import ExportReceipt
 from kakunin.lineage.checkpoint import Checkpoint
 from kakunin.lineage.corrections import Correction, CorrectionLink
 from kakunin.lineage.formats import (
@@ -60,6 +61,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "suppression.schema.json": Suppression,
     "stop-use.schema.json": StopUse,
     "stop-resumed.schema.json": StopResumed,
+    "export-receipt.schema.json": ExportReceipt,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 INDEX_COLUMNS = "subject-index.columns.json"
