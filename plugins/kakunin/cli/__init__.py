@@ -2,7 +2,7 @@
 
 One module per command group: `provenance` (check, submit, upgrade, draft, dispose, batches), `intake`, `lineage`
 (trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`, `subjects` (subject find,
-request, requests, disclose, stop-use, resume), `audit` (review, sign-off, report, log).
+request, requests, disclose, stop-use, resume), `audit` (review, sign-off, report, log), `exports` (export, exports).
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered, not
 intact), 2 could not run (bad arguments, unreadable path, broken configuration), 75 busy:
@@ -42,6 +42,7 @@ import click
 from kakunin.cli.audit import audit
 from kakunin.cli.base import EXIT_BUSY, EXIT_CANNOT_RUN, WholeHelpGroup
 from kakunin.cli.demo import demo
+from kakunin.cli.exports import export, exports
 from kakunin.cli.infra import infra
 from kakunin.cli.intake import intake
 from kakunin.cli.lineage import lineage
@@ -94,6 +95,8 @@ for _command in (provenance, batches, intake, lineage, retention, hold, erasure,
     cli.add_command(_command)
 subject.add_command(subject_correct, "correct")
 subject.add_command(subject_reindex, "reindex")
+cli.add_command(export)  # 持ち出し: a top-level verb
+cli.add_command(exports)
 
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
