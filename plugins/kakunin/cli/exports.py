@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from kakunin import clock
-from kakunin.cli.base import dataset_option, emit_json, json_option, known_dataset, registry
+from kakunin.cli.base import WholeHelpCommand, dataset_option, emit_json, json_option, known_dataset, registry
 
 STAFF_ID = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}"
 
@@ -48,7 +48,7 @@ def _out_path(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
     return path
 
 
-@click.command("export")
+@click.command("export", cls=WholeHelpCommand)
 @dataset_option
 @click.option("--purpose", required=True, help="The purpose of use (an id of expectations/purposes.yaml).")
 @click.option(
@@ -58,7 +58,7 @@ def _out_path(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
 @click.option("--columns", callback=_columns, help="Only these of the purpose's columns (comma-separated).")
 @json_option
 def export(dataset: str, purpose: str, requested_by: str, out: Path, columns: list[str] | None, as_json: bool) -> None:
-    """Export a dataset's records for one purpose (持ち出し): only its columns, within the take-out limits.
+    """Export a dataset's records for one purpose (持ち出し): only its columns, within the limits of the policy.
 
     Records are released when they carry the purpose and are live: not purged, within their
     retention, not stopped (利用停止), not named by a pending erasure request. A refusal
@@ -110,7 +110,7 @@ def export_text(receipt: Any, out: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command("exports")
+@click.command("exports", cls=WholeHelpCommand)
 @click.option("--dataset", default=None, help="Only this dataset's exports.")
 @json_option
 def exports(dataset: str | None, as_json: bool) -> None:
