@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
 from kakunin.exports.formats import ExportReceipt
+from kakunin.exports.schedule import ScheduledExports
 from kakunin.lineage.checkpoint import Checkpoint
 from kakunin.lineage.corrections import Correction, CorrectionLink
 from kakunin.lineage.formats import (
@@ -62,6 +63,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "stop-use.schema.json": StopUse,
     "stop-resumed.schema.json": StopResumed,
     "export-receipt.schema.json": ExportReceipt,
+    "scheduled-exports.schema.json": ScheduledExports,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 INDEX_COLUMNS = "subject-index.columns.json"

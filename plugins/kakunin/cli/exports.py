@@ -16,8 +16,7 @@ import click
 
 from kakunin import clock
 from kakunin.cli.base import WholeHelpCommand, dataset_option, emit_json, json_option, known_dataset, registry
-
-STAFF_ID = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}"
+from kakunin.exports.schedule import STAFF_ID
 
 
 def _staff_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
