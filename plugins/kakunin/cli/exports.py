@@ -54,7 +54,11 @@ def _out_path(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
     "--requested-by", required=True, callback=_staff_id, help="Staff id of the person the export is for (持ち出し者)."
 )
 @click.option("--out", "out", required=True, callback=_out_path, help="The file to write: .parquet or .csv (UTF-8).")
-@click.option("--columns", callback=_columns, help="Only these of the purpose's columns (comma-separated).")
+@click.option(
+    "--columns",
+    callback=_columns,
+    help="Only these of the purpose's columns (the contract's export_columns; comma-separated).",
+)
 @json_option
 def export(dataset: str, purpose: str, requested_by: str, out: Path, columns: list[str] | None, as_json: bool) -> None:
     """Export a dataset's records for one purpose (持ち出し): only its columns, within the limits of the policy.
