@@ -138,6 +138,7 @@ def test_bad_input_exits_2_and_overwrites_nothing(cli: Cli, tmp_path: Path, publ
         (("--out", str(existing)), "already exists"),
         (("--out", str(tmp_path / "missing" / "x.csv")), "is not a folder"),
         (("--out", str(tmp_path / "x.xlsx")), ".parquet or .csv"),
+        (("--out", str(tmp_path / "store" / ".." / "x.csv")), "without '..'"),
         (("--out", str(tmp_path / "x.csv"), "--requested-by", "someone@example.invalid"), "staff id"),
         (("--out", str(tmp_path / "x.csv"), "--columns", "customer_no,,email"), "comma-separated"),
     ]

@@ -23,6 +23,7 @@ stdout, `{"error": {"code": CODE, "message": MESSAGE}}` with the same exit code.
     busy             another run holds the lease; nothing was done                        75
     not_intact       `lineage checkpoint`: the lineage is not intact, nothing signed      1
     not_disposable   `provenance dispose`: the batch is not rejected, or already disposed 1
+    refused          `export`: the purpose, a column or a take-out limit refuses it   1
     error            any other known error                                                2
     unexpected       a defect (a bug): please report it with KAKUNIN_DEBUG=1 output       2
     interrupted      Ctrl-C                                                               130

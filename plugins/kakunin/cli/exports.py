@@ -38,6 +38,8 @@ def _columns(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 def _out_path(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
     """The copy's path: .parquet or .csv, in a folder that exists, never over an existing file."""
     path = Path(value)
+    if ".." in path.parts:
+        raise click.BadParameter(f"{value}: name the file without '..'")
     if path.suffix not in (".parquet", ".csv"):
         raise click.BadParameter(f"{value}: the file name must end in .parquet or .csv")
     if path.exists() or path.is_symlink():

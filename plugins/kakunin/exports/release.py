@@ -37,6 +37,7 @@ __all__ = [
     "ExportPlan",
     "ExportRefused",
     "Refusal",
+    "Request",
     "excluders",
     "plan_export",
     "release",
