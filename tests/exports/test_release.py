@@ -201,3 +201,13 @@ def test_a_delivered_copy_is_named_and_hashed_in_the_receipt(
     assert receipt.delivered.sha256 == sha256_file(out)
     assert pq.read_table(out).equals(read_export(published.store, receipt))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary copy is left"
+
+
+def test_records_no_longer_in_their_curated_file_are_not_released(published: Published, registry: Registry) -> None:
+    with published.store.open_input(published.research.manifest_parquet) as handle:
+        files = set(pq.read_table(handle, columns=["curated_file"]).column("curated_file").to_pylist())
+    for key in files:  # as a purge that emptied the files would leave them: gone
+        (published.store.root / key).unlink()
+    outcome = run(published, registry, "marketing_email")
+    released = set(read_export(published.store, outcome.receipt).column(SOURCE_RECORD_ID).to_pylist())
+    assert released == manifest_ids(published.store, published.email_only)

@@ -8,7 +8,6 @@ files hold the values, read with only the purpose's columns and a filter on `rec
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -91,7 +90,7 @@ def exclusions(rows: pa.Table, excluders: Excluders) -> tuple[pa.Table, dict[str
         STOPPED: pc.is_in(ids, value_set=_strings(excluders.stopped_ids)),
         EXPIRED: pc.less(rows.column("retention_until"), pa.scalar(excluders.today, pa.date32())),
     }
-    kept_out = pa.array([False] * rows.num_rows, pa.bool_())
+    kept_out = pc.fill_null(pa.nulls(rows.num_rows, pa.bool_()), False)
     counts: dict[str, int] = {}
     for reason in EXCLUDED_REASONS:
         newly = pc.and_(reasons[reason], pc.invert(kept_out))
@@ -110,13 +109,13 @@ def select_records(
 ) -> Selection:
     """The records of `dataset` an export for `purpose` releases, with only `columns` of each."""
     eligible, excluded = exclusions(candidates(store, dataset, purpose), excluders)
-    by_file: dict[str, list[str]] = defaultdict(list)
-    for key, record_id in zip(
-        eligible.column("curated_file").to_pylist(), eligible.column("record_id").to_pylist(), strict=True
-    ):
-        by_file[str(key)].append(str(record_id))
-    parts = [_curated_rows(store, key, ids, columns) for key, ids in sorted(by_file.items())]
-    values = pa.concat_tables([p for p in parts if p is not None], promote_options="permissive") if parts else None
+    files = eligible.column("curated_file")
+    parts = [
+        _curated_rows(store, key, eligible.filter(pc.equal(files, key)).column("record_id"), columns)
+        for key in sorted(pc.unique(files).to_pylist())
+    ]
+    present = [p for p in parts if p is not None]  # a file a purge removed whole holds nothing to release
+    values = pa.concat_tables(present, promote_options="permissive") if present else None
     if values is None or values.num_rows == 0:
         empty = pa.table({SOURCE_RECORD_ID: pa.array([], pa.string())})
         return Selection(
@@ -131,12 +130,16 @@ def select_records(
     return Selection(released=values, manifest=manifest, excluded=excluded)
 
 
-def _curated_rows(store: ObjectStore, key: str, ids: list[str], columns: list[str]) -> pa.Table | None:
+def _curated_rows(store: ObjectStore, key: str, ids: pa.ChunkedArray, columns: list[str]) -> pa.Table | None:
     """The rows of `ids` still in curated file `key` (None when the file is gone), record_id first."""
     if not store.exists(key):
         return None
     with store.open_input(key) as handle:
-        return pq.read_table(handle, columns=["record_id", *columns], filters=[("record_id", "in", ids)])
+        return pq.read_table(
+            handle,
+            columns=["record_id", *columns],
+            filters=pc.is_in(pc.field("record_id"), value_set=ids.combine_chunks()),
+        )
 
 
 def _empty_values(columns: list[str], empty: pa.Table) -> pa.Table:
