@@ -16,6 +16,8 @@ from kakunin.audit.formats import ReviewReport, SignOff
 from kakunin.audit.pack_formats import EvidencePack
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
+from kakunin.exports.formats import ExportReceipt
+from kakunin.exports.schedule import ScheduledExports
 from kakunin.lineage.checkpoint import Checkpoint
 from kakunin.lineage.corrections import Correction, CorrectionLink
 from kakunin.lineage.formats import (
@@ -65,6 +67,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "evidence-pack.schema.json": EvidencePack,
     "audit-review.schema.json": ReviewReport,
     "audit-sign-off.schema.json": SignOff,
+    "export-receipt.schema.json": ExportReceipt,
+    "scheduled-exports.schema.json": ScheduledExports,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 INDEX_COLUMNS = "subject-index.columns.json"
