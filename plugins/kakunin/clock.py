@@ -23,5 +23,10 @@ def today() -> date:
     return datetime.now(business_timezone()).date()
 
 
+def local_date(moment: datetime) -> date:
+    """The day `moment` falls on in the business time zone (09:00 in Tokyo is still yesterday in UTC)."""
+    return moment.astimezone(business_timezone()).date()
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)

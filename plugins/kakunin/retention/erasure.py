@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kakunin import audit
+from kakunin.clock import local_date
 from kakunin.contracts import IdentifierKind
 from kakunin.errors import InputError
 from kakunin.layout import (
@@ -136,7 +137,9 @@ def erase_request(
     widened = _suppressed(given, digests_of_records(store, set(reach.record_ids)))
     if widened:
         write_suppression(store, Suppression(request_id=request.request_id, digests=widened, recorded_at=now))
-    write_request(store, _registered(request, reach, received_on=today or now.date(), policy=policy or DuePolicy()))
+    write_request(
+        store, _registered(request, reach, received_on=today or local_date(now), policy=policy or DuePolicy())
+    )
     audit.record(
         store,
         AuditAction.ERASURE_REQUEST,

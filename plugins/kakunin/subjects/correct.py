@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kakunin import audit
+from kakunin.clock import local_date
 from kakunin.contracts import Column, ColumnType, DatasetContract, Registry
 from kakunin.errors import ConfigError, InputError, KakuninError
 from kakunin.hashing import sha256_bytes, sha256_file
@@ -348,7 +349,7 @@ def _close_request(
 
     now = correction.corrected_at
     if request is None:
-        received = now.date()
+        received = local_date(now)
         request = SubjectRequest(
             request_id=_new_id("REQ", now),
             request=RequestKind.CORRECT,

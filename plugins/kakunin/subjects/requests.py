@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kakunin import audit
+from kakunin.clock import local_date
 from kakunin.errors import InputError
 from kakunin.lineage.formats import AuditAction
 from kakunin.storage import ObjectStore
@@ -50,7 +51,7 @@ def build_request(
     """A request as received: its deadline is the earliest of the regimes its records fall under."""
     if not reference.strip():
         raise InputError("--reference must name the request (a letter or ticket number, no personal data)")
-    if received_on > now.date():
+    if received_on > local_date(now):
         raise InputError(f"--received-on {received_on} is in the future")
     regimes = regimes_of(records)
     return SubjectRequest(
@@ -119,7 +120,7 @@ def close(store: ObjectStore, request: SubjectRequest, *, outcome: str, actor: s
             "request_id": request.request_id,
             "request": request.request.value,
             "step": "closed",
-            "late": now.date() > request.due_on,
+            "late": local_date(now) > request.due_on,
         },
     )
     return closing
