@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel
 
+from kakunin.approvals import Approval, IntakePolicy
 from kakunin.batches import Rejection, Submission
 from kakunin.contracts import DatasetContract, PurposeRegister
 from kakunin.lineage.checkpoint import Checkpoint
@@ -60,6 +61,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "suppression.schema.json": Suppression,
     "stop-use.schema.json": StopUse,
     "stop-resumed.schema.json": StopResumed,
+    "approval.schema.json": Approval,
+    "intake-policy.schema.json": IntakePolicy,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 INDEX_COLUMNS = "subject-index.columns.json"

@@ -23,6 +23,7 @@ stdout, `{"error": {"code": CODE, "message": MESSAGE}}` with the same exit code.
     busy             another run holds the lease; nothing was done                        75
     not_intact       `lineage checkpoint`: the lineage is not intact, nothing signed      1
     not_disposable   `provenance dispose`: the batch is not rejected, or already disposed 1
+    not_approvable   `provenance approve`: four eyes, already approved, or not pending    1
     error            any other known error                                                2
     unexpected       a defect (a bug): please report it with KAKUNIN_DEBUG=1 output       2
     interrupted      Ctrl-C                                                               130
@@ -39,6 +40,7 @@ from typing import NoReturn
 
 import click
 
+from kakunin.cli.approve import approve
 from kakunin.cli.audit import audit
 from kakunin.cli.base import EXIT_BUSY, EXIT_CANNOT_RUN, WholeHelpGroup
 from kakunin.cli.demo import demo
@@ -94,6 +96,7 @@ for _command in (provenance, batches, intake, lineage, retention, hold, erasure,
     cli.add_command(_command)
 subject.add_command(subject_correct, "correct")
 subject.add_command(subject_reindex, "reindex")
+provenance.add_command(approve)
 
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
