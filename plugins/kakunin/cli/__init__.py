@@ -42,6 +42,7 @@ import click
 
 from kakunin.cli.approve import approve
 from kakunin.cli.audit import audit
+from kakunin.cli.audit_log import audit_log
 from kakunin.cli.base import EXIT_BUSY, EXIT_CANNOT_RUN, WholeHelpGroup
 from kakunin.cli.demo import demo
 from kakunin.cli.infra import infra
@@ -97,6 +98,7 @@ for _command in (provenance, batches, intake, lineage, retention, hold, erasure,
 subject.add_command(subject_correct, "correct")
 subject.add_command(subject_reindex, "reindex")
 provenance.add_command(approve)
+audit.add_command(audit_log)
 
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
