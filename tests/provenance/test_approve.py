@@ -121,6 +121,9 @@ def test_required_approval_leaves_the_batch_pending_until_a_second_user_approves
     assert [r["decision"] for r in taken.json()] == ["published"], taken.stdout + taken.stderr
     [accept] = audit_entries(kakunin.home, "accept")  # type: ignore[attr-defined]
     assert accept.detail["approved_by"] == "u-bob"
+    home: Path = kakunin.home  # type: ignore[attr-defined]
+    receipt = json.loads(next(home.glob(f"lineage/receipts/*/{batch_id}.json")).read_text(encoding="utf-8"))
+    assert (receipt["approved_by_user"], receipt["approved_by_user_authenticated_by"]) == ("u-bob", None)
 
 
 def test_without_the_policy_intake_takes_an_unapproved_batch_as_today(make_batch: Any, kakunin: Kakunin) -> None:

@@ -1,8 +1,8 @@
 """The `kakunin` command. It imports no Airflow and no Great Expectations on its paths.
 
-One module per command group: `provenance` (check, submit, upgrade, draft, dispose, batches), `intake`, `lineage`
-(trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`, `subjects` (subject find,
-request, requests, disclose, stop-use, resume), `audit` (review, sign-off, report, log).
+One module per command group: `provenance` (check, submit, approve, upgrade, draft, dispose, batches),
+`intake`, `lineage` (trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`,
+`subjects` (subject find, request, requests, disclose, stop-use, resume), `audit` (review, sign-off, report, log).
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered, not
 intact), 2 could not run (bad arguments, unreadable path, broken configuration), 75 busy:
