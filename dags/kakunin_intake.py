@@ -2,7 +2,9 @@
 
 Wiring only: each task is one call into `kakunin.intake.steps` with a batch reference
 (`<dataset>/<batch_id>`, also the mapped task's label); data never passes through XCom. Batches
-are mapped, one task group per batch, so they run in parallel. A batch rejected at any step is
+are mapped, one task group per batch, so they run in parallel. Under `approval: required`
+(expectations/intake-policy.yaml) a batch not yet approved stays in landing (承認待ち) and is
+left out of the run until `kakunin provenance approve`. A batch rejected at any step is
 quarantined by that step, and its later tasks are skipped.
 
 Refusing data is not a failure: the run stays green (a failed step turns it red, through the
@@ -78,10 +80,17 @@ def _emit_curated_asset(batch: str) -> None:
 def kakunin_intake() -> None:
     @task
     def find_pending_batches() -> list[str]:
+        from kakunin.approvals import AWAITING, awaiting_approval, load_intake_policy
+        from kakunin.contracts import default_expectations_root
         from kakunin.intake.work import find_pending
         from kakunin_airflow.store import task_store
 
-        return [str(ref) for ref in find_pending(task_store())]
+        store, policy = task_store(), load_intake_policy(default_expectations_root())
+        pending = find_pending(store)
+        waiting = [ref for ref in pending if awaiting_approval(store, ref, policy)]  # left in landing, not an error
+        for ref in waiting:
+            log.info("%s: %s", ref, AWAITING)
+        return [str(ref) for ref in pending if ref not in waiting]
 
     @task_group(group_id="batch")
     def one_batch(batch: str) -> None:

@@ -8,7 +8,8 @@ The as-of date is the `as_of` param (a date, YYYY-MM-DD, checked when the run is
 the day of the run's logical date in KAKUNIN_TIMEZONE (default Asia/Tokyo). An `as_of` after today
 purges records before their retention ends: it is refused unless `allow_future: true` is given too,
 and then the certificate and the audit log (purge-open entry) record it, with the user who
-triggered the run as part of the actor. Each dataset the run changed gets an Asset event (alias
+triggered the run as the actor (vouched for by Airflow; a scheduled run's actor is
+`airflow:kakunin_retention/<run>`). Each dataset the run changed gets an Asset event (alias
 `kakunin_curated`). A bad date or a broken contract fails the task at once; while another
 retention run holds the lease the task fails with that message and Airflow retries it later.
 """
@@ -40,13 +41,6 @@ def _as_of(context: Any) -> date:
     if moment is None:
         return clock.today()
     return moment.astimezone(clock.business_timezone()).date()
-
-
-def _actor(context: Any) -> str:
-    """`airflow:kakunin_retention/<run>`, and who triggered it when a person did."""
-    actor = f"airflow:kakunin_retention/{context['run_id']}"
-    user = getattr(context["dag_run"], "triggering_user_name", None)
-    return f"{actor} by {user}" if user else actor
 
 
 def _emit_dataset_assets(certificates: list[Any]) -> None:
@@ -97,11 +91,14 @@ def kakunin_retention() -> None:
     @task(outlets=[AssetAlias(CURATED_ALIAS)])
     def purge() -> dict[str, int]:
         from kakunin import clock
+        from kakunin.audit import acting_as
         from kakunin.retention.purge import RetentionContext, check_as_of, run_retention
+        from kakunin_airflow.actor import run_actor
         from kakunin_airflow.store import task_store
 
         context = get_current_context()
-        with failing_fast():
+        actor = run_actor(context)  # who triggered the run, else airflow:kakunin_retention/<run>
+        with acting_as(actor), failing_fast():
             as_of = _as_of(context)
             today = clock.today()
             allow_future = bool(context["params"].get("allow_future"))
@@ -113,7 +110,7 @@ def kakunin_retention() -> None:
                     "ended; trigger with allow_future: true if that is really meant"
                 )
             future = check_as_of(as_of, today=today, allow_future=allow_future)
-            ctx = RetentionContext.from_env(as_of=as_of, future_as_of=future, actor=_actor(context), store=task_store())
+            ctx = RetentionContext.from_env(as_of=as_of, future_as_of=future, actor=actor.id, store=task_store())
             if future:
                 log.warning("as_of %s is after today (%s), allowed by %s", as_of, today, ctx.actor)
             certificates = run_retention(ctx)

@@ -20,6 +20,8 @@ from airflow.providers.standard.decorators.python import _PythonDecoratedOperato
 from airflow.sdk import Variable, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from kakunin_airflow.actor import run_actor
+
 log = logging.getLogger(__name__)
 
 # Map index shown in the UI for a mapped step: the batch reference (`<dataset>/<batch_id>`).
@@ -45,10 +47,11 @@ def intake_context() -> Any:
     from kakunin_airflow.store import task_store
 
     configured = os.environ.get(ENV_VAR) or Variable.get("kakunin_hmac_key", default=None)
-    run_id = str(get_current_context()["run_id"])
+    context = get_current_context()
+    run_id = str(context["run_id"])
     return IntakeContext.from_env(
         hmac_key=parse_hmac_key(configured) if configured else None,
-        actor=f"airflow:kakunin_intake/{run_id}",
+        actor=run_actor(context).id,  # the triggering user, else airflow:kakunin_intake/<run>
         dag_run_id=run_id,
         store=task_store(),
     )
@@ -61,14 +64,30 @@ def run_step(name: str, batch: str, context_factory: Callable[[], Any] = intake_
     from kakunin.layout import BatchRef
 
     try:
-        with failing_fast():
+        with acting_as_run_user(), failing_fast():
             outcome = run(name, BatchRef.parse(batch), context_factory())
     except BatchBusy as busy:
         raise AirflowSkipException(f"{busy}; the next run takes it if that worker does not finish it") from busy
     log.info("%s %s: %s %s", name, batch, outcome.status, outcome.detail)
     if outcome.status is StepStatus.SKIPPED:
         raise AirflowSkipException(f"batch {batch} was rejected earlier; nothing to {name}")
+    if outcome.status is StepStatus.AWAITING:  # stays in landing; the next run takes it once approved
+        raise AirflowSkipException(f"batch {batch}: {outcome.status.value}")
     return outcome
+
+
+@contextmanager
+def acting_as_run_user() -> Iterator[None]:
+    """Run the block as the DAG run's actor (`kakunin_airflow.actor`); outside a task, as the caller."""
+    from kakunin.audit import acting_as
+
+    try:
+        context = get_current_context()
+    except RuntimeError:  # no task context (a unit test calling run_step): nobody to vouch for
+        yield
+        return
+    with acting_as(run_actor(context)):
+        yield
 
 
 class KakuninStepOperator(_PythonDecoratedOperator):

@@ -31,6 +31,7 @@ from kakunin.contracts import Registry
 from kakunin.disposal import Disposal, logged_disposals
 from kakunin.errors import InputError, KakuninError, StorageError, StorageNotFound
 from kakunin.hashing import sha256_bytes, sha256_file
+from kakunin.keys import hmac_key_if_set
 from kakunin.layout import (
     LANDING,
     MANIFEST_FILE,
@@ -53,7 +54,7 @@ from kakunin.yaml_io import dump_json
 DATA_FILES = ("data.csv", "data.parquet")
 UNKNOWN_DATASET = "_unknown"
 
-BatchState = Literal["pending", "rejected", "published", "partly_purged", "purged"]
+BatchState = Literal["pending", "awaiting_approval", "rejected", "published", "partly_purged", "purged"]
 
 
 class _Record(BaseModel):
@@ -90,6 +91,10 @@ class Submission(_Record):
     submitted_at: datetime
     files: list[StoredFile]
     findings: list[Finding]
+    submitted_by: str | None = Field(default=None, description="the submitting user's id (absent before v3)")
+    submitted_by_authenticated_by: str | None = Field(
+        default=None, description="who vouches for submitted_by: `airflow`, or null: self-declared"
+    )
 
 
 class RejectedProvider(_Record):
@@ -210,6 +215,7 @@ def submit_batch(
             plan.append((path, name, None))
     landed = BatchRef(document.dataset, batch_id)
     prefix = landed.landing()
+    submitter = audit.current()
     try:
         stored = _copy_all(plan, store=store, prefix=prefix)
         submission = Submission(
@@ -222,11 +228,23 @@ def submit_batch(
             submitted_at=now,
             files=stored,
             findings=verdict.findings,
+            submitted_by=submitter.id,
+            submitted_by_authenticated_by=submitter.authenticated_by,
         )
         store.put_bytes(landed.submission, dump_json(submission))
     except BaseException:
         _remove_quietly(store, prefix)
         raise
+    if hmac_key_if_set() is not None:  # keyless, an unsealed entry would break a keyed verify; the file names the user
+        audit.record(
+            store,
+            AuditAction.SUBMIT,
+            at=now,
+            actor=submitter.id,
+            dataset=landed.dataset,
+            batch_id=batch_id,
+            document_id=document.document_id,
+        )
     copied = {path.resolve() for path, _, _ in plan}
     not_copied = sorted(
         p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.resolve() not in copied

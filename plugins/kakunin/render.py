@@ -189,7 +189,7 @@ def state_text(batch: BatchSummary) -> str:
         return f"{batch.state} {count_text(batch.published)}"
     if batch.state == "partly_purged":
         return f"partly purged {batch.purged}/{count_text(batch.published)}"
-    return batch.state
+    return "awaiting approval (承認待ち)" if batch.state == "awaiting_approval" else batch.state
 
 
 def disposal_text(disposal: Disposal) -> str:

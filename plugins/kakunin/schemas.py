@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import BaseModel
 
+from kakunin.approvals import Approval, IntakePolicy
 from kakunin.audit.formats import ReviewReport, SignOff
 from kakunin.audit.pack_formats import EvidencePack
 from kakunin.batches import Rejection, Submission
@@ -69,6 +70,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "audit-sign-off.schema.json": SignOff,
     "export-receipt.schema.json": ExportReceipt,
     "scheduled-exports.schema.json": ScheduledExports,
+    "approval.schema.json": Approval,
+    "intake-policy.schema.json": IntakePolicy,
 }
 PARQUET_COLUMNS = "manifest-parquet.columns.json"
 INDEX_COLUMNS = "subject-index.columns.json"

@@ -1,4 +1,4 @@
-"""The audit review's end-to-end tests run on the subjects' published two-providers store."""
+"""The audit tests (review end to end, read logging) run on the subjects' published two-providers store."""
 
 from tests.subjects.conftest import _two_providers_store, store, two_providers
 

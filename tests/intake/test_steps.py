@@ -6,7 +6,8 @@ from kakunin.intake.context import StepOutcome, StepStatus
 
 
 def test_status_values_are_the_strings_already_published() -> None:
-    assert [s.value for s in StepStatus] == ["done", "already done", "rejected", "skipped (rejected earlier)"]
+    published = ["done", "already done", "rejected", "skipped (rejected earlier)"]
+    assert [s.value for s in StepStatus] == [*published, "awaiting approval (承認待ち)"]  # added: intake-policy.yaml
 
 
 def test_an_outcome_dumps_its_status_as_the_plain_string() -> None:

@@ -1,8 +1,9 @@
 """The `kakunin` command. It imports no Airflow and no Great Expectations on its paths.
 
-One module per command group: `provenance` (check, submit, upgrade, draft, dispose, batches), `intake`, `lineage`
-(trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`, `subjects` (subject find,
-request, requests, disclose, stop-use, resume), `audit` (review, sign-off, report, log), `exports` (export, exports).
+One module per command group: `provenance` (check, submit, approve, upgrade, draft, dispose, batches),
+`intake`, `lineage` (trace, verify, checkpoint, keygen), `retention` (retention run, hold, erasure), `demo`,
+`subjects` (subject find, request, requests, disclose, stop-use, resume), `audit` (review, sign-off, reviews,
+report, log), `exports` (export, exports).
 
 Exit codes: 0 success (accepted, intact), 1 a negative verdict (rejected, tampered, not
 intact), 2 could not run (bad arguments, unreadable path, broken configuration), 75 busy:
@@ -23,7 +24,8 @@ stdout, `{"error": {"code": CODE, "message": MESSAGE}}` with the same exit code.
     busy             another run holds the lease; nothing was done                        75
     not_intact       `lineage checkpoint`: the lineage is not intact, nothing signed      1
     not_disposable   `provenance dispose`: the batch is not rejected, or already disposed 1
-    refused          `export`: the purpose, a column or a take-out limit refuses it   1
+    refused          `export`: the purpose, a column or a take-out limit refuses it       1
+    not_approvable   `provenance approve`: four eyes, already approved, or not pending    1
     error            any other known error                                                2
     unexpected       a defect (a bug): please report it with KAKUNIN_DEBUG=1 output       2
     interrupted      Ctrl-C                                                               130
@@ -40,7 +42,9 @@ from typing import NoReturn
 
 import click
 
+from kakunin.cli.approve import approve
 from kakunin.cli.audit import audit
+from kakunin.cli.audit_log import audit_log
 from kakunin.cli.audit_report import audit_report
 from kakunin.cli.audit_review import audit_review, audit_reviews, audit_sign_off
 from kakunin.cli.base import EXIT_BUSY, EXIT_CANNOT_RUN, WholeHelpGroup
@@ -103,6 +107,8 @@ for _audit_command in (audit_review, audit_sign_off, audit_reviews):
     audit.add_command(_audit_command)
 cli.add_command(export)  # 持ち出し: a top-level verb
 cli.add_command(exports)
+provenance.add_command(approve)
+audit.add_command(audit_log)
 
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:

@@ -51,7 +51,7 @@ def result_json(result: Any) -> dict[str, Any]:
     """A batch result with `decision` as a value a script can compare (`rejected (parse)` → rejected + stage)."""
     payload: dict[str, Any] = result.model_dump(mode="json")
     word, _, rest = result.decision.partition(" (")
-    payload["decision"] = word
+    payload["decision"] = word.replace(" ", "_")  # `awaiting_approval` (承認待ち), else one word
     payload["stage"] = rest.rstrip(")") if word == "rejected" and rest else None
     payload["decision_text"] = result.decision
     return payload

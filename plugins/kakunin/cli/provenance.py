@@ -66,10 +66,12 @@ def provenance_submit(batch_dir: Path, as_json: bool, as_of: Any) -> None:
 def batches(as_json: bool) -> None:
     """List every batch with its dataset, document id, state (pending, rejected, published, partly purged,
     purged), reason codes and, for a rejected batch, how its outside copies were disposed of."""
+    from kakunin.approvals import with_awaiting
     from kakunin.batches import list_batches
     from kakunin.storage import open_store
 
-    found = list_batches(open_store())
+    store = open_store()
+    found = with_awaiting(store, list_batches(store))
     if as_json:
         emit_json([b.model_dump(mode="json") for b in found])
     else:

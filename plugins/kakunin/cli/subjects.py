@@ -182,13 +182,18 @@ def subject_request(
 @json_option
 def subject_requests(overdue: bool, as_json: bool) -> None:
     """The request register: received, due, state, closed, late or overdue, records reached."""
+    from kakunin import audit
+    from kakunin.lineage.formats import AuditAction
     from kakunin.storage import open_store
     from kakunin.subjects.register import request_statuses
     from kakunin.subjects.requests import requests_text, status_json
 
-    statuses = request_statuses(open_store(), today=clock.today())
+    store = open_store()
+    statuses = request_statuses(store, today=clock.today())
     if overdue:
         statuses = [s for s in statuses if s.overdue]
+    detail: audit.Detail = {"view": "subject requests", "requests": len(statuses)}  # the register: ids, no values
+    audit.record(store, AuditAction.READ, at=clock.now_utc(), detail=detail)
     if as_json:
         emit_json({"requests": [status_json(s) for s in statuses]})
     else:

@@ -27,6 +27,7 @@ class StepStatus(StrEnum):
     ALREADY_DONE = "already done"  # a rerun found the step's work durable
     REJECTED = "rejected"  # the batch went to quarantine at this step
     SKIPPED = "skipped (rejected earlier)"  # an earlier step rejected the batch; nothing to do
+    AWAITING = "awaiting approval (承認待ち)"  # the intake policy requires an approval not given yet
 
 
 class StepOutcome(BaseModel):

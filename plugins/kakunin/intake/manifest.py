@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from kakunin.approvals import read_approval
 from kakunin.durations import IsoDuration
 from kakunin.errors import ConfigError
 from kakunin.hashing import sha256_bytes, sha256_file
@@ -259,7 +260,16 @@ def _receipt(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs, now: datetime) 
         subject_key_columns=ctx.contract(ref).subject_key,
         manifest_key=ref.manifest_parquet,
         records=inputs.assigned.published,
+        **_approver(ctx.store, ref),
     )
+
+
+def _approver(store: ObjectStore, ref: BatchRef) -> dict[str, str | None]:
+    """The approving user's id, when the batch was approved with `kakunin provenance approve` (still in landing)."""
+    approval = read_approval(store, ref)
+    if approval is None:
+        return {}
+    return {"approved_by_user": approval.approved_by, "approved_by_user_authenticated_by": approval.authenticated_by}
 
 
 def _receipt_acquisition(document: ProvenanceDocument) -> ReceiptAcquisition:

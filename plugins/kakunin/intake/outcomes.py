@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kakunin import audit
+from kakunin.approvals import approval_detail
 from kakunin.batches import RejectedProvider, Rejection
 from kakunin.hashing import sha256_bytes
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus
@@ -172,7 +173,7 @@ def audit_accept(ref: BatchRef, ctx: IntakeContext) -> None:
         at=ctx.now(),
         document_id=document.document_id,
         codes=list(dict.fromkeys(f.code.value for f in record.findings if f.severity == "warning")),
-        detail={"stage": "provenance"},
+        detail={"stage": "provenance", **approval_detail(ctx.store, ref)},
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from kakunin.batches import Rejection, short_rule_name
 from kakunin.errors import KakuninError
-from kakunin.intake.context import BatchBusy, IntakeContext, StepOutcome, holding_lease
+from kakunin.intake.context import BatchBusy, IntakeContext, StepOutcome, StepStatus, holding_lease
 from kakunin.intake.steps import STEPS
 from kakunin.intake.work import find_pending
 from kakunin.layout import BatchRef
@@ -62,6 +62,8 @@ def run_batch(
             outcomes.append(step(ref, leased))
             if step_done is not None:
                 step_done(f"{ref}: {name}")
+            if outcomes[-1].status is StepStatus.AWAITING:  # left in landing until a second user approves it
+                return _not_run(ref, StepStatus.AWAITING.value, "run `kakunin provenance approve` as a second user")
         return summarise(ref, ctx, outcomes)
 
 

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kakunin import audit
+from kakunin.approvals import awaiting_approval, load_intake_policy, self_approval
 from kakunin.batches import RejectedProvider, StoredFile, Submission, materialised
 from kakunin.codes import ReasonCode
 from kakunin.durations import parse_duration
@@ -88,6 +89,8 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     if (skipped := skip(ref, ctx, "gate", ref.work(GATE))) is not None:
         return skipped
     store = ctx.store
+    if awaiting_approval(store, ref, load_intake_policy(ctx.registry.root)):
+        return StepOutcome(batch=str(ref), step="gate", status=StepStatus.AWAITING)
     submission = load(store, ref.submission, Submission)
     tampered = [
         Finding.of(
@@ -103,8 +106,9 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         safe = document_file in DOCUMENT_NAMES and (folder / document_file).is_file()
         parsed = read_document(folder / document_file if safe else None)
         verdict = judge(parsed, batch_dir=folder, registry=ctx.registry, today=ctx.today)
-    findings = tampered + verdict.findings
-    if tampered or not verdict.accepted or parsed.document is None:
+    own = self_approval(submission, parsed.document)  # the approver named is the very user who submitted it
+    findings = tampered + verdict.findings + ([own] if own else [])
+    if tampered or own or not verdict.accepted or parsed.document is None:
         reject(
             ref,
             ctx,
@@ -115,7 +119,10 @@ def gate(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             provider=RejectedProvider.of(parsed.document),
         )
         return StepOutcome(
-            batch=str(ref), step="gate", status=StepStatus.REJECTED, detail=", ".join(verdict.error_codes)
+            batch=str(ref),
+            step="gate",
+            status=StepStatus.REJECTED,
+            detail=", ".join(dict.fromkeys(f.code.value for f in findings if f.severity == "error")),
         )
     document = parsed.document
     if (refused := refuse_misplaced(ref, ctx, document, submission.document_sha256)) is not None:

@@ -190,6 +190,14 @@ class Receipt(_Record):
     subject_key_columns: list[str]
     manifest_key: str
     records: int
+    approved_by_user: str | None = Field(
+        default=None,
+        description="the user id that approved the batch with `kakunin provenance approve` (二者確認); absent when "
+        "the document's approved_by was the approval",
+    )
+    approved_by_user_authenticated_by: str | None = Field(
+        default=None, description="who vouched for approved_by_user: `airflow`, or null: self-declared"
+    )
 
     @model_validator(mode="after")
     def _only_the_grounds_block(self) -> Receipt:
@@ -203,11 +211,14 @@ class Receipt(_Record):
 
     @model_serializer(mode="wrap")
     def _without_other_grounds(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """The blocks of other grounds are left out, not written as null."""
+        """The blocks of other grounds, and the approver when there is none, are left out, not written as null."""
         data: dict[str, Any] = handler(self)
         for block in GROUND_BLOCKS.values():
             if data.get(block) is None:
                 data.pop(block, None)
+        if data.get("approved_by_user") is None:  # the document's approved_by was the approval: as before
+            data.pop("approved_by_user", None)
+            data.pop("approved_by_user_authenticated_by", None)
         return data
 
 
