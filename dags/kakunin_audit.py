@@ -1,8 +1,9 @@
 """kakunin_audit: daily, review the previous day of the operation log (監査) and verify every chain.
 
 Wiring only: one task calls `kakunin.audit.review.review_day` as the run's Airflow actor
-(`airflow:kakunin_audit/<run_id>`, vouched for by Airflow). The day is the `day` param
-(YYYY-MM-DD), else the day before the run's logical date in the audit policy's time zone.
+(the user who triggered the run, else `airflow:kakunin_audit/<run_id>`; vouched for by
+Airflow). The day is the `day` param (YYYY-MM-DD), else the day before the run's logical
+date in the audit policy's time zone.
 The report is written to `audit/reviews/<id>.json` whatever it finds; when any chain fails
 verification the task then FAILS, naming the failed checks, so the failure shows in Airflow
 and its alerts. A failed run means: do not trust the store until `kakunin lineage verify` is
@@ -59,11 +60,11 @@ def kakunin_audit() -> None:
         from kakunin.audit.review import review_day
         from kakunin.contracts import Registry, default_expectations_root
         from kakunin.keys import hmac_key_if_set
+        from kakunin_airflow.actor import run_actor
         from kakunin_airflow.store import task_store
 
         context = get_current_context()
-        actor = audit.Actor(id=f"airflow:kakunin_audit/{context['run_id']}", authenticated_by="airflow")
-        with failing_fast(), audit.acting_as(actor):
+        with failing_fast(), audit.acting_as(run_actor(context)):
             policy = load_policy(default_expectations_root())
             key = hmac_key_if_set()
             contract_for = Registry(default_expectations_root()).contract if key is not None else None

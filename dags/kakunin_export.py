@@ -3,9 +3,9 @@
 Wiring only: `scheduled` lists the configured exports by name, then one mapped task per name
 calls `kakunin.exports.schedule.run_scheduled`, which releases it exactly as `kakunin export`
 would (purpose, columns, live records only, take-out limits), without a delivered copy: the
-export held in the store is what downstream reads. Each task runs as the DAG run
-(`airflow:kakunin_export/<run_id>`, authenticated by Airflow), so receipts and audit entries
-say who ran it. A refused export (目的外利用, a column not allowed, over a limit) is logged
+export held in the store is what downstream reads. Each task runs as the user who triggered
+the run, else as the run (`airflow:kakunin_export/<run_id>`), vouched for by Airflow, so
+receipts and audit entries say who ran it. A refused export (目的外利用, a column not allowed, over a limit) is logged
 in the audit log and fails its task without a retry; the other exports still run.
 """
 
@@ -46,15 +46,15 @@ def kakunin_export() -> None:
     @task(map_index_template="{{ export_name }}")
     def release(name: str) -> dict[str, object]:
         from kakunin import clock
-        from kakunin.audit import Actor, acting_as
+        from kakunin.audit import acting_as
         from kakunin.contracts import Registry, default_expectations_root
         from kakunin.exports.schedule import run_scheduled
+        from kakunin_airflow.actor import run_actor
         from kakunin_airflow.store import task_store
 
         context = get_current_context()
         context["export_name"] = name  # type: ignore[typeddict-unknown-key]  # the mapped task's label
-        actor = Actor(id=f"airflow:kakunin_export/{context['run_id']}", authenticated_by="airflow")
-        with failing_fast(), acting_as(actor):
+        with failing_fast(), acting_as(run_actor(context)):
             receipt = run_scheduled(
                 name, store=task_store(), registry=Registry(default_expectations_root()), now=clock.now_utc()
             )

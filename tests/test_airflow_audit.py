@@ -48,7 +48,7 @@ def test_the_audit_dag_reviews_the_day_as_its_airflow_actor(
     (report,) = reviews(store)
     assert (report.day, report.verified, report.entries) == (DAY, True, 2)
     assert [(a.kind.value, a.actor) for a in report.anomalies] == [("off-hours", "ana"), ("unauthenticated", "ben")]
-    assert report.created_by == f"airflow:kakunin_audit/{run.run_id}"
+    assert report.created_by == "dag_test", "dag.test() runs as the Airflow user dag_test"
     logged = read_log(store)[0][-1]
     assert (logged.action, logged.actor_authenticated_by) == (AuditAction.AUDIT_REVIEW, "airflow")
 
