@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 DEMO_HOME := var/demo
+DEMO_OUT := var/demo-out
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key) \
@@ -72,6 +73,35 @@ run: install
 	$(DEMO_ENV) $(BIN)/kakunin lineage checkpoint --out $(DEMO_HOME)/checkpoint.json
 	@echo
 	$(DEMO_ENV) $(BIN)/kakunin demo report --checkpoint $(DEMO_HOME)/checkpoint.json --public-key $(DEMO_HOME)/public-key
+	@echo
+	@echo "Insider controls: an export for one purpose (持ち出し), one refused, the day reviewed, the evidence pack ..."
+	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	$(DEMO_ENV) $(BIN)/kakunin export --dataset jp_customer_leads --purpose marketing_email \
+		--requested-by mkt-staff-07 --out $(DEMO_OUT)/marketing_email.csv
+	@echo '$(BIN)/kakunin export --dataset jp_customer_leads --purpose marketing_email --columns customer_no,email,birth_date ...'
+	@$(DEMO_ENV) $(BIN)/kakunin export --dataset jp_customer_leads --purpose marketing_email \
+		--columns customer_no,email,birth_date --requested-by mkt-staff-07 --out $(DEMO_OUT)/refused.csv; \
+		rc=$$?; test $$rc -eq 1 && test ! -e $(DEMO_OUT)/refused.csv \
+		&& echo "  refused (exit $$rc), no file written: birth dates are not for email marketing (目的外利用)" \
+		|| (echo "the refused export was not refused (exit $$rc)"; exit 1)
+	@DAY=$$($(BIN)/python -c "from kakunin.clock import today; print(today())"); \
+		echo "airflow dags test kakunin_audit (the review of $$DAY: every chain verified, anomalies flagged) ..."; \
+		$(DEMO_ENV) $(AIRFLOW_ENV) $(BIN)/airflow dags test kakunin_audit -c "{\"day\": \"$$DAY\"}" \
+		> .airflow/audit-test.log 2>&1 || (tail -40 .airflow/audit-test.log; exit 1)
+	@grep -q "DagRun Finished: dag_id=kakunin_audit.*state=success" .airflow/audit-test.log \
+		|| (echo "kakunin_audit did not succeed; see .airflow/audit-test.log"; exit 1)
+	$(DEMO_ENV) $(BIN)/kakunin audit reviews
+	@REPORT=$$($(DEMO_ENV) $(BIN)/kakunin audit reviews --json | $(BIN)/python -c \
+		"import json,sys; print(json.load(sys.stdin)['reviews'][-1]['report_id'])"); \
+		echo "$(BIN)/kakunin audit sign-off $$REPORT --by audit-lead-01 --note ..."; \
+		$(DEMO_ENV) $(BIN)/kakunin audit sign-off $$REPORT --by audit-lead-01 --note "demo: read the day's review"
+	@FROM=$$($(BIN)/python -c "from kakunin.clock import today; print(today().replace(day=1))"); \
+		TO=$$($(BIN)/python -c "from kakunin.clock import today; print(today())"); \
+		echo "$(BIN)/kakunin audit report --from $$FROM --to $$TO --out $(DEMO_OUT)/evidence-pack"; \
+		$(DEMO_ENV) $(BIN)/kakunin audit report --from $$FROM --to $$TO --out $(DEMO_OUT)/evidence-pack
+	@if command -v chromium > /dev/null; then \
+		$(BIN)/python -m kakunin_dev.screenshot $(DEMO_OUT)/evidence-pack/report.html $(DEMO_OUT)/evidence-pack.png; \
+	else echo "(no chromium: \`make browser\` installs it; then open $(DEMO_OUT)/evidence-pack/report.html)"; fi
 
 ## run-s3: `make run` with the store on S3: a loopback moto server (started and stopped here), a versioned
 ## bucket, KAKUNIN_STORAGE=s3://$(S3_DEMO_BUCKET)/demo; ends with `kakunin lineage verify` on that store
