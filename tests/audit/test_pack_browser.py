@@ -1,5 +1,7 @@
 """`kakunin audit report` end to end: a store with real intake, a hold, an erasure (a purge), an export and a
-reviewed day; the real command; the page opened in headless Chromium (Debian's, from `make browser`).
+refused one (`kakunin export`), a reviewed and signed-off day (`kakunin audit review`, `sign-off`), all by the
+real commands; the page opened in headless Chromium (Debian's, from `make browser`, launched as
+`kakunin_dev.screenshot` launches it).
 
 The page is read the way an auditor's browser shows it: every `data-figure` table's cells must equal
 report.json, every chart must have been drawn, nothing may be blocked or fail on the console. A
