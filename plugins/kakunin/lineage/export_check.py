@@ -43,19 +43,26 @@ CHECK = "exports"
 class ExportLedger:
     """What the chains say happened to export files: hash moves (before → after; None = deleted), purged ids."""
 
-    moves: dict[str, dict[str, str | None]] = field(default_factory=dict)  # key → before → after
+    moves: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # key → (before, after)
     purged: list[pa.Array] = field(default_factory=list)
 
     def move(self, key: str, before: str, after: str | None) -> None:
-        self.moves.setdefault(key, {})[before] = after
+        self.moves.setdefault(key, []).append((before, after))
 
     def expected(self, key: str, released: str) -> str | None:
-        """The hash the file must have now, following the recorded moves from its release (None: deleted)."""
+        """The hash the file must have now, following the recorded moves from its release (None: deleted).
+
+        Each move is used once, the first that starts from where the file is: certificates and
+        corrections are separate chains, so a file corrected back and forth is still followed.
+        """
         current: str | None = released
-        seen: set[str] = set()
-        while current is not None and current not in seen and current in self.moves.get(key, {}):
-            seen.add(current)
-            current = self.moves[key][current]
+        unused = list(self.moves.get(key, []))
+        while current is not None:
+            step = next((m for m in unused if m[0] == current), None)
+            if step is None:
+                break
+            unused.remove(step)
+            current = step[1]
         return current
 
 
