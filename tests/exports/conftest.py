@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,35 +53,46 @@ def _released(store: ObjectStore, ref: BatchRef, purpose: str, columns: list[str
     return data, manifest
 
 
+def export_batch(
+    store: ObjectStore,
+    registry: Registry,
+    ref: BatchRef,
+    export_id: str,
+    *,
+    purpose: str = "marketing_email",
+    delivered: bool = False,
+) -> ExportReceipt:
+    """Release the batch's records for `purpose` as export `export_id` (handed out as `<export_id>.csv`)."""
+    contract = registry.contract(ref.dataset)
+    assert contract is not None
+    columns = contract.export_columns[purpose]
+    data, manifest = _released(store, ref, purpose, columns)
+    stored, listed = write_files(store, ref.dataset, export_id, data, manifest)
+    handed = StoredObject(key=f"{export_id}.csv", sha256="ab" * 32, rows=data.num_rows) if delivered else None
+    receipt = ExportReceipt(
+        export_id=export_id,
+        dataset=ref.dataset,
+        purpose=purpose,
+        columns=columns,
+        requested_by="staff:sato",
+        actor="staff:sato",
+        created_at=datetime.now(UTC),
+        rows=data.num_rows,
+        source_batches=[ref.batch_id],
+        retention_until=latest_retention(manifest),
+        data=stored,
+        manifest=listed,
+        delivered=handed,
+    )
+    write_receipt(store, receipt)
+    return receipt
+
+
 @pytest.fixture
 def make_export(registry: Registry) -> MakeExport:
-    """`make_export(store, ref, export_id, purpose=…, delivered=…)`: release the batch's records for the purpose."""
+    """`make_export(store, ref, export_id, purpose=…, delivered=…)`: `export_batch` with the contracts."""
 
-    def make(
-        store: ObjectStore, ref: BatchRef, export_id: str, *, purpose: str = "marketing_email", delivered: bool = False
-    ) -> ExportReceipt:
-        contract = registry.contract(ref.dataset)
-        assert contract is not None
-        columns = contract.export_columns[purpose]
-        data, manifest = _released(store, ref, purpose, columns)
-        stored, listed = write_files(store, ref.dataset, export_id, data, manifest)
-        handed = StoredObject(key=f"{export_id}.csv", sha256="ab" * 32, rows=data.num_rows) if delivered else None
-        receipt = ExportReceipt(
-            export_id=export_id,
-            dataset=ref.dataset,
-            purpose=purpose,
-            columns=columns,
-            requested_by="staff:sato",
-            actor="staff:sato",
-            created_at=datetime.now(UTC),
-            rows=data.num_rows,
-            source_batches=[ref.batch_id],
-            retention_until=latest_retention(manifest),
-            data=stored,
-            manifest=listed,
-            delivered=handed,
-        )
-        write_receipt(store, receipt)
-        return receipt
+    def make(store: ObjectStore, ref: BatchRef, export_id: str, **options: Any) -> ExportReceipt:
+        return export_batch(store, registry, ref, export_id, **options)
 
     return make

@@ -88,6 +88,7 @@ def test_an_erasure_removes_her_rows_from_exports_written_before_and_names_the_c
     assert recall.sha256 == first.delivered.sha256
     verified = cli("lineage", "verify", "--json")
     assert verified.code == 0, problems(verified)
+    assert json.loads(verified.stdout)["exports"] == 2
 
 
 def test_an_expiry_purge_deletes_an_export_whole_and_verify_stays_intact(

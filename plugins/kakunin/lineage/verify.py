@@ -103,6 +103,7 @@ class VerifyReport(BaseModel):
     anchored_by: list[str] = Field(
         default=[], description="the signed checkpoints the chain tails were checked against; empty: none"
     )
+    exports: int = Field(default=0, description="export receipts checked (check `exports`)")
 
 
 @dataclass
@@ -545,7 +546,7 @@ def verify(
     _verify_locks(store, state)
     purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
     check_subject_index(store, state.problems, purged=purged, key=key, contract_for=contract_for)
-    check_exports(store, state.problems)
+    exports = check_exports(store, state.problems)
     rehashed = None
     if key is not None and contract_for is not None:
         tell(6, total, "record digests")
@@ -565,4 +566,5 @@ def verify(
         problems=state.problems,
         anchored_by=anchored_by,
         records_rehashed=rehashed,
+        exports=exports,
     )
