@@ -9,7 +9,8 @@ import pyarrow as pa
 from kakunin.exports.formats import EXPORT_MANIFEST_SCHEMA, ExportReceipt
 from kakunin.exports.reach import due_rows, recall_of
 from kakunin.lineage.export_check import ExportLedger
-from kakunin.lineage.formats import StoredObject
+from kakunin.lineage.formats import Hold, StoredObject
+from kakunin.retention.exports import held_rows
 
 MANIFEST = pa.table(
     {
@@ -29,6 +30,33 @@ def test_rows_of_purged_records_and_rows_past_their_retention_go_the_rest_stay()
 def test_a_row_whose_retention_ends_on_the_as_of_day_stays() -> None:
     due = due_rows(MANIFEST, pa.array([], pa.string()), date(2027, 1, 1))
     assert due.to_pylist() == [False, False, True, False]  # like curated records: gone only when before as_of
+
+
+def test_a_row_a_hold_keeps_stays_past_its_retention_but_not_once_its_record_is_purged() -> None:
+    held = pa.array([False, True, True, False])
+    due = due_rows(MANIFEST, pa.array(["r2"]), date(2027, 6, 1), held)
+    assert due.to_pylist() == [True, True, False, False]
+
+
+def test_holds_keep_the_rows_of_their_dataset_batch_or_record() -> None:
+    receipt = _receipt(None)
+
+    def hold(scope: str, target: str, dataset: str = "d") -> Hold:
+        return Hold(
+            hold_id=f"H-{scope}",
+            scope=scope,  # type: ignore[arg-type]
+            dataset=dataset,
+            target=target,
+            reason="case 1",
+            placed_by="legal",
+            placed_at=datetime(2026, 11, 1, tzinfo=UTC),
+        )
+
+    assert held_rows([])(receipt, MANIFEST).to_pylist() == [False] * 4
+    assert held_rows([hold("record", "r3")])(receipt, MANIFEST).to_pylist() == [False, False, True, False]
+    assert held_rows([hold("batch", "b")])(receipt, MANIFEST).to_pylist() == [True] * 4
+    assert held_rows([hold("dataset", "d")])(receipt, MANIFEST).to_pylist() == [True] * 4
+    assert held_rows([hold("dataset", "other", dataset="other")])(receipt, MANIFEST).to_pylist() == [False] * 4
 
 
 def _receipt(delivered: StoredObject | None) -> ExportReceipt:

@@ -431,8 +431,8 @@ CASES: list[Case] = [
     ),
     Case(
         "zones-removed",
-        "`rm -r lineage curated audit subjects`",
-        lambda r: _remove(r / "lineage", r / "curated", r / "audit", r / "subjects"),
+        "`rm -r lineage curated audit subjects exports`",
+        lambda r: _remove(r / "lineage", r / "curated", r / "audit", r / "subjects", r / "exports"),
         False,
         False,
         "",

@@ -74,7 +74,7 @@ def _build(tmp: Path, registry: Registry) -> Template:
     newest = submitted(store, registry, batch(3))
     assert run_batch(newest, ctx).decision == "published"
     export_batch(store, registry, published[0], "EXP-PURGED")  # deleted whole by the purge below
-    export_batch(store, registry, newest, "EXP-HELD")
+    export_batch(store, registry, published[1], "EXP-HELD")  # past its retention too, but the batch is held
     run_retention(
         RetentionContext(
             store=store,

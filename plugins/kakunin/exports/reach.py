@@ -14,7 +14,7 @@ The decisions are pure functions of the manifest; reading and writing files is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -30,6 +30,7 @@ from kakunin.lineage.formats import ExportRecall, FileAction
 from kakunin.storage import ObjectStore, object_sha256
 
 __all__ = [
+    "HeldRows",
     "PlannedExport",
     "carry_out_export",
     "correct_exports",
@@ -51,12 +52,20 @@ class PlannedExport(BaseModel):
     recall: ExportRecall | None = None
 
 
-def due_rows(manifest: pa.Table, purged: pa.Array, as_of: date) -> pa.Array:
-    """Mask of the export's rows that must go: their source record was purged, or their own retention ended."""
+def due_rows(manifest: pa.Table, purged: pa.Array, as_of: date, held: pa.Array | None = None) -> pa.Array:
+    """Mask of the export's rows that must go: their source record was purged, or their own retention ended.
+
+    `held` masks rows whose source record a legal hold keeps: their retention ending does not
+    remove them (the copy taken out may be the evidence); a purged record is never held.
+    """
     ids = manifest.column(SOURCE_RECORD_ID).combine_chunks()
     gone = pc.is_in(ids, value_set=purged.cast(pa.string()))
-    expired = pc.less(manifest.column("retention_until").combine_chunks(), pa.scalar(as_of, pa.date32()))
-    return pc.or_(gone, pc.fill_null(expired, False))
+    expired = pc.fill_null(
+        pc.less(manifest.column("retention_until").combine_chunks(), pa.scalar(as_of, pa.date32())), False
+    )
+    if held is not None:
+        expired = pc.and_(expired, pc.invert(held))
+    return pc.or_(gone, expired)
 
 
 def recall_of(receipt: ExportReceipt, records: int) -> ExportRecall | None:
@@ -68,12 +77,17 @@ def recall_of(receipt: ExportReceipt, records: int) -> ExportRecall | None:
     )
 
 
-def plan_export_purge(store: ObjectStore, purged: pa.Array, as_of: date) -> list[PlannedExport]:
-    """Every held export with rows of `purged` records or rows past their retention as of `as_of`."""
+HeldRows = Callable[[ExportReceipt, pa.Table], pa.Array]  # (receipt, manifest) → mask of rows a hold keeps
+
+
+def plan_export_purge(
+    store: ObjectStore, purged: pa.Array, as_of: date, held: HeldRows | None = None
+) -> list[PlannedExport]:
+    """Every held export with rows of `purged` records or rows past their retention as of `as_of` (not held)."""
     planned = []
     for receipt in held_exports(store):
         manifest = read_export_manifest(store, receipt)
-        due = due_rows(manifest, purged, as_of)
+        due = due_rows(manifest, purged, as_of, held(receipt, manifest) if held else None)
         removed = pc.sum(due).as_py() or 0
         if not removed or not store.exists(receipt.data.key):
             continue

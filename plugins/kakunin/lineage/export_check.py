@@ -73,9 +73,15 @@ def ledger_of(store: ObjectStore) -> ExportLedger:
     for certificate in _certificates(store):
         for action in certificate.exports:
             ledger.move(action.key, action.sha256_before, action.sha256_after if action.action == "rewrite" else None)
-        if not unsafe_keys([certificate.records.key]) and store.exists(certificate.records.key):
-            with store.open_input(certificate.records.key) as handle:
-                ledger.purged.append(pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks())
+        records = certificate.records
+        if (
+            unsafe_keys([records.key])
+            or not store.exists(records.key)
+            or object_sha256(store, records.key) != records.sha256
+        ):
+            continue  # the certificate check reports a purged-records list missing or changed
+        with store.open_input(records.key) as handle:
+            ledger.purged.append(pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks())
     for correction in linked_corrections(store):
         for change in correction.exports:
             ledger.move(change.key, change.sha256_before, change.sha256_after)
