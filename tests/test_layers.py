@@ -109,6 +109,9 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.decisions",
     "kakunin.lineage.seal",
     "kakunin.lineage.corrections",  # corrections (訂正): the format and how the checks follow it
+    "kakunin.lineage.export_check",  # held exports against their receipts, certificates and corrections
+    "kakunin.exports",
+    "kakunin.exports.formats",  # the export receipt and manifest schema
     "kakunin.storage",
     "kakunin.storage.base",
     "kakunin.layout",

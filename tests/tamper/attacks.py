@@ -78,6 +78,13 @@ def rehash_store(root: Path, *, strip_macs: bool = False, only_from: int = 1) ->
         if entry["action"] == "publish" and detail.get("manifest") in header_shas:
             detail["manifest_sha256"] = header_shas[detail["manifest"]]
 
+    for receipt_path in sorted((root / "lineage/exports").glob("*.json")):  # export receipts: not chained
+        receipt = json.loads(receipt_path.read_bytes())
+        for name in ("data", "manifest"):
+            if (root / receipt[name]["key"]).exists():
+                receipt[name]["sha256"] = sha(root / receipt[name]["key"])
+        if receipt != json.loads(receipt_path.read_bytes()):
+            receipt_path.write_text(json.dumps(receipt))
     relink("lineage/chain", fix_link)
     relink("lineage/certificates/chain")
     relink("audit/log", fix_audit)
@@ -122,12 +129,14 @@ def credit_screening(root: Path) -> None:
 
 
 def record_deleted(root: Path) -> None:
-    """The record, its manifest row and its subject index rows (ids only: no key needed to find them)."""
+    """The record, its manifest row, its subject index rows and its export rows (ids only: no key needed)."""
     link, manifest, curated = forged_batch(root)
     record_id = first_id(curated)
     batch_id = json.loads(link.read_bytes())["header_key"].split("/")[-2]
     for path in (manifest, curated, *root.glob(f"subjects/index/*/{batch_id}.parquet")):
         rewrite(path, lambda t: t.filter(pc.not_equal(t.column("record_id"), record_id)))
+    for path in root.glob("exports/*/*/*.parquet"):  # and its rows in the exports taken out (持ち出し)
+        rewrite(path, lambda t: t.filter(pc.not_equal(t.column("source_record_id"), record_id)))
 
 
 def name_changed(root: Path) -> None:

@@ -431,8 +431,8 @@ CASES: list[Case] = [
     ),
     Case(
         "zones-removed",
-        "`rm -r lineage curated audit subjects`",
-        lambda r: _remove(r / "lineage", r / "curated", r / "audit", r / "subjects"),
+        "`rm -r lineage curated audit subjects exports`",
+        lambda r: _remove(r / "lineage", r / "curated", r / "audit", r / "subjects", r / "exports"),
         False,
         False,
         "",
@@ -498,7 +498,28 @@ CASES: list[Case] = [
         True,
         "lineage/chain/",
     ),
+    Case(
+        "export-byte",
+        "a byte of a held export's data.parquet flipped (持ち出し)",
+        lambda r: _flip(_one(r, "exports/*/*/data.parquet")),
+        True,
+        True,
+        "exports/",
+    ),
+    Case(
+        "export-stray",
+        "a copy of an export put under exports/ without a receipt",
+        lambda r: _copy(_one(r, "exports/*/*/data.parquet"), r / "exports" / "jp_customer_leads" / "EXP-SIDE"),
+        True,
+        True,
+        "exports/",
+    ),
 ]
+
+
+def _copy(path: Path, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    shutil.copy(path, folder / path.name)
 
 
 def _swap(first: Path, second: Path) -> None:

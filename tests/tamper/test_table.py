@@ -23,6 +23,7 @@ from kakunin.retention.purge import run_retention
 from kakunin.storage import LocalStore
 from kakunin_dev.samples import write_batch
 from tests.conftest import RECEIVED_ON, REPO, TODAY, edits
+from tests.exports.conftest import export_batch
 from tests.intake.conftest import KEY, make_context
 from tests.stores import refused_at_submission, rejected_at_gate, submitted
 from tests.tamper.table import CASES, Case, markdown
@@ -72,6 +73,8 @@ def _build(tmp: Path, registry: Registry) -> Template:
     release_hold(store, other.hold_id, reason="answered", released_by="legal", now=now)
     newest = submitted(store, registry, batch(3))
     assert run_batch(newest, ctx).decision == "published"
+    export_batch(store, registry, published[0], "EXP-PURGED")  # deleted whole by the purge below
+    export_batch(store, registry, published[1], "EXP-HELD")  # past its retention too, but the batch is held
     run_retention(
         RetentionContext(
             store=store,
@@ -89,6 +92,7 @@ def _build(tmp: Path, registry: Registry) -> Template:
     report = verify(store, today=TODAY, key=KEY, anchors=anchors)
     assert report.intact, report.problems
     assert report.certificates == 1
+    assert report.exports == 2
     return Template(root=store.root, anchors=anchors)
 
 

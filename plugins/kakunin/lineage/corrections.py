@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kakunin.hashing import sha256_bytes
 from kakunin.layout import CORRECTION_CHAIN, CORRECTIONS, folder_prefix
 from kakunin.lineage.chain import Chain, closed_certificates
+from kakunin.lineage.formats import ExportRecall
 from kakunin.lineage.problems import Problems, unsafe_keys
 from kakunin.storage import ObjectStore
 
@@ -63,6 +64,15 @@ class Correction(_Record):
         "replaced by the new digests; None when no identifier changed (or the batch has no index)",
     )
     identifiers_changed: bool = False
+    exports: list[FileChange] = Field(
+        default=[],
+        description="data files of held exports (exports/<dataset>/<export_id>/data.parquet) that carried a "
+        "corrected column of this record and were rewritten with the new value",
+    )
+    exports_recall: list[ExportRecall] = Field(
+        default=[],
+        description="delivered copies of those exports, outside the store, still holding the old value: to recall",
+    )
     reason: str = Field(description="why, as staff recorded it (a reference, never personal data)")
     request_id: str | None = Field(default=None, description="the subject request (correct) this answers")
     actor: str

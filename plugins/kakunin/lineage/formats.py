@@ -286,6 +286,18 @@ class FileAction(_Record):
     )
 
 
+class ExportRecall(_Record):
+    """A copy of an export handed out (outside the store) that holds a purged or corrected record.
+
+    Kakunin cannot reach it: the certificate or correction names it for the requester to delete.
+    """
+
+    export_id: str
+    file: str = Field(description="the delivered file's name as the export receipt gives it (never a path)")
+    sha256: str = Field(description="the delivered file's SHA-256, as released")
+    records: int = Field(description="how many of its rows the purge removed (or the correction changed) in the store")
+
+
 class RemovedObject(_Record):
     """A quarantine file or receipt record removed by a purge."""
 
@@ -361,6 +373,17 @@ class Certificate(_Record):
         default=[],
         description="subject index files (subjects/index/<dataset>/<batch_id>.parquet) the purge rewrote without "
         "the purged records' rows, or deleted when none was left; records_removed/records_kept count record ids",
+    )
+    exports: list[FileAction] = Field(
+        default=[],
+        description="files of exports held in the store (exports/<dataset>/<export_id>/data.parquet and "
+        "manifest.parquet) rewritten without the rows of purged records or rows past their own retention_until, "
+        "or deleted when none was left; records_removed/records_kept count rows",
+    )
+    exports_recall: list[ExportRecall] = Field(
+        default=[],
+        description="delivered copies of those exports, outside the store: they held purged records and cannot "
+        "be recalled by Kakunin, so the requester must delete them",
     )
 
 

@@ -18,6 +18,8 @@ It checks, and reports every failure with where it is:
   it, a writer who re-hashes everything up the chain passes every check above;
 - the subject index holds only live records of its batch, none purged; keyed with the contracts,
   exactly the rows their curated rows give (`lineage.subject_index_check`);
+- every export held in the store is what its receipt released, as purges and corrections left it,
+  with no purged record in it and no file outside a receipt (`lineage.export_check`);
 - nothing a crashed run left behind (a half-written temporary, a staged file or work file of
   a batch no longer in landing) holds data outside the lineage;
 - on a store that can lock (S3 with Object Lock), every object in the lineage and audit zones
@@ -60,6 +62,7 @@ from kakunin.layout import (
 from kakunin.lineage import seal
 from kakunin.lineage.chain import Chain
 from kakunin.lineage.decisions import verify_decisions
+from kakunin.lineage.export_check import check_exports
 from kakunin.lineage.formats import (
     AuditAction,
     AuditEntry,
@@ -100,6 +103,7 @@ class VerifyReport(BaseModel):
     anchored_by: list[str] = Field(
         default=[], description="the signed checkpoints the chain tails were checked against; empty: none"
     )
+    exports: int = Field(default=0, description="export receipts checked (check `exports`)")
 
 
 @dataclass
@@ -542,6 +546,7 @@ def verify(
     _verify_locks(store, state)
     purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
     check_subject_index(store, state.problems, purged=purged, key=key, contract_for=contract_for)
+    exports = check_exports(store, state.problems)
     rehashed = None
     if key is not None and contract_for is not None:
         tell(6, total, "record digests")
@@ -561,4 +566,5 @@ def verify(
         problems=state.problems,
         anchored_by=anchored_by,
         records_rehashed=rehashed,
+        exports=exports,
     )

@@ -28,6 +28,7 @@ from kakunin.lineage.formats import (
 from kakunin.progress import Progress, report
 from kakunin.retention.certificates import batches_of, close_certificate
 from kakunin.retention.context import RetentionContext
+from kakunin.retention.exports import purge_exports
 from kakunin.retention.holds import active_holds
 from kakunin.retention.plan import held_by
 from kakunin.retention.subject_index import purge_subject_index
@@ -217,6 +218,8 @@ def carry_out(ctx: RetentionContext, certificate: Certificate, *, progress: Prog
     ctx.checkpoint("before-close")
     done = _as_carried_out(store, certificate, planned, out, holds)
     done = done.model_copy(update={"subject_index": purge_subject_index(ctx, done)})
+    exports, recall = purge_exports(ctx, done)  # held exports follow the records (kakunin.exports.reach)
+    done = done.model_copy(update={"exports": exports, "exports_recall": recall})
     return close_certificate(ctx, certificate, _with_removed_versions(_without(done, locked), gone))
 
 

@@ -24,6 +24,7 @@ from kakunin import audit
 from kakunin.clock import local_date
 from kakunin.contracts import Column, ColumnType, DatasetContract, Registry
 from kakunin.errors import ConfigError, InputError, KakuninError
+from kakunin.exports.reach import correct_exports
 from kakunin.hashing import sha256_bytes, sha256_file
 from kakunin.layout import CORRECTION_CHAIN, RETENTION_LEASE, BatchRef, correction_key, subject_index_key
 from kakunin.leases import acquire, new_owner
@@ -282,6 +283,7 @@ def _rewrite(
         pq.write_table(table, out, compression=compression)
         sha_after = sha256_file(out)
     identifiers = _touches_identifiers(target, changed)
+    exports, recall = correct_exports(store, target.ref.dataset, target.record_id, new_row, changed)
     return Correction(
         correction_id=_new_id("COR", now),
         record_id=target.record_id,
@@ -293,6 +295,8 @@ def _rewrite(
         curated_file=FileChange(key=target.curated_file, sha256_before=sha_before, sha256_after=sha_after),
         subject_index=_rewrite_index(store, target, new_row, hmac_key) if identifiers else None,
         identifiers_changed=identifiers,
+        exports=exports,
+        exports_recall=recall,
         reason=reason,
         request_id=request.request_id if request else None,
         actor=actor,
