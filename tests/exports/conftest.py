@@ -8,8 +8,8 @@ holds 花子 as C9000001; `research` (seed 42) for marketing_email and product_r
 `make_export`: exports made straight from one batch's curated records of the two-providers store,
 for the tests of what reaches them (purges, erasures, corrections). It stands in for the selection
 (`kakunin.exports.release`, tested on its own): it takes the batch's records carrying the purpose,
-projects the purpose's columns plus `source_record_id`, and writes the files and the receipt through
-`kakunin.exports.store`, as a release does.
+projects the purpose's columns plus `source_record_id`, and writes the files, the receipt and the
+export's audit entry (which pins the receipt) as a release does.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from kakunin import audit
 from kakunin.contracts import Registry
 from kakunin.exports.formats import SOURCE_RECORD_ID, ExportReceipt
 from kakunin.exports.store import latest_retention, write_files, write_receipt
 from kakunin.layout import BatchRef
-from kakunin.lineage.formats import StoredObject
+from kakunin.lineage.formats import AuditAction, StoredObject
 from kakunin.storage import LocalStore, ObjectStore
 from kakunin_dev.people import HANAKO, plant
 from tests.conftest import Run, kakunin_runner
@@ -139,7 +140,10 @@ def export_batch(
         manifest=listed,
         delivered=handed,
     )
-    write_receipt(store, receipt)
+    pinned = write_receipt(store, receipt)
+    detail: audit.Detail = {"export_id": export_id, "receipt_sha256": pinned, "purpose": purpose, "rows": data.num_rows}
+    at = receipt.created_at
+    audit.record(store, AuditAction.EXPORT, at=at, actor=receipt.actor, dataset=ref.dataset, detail=detail, key=KEY)
     return receipt
 
 

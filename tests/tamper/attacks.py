@@ -72,11 +72,15 @@ def rehash_store(root: Path, *, strip_macs: bool = False, only_from: int = 1) ->
             header_path.write_text(json.dumps(header))
         link["header_sha256"] = previous_header[0] = header_shas[str(link["header_key"])] = sha(header_path)
 
+    receipt_shas: dict[str, str] = {}
+
     def fix_audit(entry: dict[str, object]) -> None:
         detail = entry["detail"]
         assert isinstance(detail, dict)
         if entry["action"] == "publish" and detail.get("manifest") in header_shas:
             detail["manifest_sha256"] = header_shas[detail["manifest"]]
+        if entry["action"] == "export" and detail.get("export_id") in receipt_shas:  # the entry pins the receipt
+            detail["receipt_sha256"] = receipt_shas[detail["export_id"]]
 
     for receipt_path in sorted((root / "lineage/exports").glob("*.json")):  # export receipts: not chained
         receipt = json.loads(receipt_path.read_bytes())
@@ -85,6 +89,7 @@ def rehash_store(root: Path, *, strip_macs: bool = False, only_from: int = 1) ->
                 receipt[name]["sha256"] = sha(root / receipt[name]["key"])
         if receipt != json.loads(receipt_path.read_bytes()):
             receipt_path.write_text(json.dumps(receipt))
+        receipt_shas[receipt["export_id"]] = sha(receipt_path)
     relink("lineage/chain", fix_link)
     relink("lineage/certificates/chain")
     relink("audit/log", fix_audit)

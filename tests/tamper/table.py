@@ -78,7 +78,16 @@ def _batch_files(root: Path, link: Path) -> list[Path]:
 
 
 def _audit_from(root: Path, start: int) -> list[Path]:
-    return entries(root, "audit/log")[start:]
+    """The audit entries from `start` on, and the exports those entries released: a forger who truncates the
+    log removes the receipts and files the removed `export` entries pinned too, or verify would see them."""
+    removed = entries(root, "audit/log")[start:]
+    exported = []
+    for path in removed:
+        entry = json.loads(path.read_bytes())
+        export_id = entry["detail"].get("export_id") if entry["action"] == "export" else None
+        if export_id:
+            exported += [root / f"lineage/exports/{export_id}.json", *root.glob(f"exports/*/{export_id}")]
+    return [*removed, *exported]
 
 
 def _newest_publish_index(root: Path) -> int:

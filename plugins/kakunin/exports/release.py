@@ -238,7 +238,7 @@ def _write(
             alert=takeout.alerted(checks),
             schedule=request.schedule,
         )
-        export_store.write_receipt(store, receipt)
+        receipt_sha256 = export_store.write_receipt(store, receipt)
         entry = audit.record(
             store,
             AuditAction.EXPORT,
@@ -247,7 +247,12 @@ def _write(
             dataset=plan.dataset,
             codes=[ReasonCode.EXPORT_OVER_LIMIT.value] if receipt.alert else [],
             detail=_detail(request, plan.purpose, receipt.rows, len(plan.columns), receipt.excluded)
-            | {"export_id": export_id, "alert": receipt.alert, "delivered": receipt.delivered is not None},
+            | {
+                "export_id": export_id,
+                "receipt_sha256": receipt_sha256,  # verify compares the receipt with this
+                "alert": receipt.alert,
+                "delivered": receipt.delivered is not None,
+            },
         )
         if pending and request.delivered_to:
             _put_in_place(pending[0], request.delivered_to)

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kakunin.exports.formats import EXPORT_MANIFEST_SCHEMA, SOURCE_RECORD_ID, ExportReceipt
+from kakunin.hashing import sha256_bytes
 from kakunin.layout import (
     EXPORT_DATA,
     EXPORT_MANIFEST,
@@ -66,10 +67,16 @@ def write_files(
     return data, listed
 
 
-def write_receipt(store: ObjectStore, receipt: ExportReceipt) -> None:
-    """Register the export: its receipt is written once (a second write of the same id is refused)."""
-    if not store.put_bytes_if_absent(export_receipt_key(receipt.export_id), dump_json(receipt)):
+def write_receipt(store: ObjectStore, receipt: ExportReceipt) -> str:
+    """Register the export: its receipt is written once (a second write of the same id is refused).
+
+    Returns the receipt's SHA-256, for the export's audit entry to pin (receipts are in no chain
+    of their own: the sealed entry is what makes an edited receipt show).
+    """
+    data = dump_json(receipt)
+    if not store.put_bytes_if_absent(export_receipt_key(receipt.export_id), data):
         raise FileExistsError(f"export {receipt.export_id} is already registered")
+    return sha256_bytes(data)
 
 
 def receipt_of(store: ObjectStore, export_id: str) -> ExportReceipt | None:

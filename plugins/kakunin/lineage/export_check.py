@@ -22,21 +22,24 @@ from pydantic import ValidationError
 from kakunin.errors import KakuninError
 from kakunin.exports.formats import SOURCE_RECORD_ID, ExportReceipt
 from kakunin.layout import (
+    AUDIT_CHAIN,
     CERTIFICATE_CHAIN,
     EXPORT_DATA,
     EXPORT_MANIFEST,
     EXPORT_REGISTER,
     EXPORTS,
     export_key,
+    export_receipt_key,
     folder_prefix,
 )
 from kakunin.lineage.chain import Chain, linked_manifests
 from kakunin.lineage.corrections import linked_corrections
-from kakunin.lineage.formats import Certificate, CertificateLink
+from kakunin.lineage.formats import AuditAction, AuditEntry, Certificate, CertificateLink
 from kakunin.lineage.problems import Problems, unsafe_keys
 from kakunin.storage import ObjectStore, object_sha256
 
 CHECK = "exports"
+EXPORT_ACTION = AuditAction.EXPORT.value
 
 
 @dataclass
@@ -107,7 +110,9 @@ def check_exports(store: ObjectStore, problems: Problems) -> int:
     ledger = ledger_of(store)
     purged = pa.chunked_array(ledger.purged or [pa.array([], pa.string())], pa.string()).combine_chunks()
     known: dict[str, pa.Array] = {}
+    pins = _pinned_receipts(store)
     for receipt in receipts:
+        _check_pin(store, receipt, pins.get(receipt.export_id), problems)
         held = [_check_file(store, receipt, name, ledger, problems) for name in (EXPORT_DATA, EXPORT_MANIFEST)]
         if all(held):
             if receipt.dataset not in known:
@@ -117,6 +122,36 @@ def check_exports(store: ObjectStore, problems: Problems) -> int:
     for key in sorted(set(store.list_keys(folder_prefix(EXPORTS))) - named):
         problems.fail(CHECK, key, "a file under exports/ that no export receipt names (not released through Kakunin)")
     return len(receipts)
+
+
+def _pinned_receipts(store: ObjectStore) -> dict[str, str]:
+    """export id → the receipt's SHA-256 as its `export` audit entry pinned it (entries before pins: none)."""
+    pins: dict[str, str] = {}
+    for _, data in Chain(store, AUDIT_CHAIN).entries():
+        try:
+            entry = AuditEntry.model_validate_json(data)
+        except ValidationError:
+            continue  # the audit check reports it
+        export_id, pinned = entry.detail.get("export_id"), entry.detail.get("receipt_sha256")
+        if entry.action == EXPORT_ACTION and isinstance(export_id, str) and isinstance(pinned, str):
+            pins[export_id] = pinned
+    return pins
+
+
+def _check_pin(store: ObjectStore, receipt: ExportReceipt, pinned: str | None, problems: Problems) -> None:
+    """The receipt must be the one its (sealed) audit entry pinned: receipts are in no chain of their own."""
+    key = export_receipt_key(receipt.export_id)
+    if pinned is None:
+        problems.fail(
+            CHECK,
+            key,
+            f"export {receipt.export_id}: no `export` audit entry pins this receipt (released outside Kakunin, "
+            "or a release interrupted before its audit entry: its copy was never handed out)",
+        )
+    elif object_sha256(store, key) != pinned:
+        problems.fail(
+            CHECK, key, f"export {receipt.export_id}: the receipt differs from the one its audit entry pinned"
+        )
 
 
 def _receipts(store: ObjectStore, problems: Problems) -> list[ExportReceipt]:
