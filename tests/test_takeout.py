@@ -109,3 +109,11 @@ def test_without_a_policy_file_the_defaults_still_limit(tmp_path: Path) -> None:
 def test_the_shipped_policy_loads() -> None:
     policy = load_policy(Path(__file__).parent.parent / "expectations")
     assert policy.limits_for("mkt-lead-01", "marketing_email").on_exceed == "alert"
+
+
+def test_one_person_is_one_person_whatever_the_case_of_their_id() -> None:
+    at = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    earlier = [_receipt("E1024", "marketing_email", 100, at)]
+    again = measure(POLICY, person="e1024 ", purpose="marketing_email", rows=1, columns=1, at=at, earlier=earlier)
+    assert refused(again)
+    assert POLICY.limits_for("LEAD", "marketing_email").on_exceed == "alert"

@@ -138,3 +138,30 @@ def test_a_report_past_its_due_day_unsigned_is_overdue(store: ObjectStore) -> No
     assert review_statuses(store, today=DAY + timedelta(days=4))[0].status == "signed"
     next_day = review_day(store, day=DAY + timedelta(days=4), now=at(3, on=DAY + timedelta(days=5)), policy=policy)
     assert next_day.overdue_sign_offs == [on_time.report_id]  # the signed one is no longer listed
+
+
+def test_a_reviewer_cannot_slip_past_their_own_anomalies_by_changing_case(store: ObjectStore) -> None:
+    export(store, "lead-01", 5, when=at(22))  # off hours
+    report = review_day(store, day=DAY, now=NEXT_MORNING, policy=AuditPolicy())
+    with pytest.raises(SignOffRefused, match="自己承認"):
+        sign_off(store, report.report_id, by=" LEAD-01", note="fine", now=NEXT_MORNING)
+    assert not store.exists(sign_off_key(report.report_id))
+
+
+def test_a_sign_off_after_its_due_day_is_shown_late(store: ObjectStore) -> None:
+    report = review_day(store, day=DAY, now=NEXT_MORNING, policy=AuditPolicy())
+    sign_off(store, report.report_id, by="lead-02", note="read late", now=at(4, on=report.sign_off_due + timedelta(1)))
+    (status,) = review_statuses(store, today=report.sign_off_due + timedelta(days=2))
+    assert (status.status, status.signed_late) == ("signed", True)
+
+
+def test_scheduled_runs_of_one_dag_are_one_person_with_a_history(store: ObjectStore) -> None:
+    """Each scheduled run has its own actor id; counted per run, every run would have a baseline of 0."""
+    for days_before in range(1, 8):
+        export(
+            store, f"airflow:kakunin_export/scheduled__{days_before}", 300, when=at(10, on=DAY - timedelta(days_before))
+        )
+    export(store, "airflow:kakunin_export/scheduled__0", 300, when=at(10))
+    report = review_day(store, day=DAY, now=NEXT_MORNING, policy=AuditPolicy())
+    assert [p.actor for p in report.people] == ["airflow:kakunin_export"]
+    assert [a.kind.value for a in report.anomalies if a.kind.value == "volume"] == []

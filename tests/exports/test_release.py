@@ -211,3 +211,39 @@ def test_records_no_longer_in_their_curated_file_are_not_released(published: Pub
     outcome = run(published, registry, "marketing_email")
     released = set(read_export(published.store, outcome.receipt).column(SOURCE_RECORD_ID).to_pylist())
     assert released == manifest_ids(published.store, published.email_only)
+
+
+def test_entrusted_records_past_their_return_date_are_expired() -> None:
+    """Entrusted data goes back to the client by return_by, even while its retention runs on (委託)."""
+    from datetime import date
+
+    import pyarrow as pa
+
+    from kakunin.exports.selection import Excluders, exclusions
+
+    rows = pa.table(
+        {
+            "record_id": ["a", "b", "c"],
+            "subject_digest": ["x", "y", "z"],
+            "retention_until": pa.array([date(2030, 1, 1)] * 3, pa.date32()),
+            "return_by": pa.array([date(2026, 11, 26), date(2026, 11, 27), None], pa.date32()),
+        }
+    )
+    kept, excluded = exclusions(rows, Excluders(today=date(2026, 11, 27)))
+    assert kept.column("record_id").to_pylist() == ["b", "c"]
+    assert excluded == {"expired": 1}
+
+
+def test_a_failed_registration_takes_the_written_files_back_out(
+    published: Published, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Personal data that no receipt names would be reached by no purge."""
+    from kakunin.exports import store as export_store
+
+    def refuse(*_: object) -> str:
+        raise OSError("the store refused the receipt")
+
+    monkeypatch.setattr(export_store, "write_receipt", refuse)
+    with pytest.raises(OSError, match="refused the receipt"):
+        run(published, registry, "product_research")
+    assert list(published.store.list_keys("exports/")) == []

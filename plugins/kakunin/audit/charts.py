@@ -142,7 +142,7 @@ def figures(pack: EvidencePack) -> list[Figure]:
                     str(r.sign_off_due),
                     r.signed_by,
                     _day(r.signed_on),
-                    "yes" if r.overdue else "no",
+                    "yes" if r.overdue else "signed late" if r.signed_late else "no",
                 )
                 for r in pack.reviews
             ],

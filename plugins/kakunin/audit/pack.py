@@ -285,6 +285,7 @@ def reviews_of(
             signed_by=sign_off.signed_by if sign_off else None,
             signed_on=sign_off.signed_at.astimezone(zone).date() if sign_off else None,
             overdue=sign_off is None and today > report.sign_off_due,
+            signed_late=sign_off is not None and sign_off.signed_at.astimezone(zone).date() > report.sign_off_due,
         )
         found.append((line, report))
     return sorted(found, key=lambda pair: (pair[0].day, pair[0].report_id))

@@ -97,6 +97,7 @@ class ReviewLine(_Doc):
     signed_by: str | None = None
     signed_on: date | None = None
     overdue: bool = Field(description="unsigned and past its sign-off day when the pack was made")
+    signed_late: bool = Field(default=False, description="signed off, but after its sign-off day")
 
 
 class VerifySummary(_Doc):

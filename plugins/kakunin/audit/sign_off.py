@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kakunin import audit
 from kakunin.audit.formats import ReviewReport, SignOff
+from kakunin.clock import local_date
 from kakunin.codes import ReasonCode
 from kakunin.errors import KakuninError, StorageError, StorageNotFound
 from kakunin.hashing import sha256_bytes
@@ -41,7 +42,7 @@ def sign_off_refusal(report: ReviewReport, *, by: str, already_signed: bool) -> 
         return SignOffRefused(
             f"report {report.report_id} is already signed off: a sign-off is written once", code="already_signed"
         )
-    own = [a for a in report.anomalies if a.actor == by]
+    own = [a for a in report.anomalies if a.actor.strip().casefold() == by.strip().casefold()]  # E1024 is e1024
     if own:
         kinds = ", ".join(sorted({a.kind.value for a in own}))
         return SignOffRefused(
@@ -99,6 +100,7 @@ class ReviewStatus(BaseModel):
     anomalies: int
     status: Literal["signed", "unsigned", "overdue"]
     sign_off_due: date
+    signed_late: bool = False  # signed off, but after sign_off_due (in the business time zone)
     signed_by: str | None = None
     signed_at: datetime | None = None
 
@@ -128,6 +130,7 @@ def review_statuses(store: ObjectStore, *, today: date) -> list[ReviewStatus]:
                 sign_off_due=report.sign_off_due,
                 signed_by=signed.signed_by if signed else None,
                 signed_at=signed.signed_at if signed else None,
+                signed_late=signed is not None and local_date(signed.signed_at) > report.sign_off_due,
             )
         )
     return found

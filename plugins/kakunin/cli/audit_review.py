@@ -134,6 +134,7 @@ def audit_reviews(overdue: bool, as_json: bool) -> None:
             click.echo("no review reports" + (" overdue" if overdue else ""))
         for s in shown:
             by = f" by {s.signed_by}" if s.signed_by else f" (due {s.sign_off_due})"
+            by += f", LATE (due {s.sign_off_due})" if s.signed_late else ""
             verdict = "verified" if s.verified else "NOT VERIFIED"
             click.echo(f"{s.report_id}  {s.day}  {s.status:<8} {verdict}, {s.anomalies} anomalies{by}")
     if overdue and shown:

@@ -22,12 +22,13 @@ from pydantic import BaseModel, ConfigDict
 from kakunin import audit
 from kakunin.codes import ReasonCode
 from kakunin.contracts import DatasetContract, PurposeRegister, Registry
-from kakunin.errors import InputError
+from kakunin.errors import InputError, KakuninError
 from kakunin.exports import store as export_store
 from kakunin.exports import takeout
 from kakunin.exports.formats import ExportReceipt, LimitCheck
 from kakunin.exports.selection import Excluders, Selection, select_records
 from kakunin.hashing import sha256_file
+from kakunin.layout import EXPORT_DATA, EXPORT_MANIFEST, export_key
 from kakunin.lineage.formats import AuditAction, StoredObject
 from kakunin.storage import ObjectStore
 
@@ -213,6 +214,7 @@ def _write(
 
     export_id = new_id("EXP", now)
     pending = _write_pending_copy(selection.released, request.delivered_to) if request.delivered_to else None
+    registered = False
     try:
         data, manifest = export_store.write_files(
             store, plan.dataset, export_id, selection.released, selection.manifest
@@ -239,6 +241,7 @@ def _write(
             schedule=request.schedule,
         )
         receipt_sha256 = export_store.write_receipt(store, receipt)
+        registered = True
         entry = audit.record(
             store,
             AuditAction.EXPORT,
@@ -256,6 +259,12 @@ def _write(
         )
         if pending and request.delivered_to:
             _put_in_place(pending[0], request.delivered_to)
+    except Exception:
+        if not registered:  # personal data no receipt names would be reached by no purge: take it back out
+            for name in (EXPORT_DATA, EXPORT_MANIFEST):
+                with contextlib.suppress(KakuninError):
+                    store.delete(export_key(plan.dataset, export_id, name))
+        raise
     finally:
         if pending:
             with contextlib.suppress(FileNotFoundError):

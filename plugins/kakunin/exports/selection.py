@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from kakunin.exports.formats import EXPORT_MANIFEST_SCHEMA, SOURCE_RECORD_ID
 from kakunin.layout import parse_manifest_header_key
 from kakunin.lineage.chain import linked_manifests
+from kakunin.lineage.formats import RETURN_BY
 from kakunin.storage import ObjectStore
 
 __all__ = ["EXCLUDED_REASONS", "Excluders", "Selection", "candidates", "select_records"]
@@ -59,15 +60,20 @@ def candidates(store: ObjectStore, dataset: str, purpose: str) -> pa.Table:
         if ref is None or ref.dataset != dataset:
             continue
         with store.open_input(manifest_key) as handle:
-            table = pq.read_table(handle, columns=_MANIFEST_COLUMNS)
+            parquet = pq.ParquetFile(handle)
+            entrusted = RETURN_BY in parquet.schema_arrow.names  # manifests before provenance v2 have no return_by
+            table = parquet.read(columns=[*_MANIFEST_COLUMNS, *([RETURN_BY] if entrusted else [])])
+        if not entrusted:
+            table = table.append_column(RETURN_BY, pa.nulls(table.num_rows, pa.date32()))
         parts.append(carrying(table, purpose))
     if not parts:
-        return pa.schema([(n, _type(n)) for n in _MANIFEST_COLUMNS]).empty_table()
+        return pa.schema([(n, _type(n)) for n in [*_MANIFEST_COLUMNS, RETURN_BY]]).empty_table()
     return pa.concat_tables(parts, promote_options="permissive")
 
 
 def _type(name: str) -> pa.DataType:
-    return {"purposes": pa.list_(pa.string()), "retention_until": pa.date32()}.get(name, pa.string())
+    dates = {"retention_until": pa.date32(), RETURN_BY: pa.date32()}
+    return {"purposes": pa.list_(pa.string()), **dates}.get(name, pa.string())
 
 
 def carrying(table: pa.Table, purpose: str) -> pa.Table:
@@ -82,13 +88,17 @@ def carrying(table: pa.Table, purpose: str) -> pa.Table:
 def exclusions(rows: pa.Table, excluders: Excluders) -> tuple[pa.Table, dict[str, int]]:
     """`rows` without the records kept out, and how many were kept out, by why."""
     ids = rows.column("record_id")
+    today = pa.scalar(excluders.today, pa.date32())
     reasons = {
         ERASURE_REQUESTED: pc.or_(
             pc.is_in(ids, value_set=_strings(excluders.erasure_ids)),
             pc.is_in(rows.column("subject_digest"), value_set=_strings(excluders.erasure_subject_digests)),
         ),
         STOPPED: pc.is_in(ids, value_set=_strings(excluders.stopped_ids)),
-        EXPIRED: pc.less(rows.column("retention_until"), pa.scalar(excluders.today, pa.date32())),
+        EXPIRED: pc.or_(  # past its retention, or entrusted data past the day it goes back to the client
+            pc.less(rows.column("retention_until"), today),
+            pc.fill_null(pc.less(rows.column(RETURN_BY), today), False),
+        ),
     }
     kept_out = pc.fill_null(pa.nulls(rows.num_rows, pa.bool_()), False)
     counts: dict[str, int] = {}

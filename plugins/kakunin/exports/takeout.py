@@ -25,6 +25,11 @@ POLICY_FILE = "takeout-policy.yaml"
 OnExceed = Literal["refuse", "alert"]
 
 
+def same_person(a: str, b: str) -> bool:
+    """Staff ids name one person whatever their case or surrounding blanks (E1024 is e1024)."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,7 +58,7 @@ class Rule(_Strict):
         return 2 * (self.person is not None) + (self.purpose is not None)
 
     def matches(self, person: str, purpose: str) -> bool:
-        return self.person in (None, person) and self.purpose in (None, purpose)
+        return (self.person is None or same_person(self.person, person)) and self.purpose in (None, purpose)
 
 
 class TakeoutPolicy(_Strict):
@@ -128,7 +133,9 @@ def measure(
     limits = policy.limits_for(person, purpose)
     day = policy.day_of(at)
     same_day = [
-        r for r in earlier if r.requested_by == person and r.purpose == purpose and policy.day_of(r.created_at) == day
+        r
+        for r in earlier
+        if same_person(r.requested_by, person) and r.purpose == purpose and policy.day_of(r.created_at) == day
     ]
     measured = {
         "rows_per_day": sum(r.rows for r in same_day) + rows,
