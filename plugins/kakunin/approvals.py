@@ -114,6 +114,12 @@ def refusal(
             f"at {earlier.at:%Y-%m-%d %H:%M} UTC",
             None,
         )
+    if submission.submitted_by is None:  # submitted before submitters were recorded: nobody can tell who it was
+        return (
+            f"batch {submission.batch_id} does not record who submitted it, so no approval can show a second "
+            "user (二者確認): submit it again",
+            ReasonCode.FOUR_EYES,
+        )
     if same_user(approver, submission.submitted_by):
         return (
             f"{approver} submitted batch {submission.batch_id}; a second, different user must approve (二者確認)",

@@ -48,7 +48,14 @@ EARLIER = Approval(batch_id="B1", dataset="jp_customer_leads", approved_by="u-bo
         pytest.param(" U-ALICE ", "u-alice", None, ReasonCode.FOUR_EYES, "二者確認", id="the-submitter"),
         pytest.param("E1024", "u-alice", None, ReasonCode.FOUR_EYES, "submitted_by", id="the-documents-submitter"),
         pytest.param("u-carol", "u-alice", EARLIER, None, "already approved by u-bob", id="already-approved"),
-        pytest.param("u-bob", None, None, None, None, id="a-submission-from-before-users-were-recorded"),
+        pytest.param(
+            "u-bob",
+            None,
+            None,
+            ReasonCode.FOUR_EYES,
+            "submit it again",
+            id="a-submission-from-before-users-were-recorded",
+        ),
     ],
 )
 def test_refusal(approver: str, submitted_by: str | None, earlier: Any, code: Any, says: str | None) -> None:
