@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kakunin.errors import ConfigError
@@ -30,3 +31,12 @@ def local_date(moment: datetime) -> date:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def fixed_offset(text: str) -> timezone:
+    """`+09:00` as a fixed time zone (what policy files name their day by); ValueError for anything else."""
+    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", text)
+    if match is None or int(match[2]) > 14 or int(match[3]) > 59:
+        raise ValueError(f"{text!r} is not a UTC offset like +09:00")
+    delta = timedelta(hours=int(match[2]), minutes=int(match[3]))
+    return timezone(delta if match[1] == "+" else -delta)

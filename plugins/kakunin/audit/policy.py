@@ -6,13 +6,13 @@ what counts as unusual without touching code. The day is the calendar day in `ti
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kakunin.clock import fixed_offset
 from kakunin.durations import DurationError, parse_duration
 
 POLICY_FILE = "audit-policy.yaml"
@@ -66,8 +66,8 @@ class AuditPolicy(_Strict):
 
     @field_validator("timezone")
     @classmethod
-    def _is_an_offset(cls, value: str) -> str:
-        offset(value)
+    def _is_an_fixed_offset(cls, value: str) -> str:
+        fixed_offset(value)
         return value
 
     @field_validator("sign_off_within")
@@ -81,7 +81,7 @@ class AuditPolicy(_Strict):
 
     @property
     def zone(self) -> tzinfo:
-        return offset(self.timezone)
+        return fixed_offset(self.timezone)
 
     def day_of(self, moment: datetime) -> date:
         """The calendar day `moment` falls on in the policy's time zone."""
@@ -90,15 +90,6 @@ class AuditPolicy(_Strict):
     def due(self, day: date) -> date:
         """The last day a report of `day` may be signed off on."""
         return parse_duration(self.sign_off_within).add_to(day)
-
-
-def offset(text: str) -> timezone:
-    """`+09:00` as a fixed time zone; ValueError for anything else."""
-    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", text)
-    if match is None or int(match[2]) > 14 or int(match[3]) > 59:
-        raise ValueError(f"{text!r} is not a UTC offset like +09:00")
-    delta = timedelta(hours=int(match[2]), minutes=int(match[3]))
-    return timezone(delta if match[1] == "+" else -delta)
 
 
 def load_policy(expectations_root: Path) -> AuditPolicy:

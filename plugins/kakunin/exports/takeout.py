@@ -11,14 +11,14 @@ file) or `alert` (released, flagged for the daily review).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kakunin.clock import fixed_offset
 from kakunin.exports.formats import ExportReceipt, LimitCheck
 
 POLICY_FILE = "takeout-policy.yaml"
@@ -70,8 +70,8 @@ class TakeoutPolicy(_Strict):
 
     @field_validator("timezone")
     @classmethod
-    def _is_an_offset(cls, value: str) -> str:
-        _offset(value)
+    def _is_anfixed_offset(cls, value: str) -> str:
+        fixed_offset(value)
         return value
 
     @field_validator("rules")
@@ -96,15 +96,7 @@ class TakeoutPolicy(_Strict):
 
     def day_of(self, moment: datetime) -> str:
         """The calendar day (ISO) `moment` falls on in the policy's time zone."""
-        return moment.astimezone(_offset(self.timezone)).date().isoformat()
-
-
-def _offset(text: str) -> timezone:
-    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", text)
-    if match is None or int(match[2]) > 14 or int(match[3]) > 59:
-        raise ValueError(f"{text!r} is not a UTC offset like +09:00")
-    delta = timedelta(hours=int(match[2]), minutes=int(match[3]))
-    return timezone(delta if match[1] == "+" else -delta)
+        return moment.astimezone(fixed_offset(self.timezone)).date().isoformat()
 
 
 def load_policy(expectations_root: Path) -> TakeoutPolicy:
