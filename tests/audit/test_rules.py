@@ -164,11 +164,11 @@ CASES = [
     pytest.param(bulk_read, {("bulk-read", "cho"), ("volume", "cho")}, id="bulk-read"),
     pytest.param(reads_spread_over_datasets, {("volume", "cho")}, id="reads-over-two-datasets"),
     pytest.param(
-        three_rejections_of_one_provider, {("repeated-rejections", "airflow:kakunin_intake/r1")}, id="rejections"
+        three_rejections_of_one_provider, {("repeated-rejections", "airflow:kakunin_intake")}, id="rejections"
     ),
     pytest.param(
         three_rejections_named_in_the_entries,
-        {("repeated-rejections", "airflow:kakunin_intake/r1")},
+        {("repeated-rejections", "airflow:kakunin_intake")},
         id="rejections-provider-in-detail",
     ),
     pytest.param(rejections_of_two_providers, set(), id="rejections-two-providers"),
