@@ -100,9 +100,11 @@ def test_the_purpose_register_has_entrusted_processing(registry: Registry) -> No
     assert "entrusted_processing" not in contract.allowed_purposes
 
 
-def test_only_special_care_mismatch_has_two_severities() -> None:
+def test_only_the_error_or_warning_codes_have_two_severities() -> None:
+    """The spec's "error / warning": special_care.mismatch, and export.over_limit (refuse or alert by policy)."""
     two = [code for code in ReasonCode if len(code.severities) > 1]
-    assert two == [ReasonCode.SPECIAL_CARE_MISMATCH]
+    assert two == [ReasonCode.SPECIAL_CARE_MISMATCH, ReasonCode.EXPORT_OVER_LIMIT]
+    assert ReasonCode.EXPORT_OVER_LIMIT.severities == (Severity.ERROR, Severity.WARNING)
     assert ReasonCode.SPECIAL_CARE_MISMATCH.severities == (Severity.ERROR, Severity.WARNING)
     warning = Finding.of(ReasonCode.SPECIAL_CARE_MISMATCH, "special_care", "m", severity=Severity.WARNING)
     assert warning.severity is Severity.WARNING

@@ -85,6 +85,13 @@ def carrying(table: pa.Table, purpose: str) -> pa.Table:
     return table.take(rows)  # parent indices ascend, and unique keeps their order
 
 
+def _return_by(rows: pa.Table) -> pa.ChunkedArray:
+    """The rows' return_by (entrusted data), all null when the rows carry none."""
+    if RETURN_BY in rows.column_names:
+        return rows.column(RETURN_BY)
+    return pa.chunked_array([pa.nulls(rows.num_rows, pa.date32())])
+
+
 def exclusions(rows: pa.Table, excluders: Excluders) -> tuple[pa.Table, dict[str, int]]:
     """`rows` without the records kept out, and how many were kept out, by why."""
     ids = rows.column("record_id")
@@ -97,7 +104,7 @@ def exclusions(rows: pa.Table, excluders: Excluders) -> tuple[pa.Table, dict[str
         STOPPED: pc.is_in(ids, value_set=_strings(excluders.stopped_ids)),
         EXPIRED: pc.or_(  # past its retention, or entrusted data past the day it goes back to the client
             pc.less(rows.column("retention_until"), today),
-            pc.fill_null(pc.less(rows.column(RETURN_BY), today), False),
+            pc.fill_null(pc.less(_return_by(rows), today), False),
         ),
     }
     kept_out = pc.fill_null(pa.nulls(rows.num_rows, pa.bool_()), False)
