@@ -154,7 +154,7 @@ def create_app(ports: WebPorts, *, routers: Callable[[], list[Any]] | None = Non
         summary="Provenance-checked intake of third-party personal data: the acquisition and auditor API.",
         docs_url=None,  # Swagger UI needs inline scripts and a CDN; /docs is our own page (pages.docs)
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # FastAPI's would be open to anyone; pages.docs serves it behind the login
     )
     app.state.kakunin = ports
     app.state.templates = templates()

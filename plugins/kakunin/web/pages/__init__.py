@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from kakunin.web.pages import acquisition, auditor, home
+    from kakunin.web.pages import acquisition, auditor, docs, document_form, home
 
-    return [home.router, acquisition.router, auditor.router]
+    return [home.router, docs.router, acquisition.router, document_form.router, auditor.router]
