@@ -8,7 +8,6 @@ and each finding inside the field it concerns, in English and Japanese.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,6 +20,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from kakunin.contracts import Registry
 from kakunin.errors import InputError
+from kakunin.hashing import sha256_stream
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.form import (
     EVIDENCE_SECTION,
@@ -219,13 +219,8 @@ def _evidence(form: FormData, values: Values) -> tuple[list[EvidenceItem], list[
             raise InputError(
                 f"evidence file {slot + 1} ({name}): choose its kind / 証跡の種類を選んでください"
             ) from None
-        digest = hashlib.sha256()
-        upload.file.seek(0)
-        while chunk := upload.file.read(1 << 20):
-            digest.update(chunk)
-        upload.file.seek(0)
         file = evidence_file_name(n, upload.filename or "")
-        items.append(EvidenceItem(f"E{n}", kind, file, digest.hexdigest(), supports_ticked(values, slot)))
+        items.append(EvidenceItem(f"E{n}", kind, file, sha256_stream(upload.file), supports_ticked(values, slot)))
         uploads.append(Upload(filename=upload.filename or "", stream=upload.file))
     return items, uploads
 
