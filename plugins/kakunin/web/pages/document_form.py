@@ -103,7 +103,11 @@ def _groups(step: Step, values: Values, findings: dict[str, list[ShownFinding]])
         slot = _slot_of(fields[0].path)
         filled = any(_filled(values.get(f.path)) for f in fields)
         flagged = any(f.path in findings for f in fields)
-        first = slot_key is None or (slot_key.endswith("[0]") and ".subcontractors" not in slot_key)
+        first = (
+            slot_key is None
+            or slot_key.startswith("evidence[")
+            or slot_key in {"acquisition.upstream[0]", "contractors[0]"}
+        )
         is_open = flagged or (applies(fields[0], values) and (slot_key is None or filled or first))
         groups.append(Group(tuple(fields), when, slot[1] if slot else None, is_open))
     return groups
