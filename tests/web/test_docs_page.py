@@ -73,18 +73,23 @@ def test_the_page_shows_each_operation_with_its_roles_parameters_body_and_answer
     assert "Bless a thing" in bless_section
     assert '<span class="role">acquisition</span>' in bless_section  # from requires_change(Role.ACQUISITION)
     assert "<code>thing_id (path)</code>" in bless_section
-    assert "application/json" in bless_section and ">Note</a>" in bless_section
-    assert ">Thing</a>" in bless_section and "422" in bless_section
+    assert "application/json" in bless_section
+    assert ">Note</a>" in bless_section
+    assert ">Thing</a>" in bless_section
+    assert "422" in bless_section
     listing = html.split('data-path="/api/things"')[1].split("</section>")[0]
     assert '<span class="role">auditor</span><span class="role">engineer</span>' in listing
     assert "<code>limit (query)</code>" in listing
     me = html.split('data-path="/api/me"')[1].split("</section>")[0]
     assert '<span class="role">any logged-in user</span>' in me
     thing = html.split('data-name="Thing"')[1].split("</section>")[0]
-    assert 'data-field="thing_id"' in thing and "the thing&#39;s id" in thing
+    assert 'data-field="thing_id"' in thing
+    assert "the thing&#39;s id" in thing
     assert "list of string" in thing
-    assert 'data-field="note"' in html.split('data-name="Note"')[1] and "string or null" in html
-    assert "<script>" not in html and " style=" not in html  # the CSP forbids both
+    assert 'data-field="note"' in html.split('data-name="Note"')[1]
+    assert "string or null" in html
+    assert "<script>" not in html
+    assert " style=" not in html
 
 
 def test_openapi_json_names_the_roles_and_the_mount_point(tmp_path: Path) -> None:
@@ -103,7 +108,8 @@ def test_the_anonymous_get_401_json_for_the_document_and_the_login_page_for_the_
         page = client.get("/docs", follow_redirects=False)
     assert document.status_code == 401
     assert document.json()["error"]["code"] == "auth.required"
-    assert page.status_code == 303 and page.headers["location"].startswith("/auth/login")
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/auth/login")
 
 
 def test_the_real_server_documents_its_api_behind_airflows_login(airflow_web: AirflowWeb) -> None:
@@ -113,5 +119,6 @@ def test_the_real_server_documents_its_api_behind_airflows_login(airflow_web: Ai
     assert refused.status_code == 401
     assert document.json()["paths"]["/api/me"]["get"]["summary"] == "Who you are and your Kakunin roles"
     assert page.status_code == 200
-    assert 'data-path="/api/me"' in page.text and 'data-name="Me"' in page.text
+    assert 'data-path="/api/me"' in page.text
+    assert 'data-name="Me"' in page.text
     assert "<code>/kakunin</code>" in page.text

@@ -82,7 +82,12 @@ async def openapi_json(request: Request) -> Response:
     try:
         await authenticated(request)
     except NotAuthenticated:
-        body = {"error": {"code": "auth.required", "message": "log in to Airflow first (a session cookie or a bearer token)"}}
+        body = {
+            "error": {
+                "code": "auth.required",
+                "message": "log in to Airflow first (a session cookie or a bearer token)",
+            }
+        }
         return JSONResponse(body, status_code=401)
     return JSONResponse(openapi_document(request))
 
