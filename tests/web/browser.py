@@ -33,9 +33,11 @@ class Visit:
     trouble: list[str] = field(default_factory=list)
     shots: list[Path] = field(default_factory=list)
 
-    def open(self, path: str) -> Page:
-        """Open `path` under /kakunin and wait for it to settle."""
-        self.page.goto(f"{self.web.app}{path}", wait_until="networkidle")
+    def open(self, path: str, *, status: int = 200) -> Page:
+        """Open `path` under /kakunin, wait for it to settle, and check the answer's status."""
+        answer = self.page.goto(f"{self.web.app}{path}", wait_until="networkidle")
+        assert answer is not None, path
+        assert answer.status == status, f"{path}: {answer.status}, expected {status}"
         return self.page
 
     def shot(self, name: str) -> Path:
