@@ -128,8 +128,10 @@ AIRFLOW_PORT ?= 8080
 SERVE_PASSWORDS := .airflow/kakunin-users.json
 serve: install
 	@mkdir -p $(DEMO_HOME) .airflow
-	@if test -f $(DEMO_HOME)/.hmac-key; then echo "Store: the demo store of \`make run\` ($(DEMO_HOME))"; else \
+	@if test -f $(DEMO_HOME)/.made-by-serve; then echo "Store: the empty store an earlier \`make serve\` made in $(DEMO_HOME) (\`make run\` replaces it with the demo)"; \
+	elif test -f $(DEMO_HOME)/.hmac-key; then echo "Store: the demo store of \`make run\` ($(DEMO_HOME))"; else \
 		echo "Store: no demo store yet (\`make run\` makes one): a fresh empty store in $(DEMO_HOME)"; \
+		touch $(DEMO_HOME)/.made-by-serve && \
 		(umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_HOME)/.hmac-key) && \
 		(umask 077 && $(BIN)/kakunin lineage keygen --public-key-out $(DEMO_HOME)/public-key > $(DEMO_HOME)/.signing-key) \
 		|| exit 1; fi
@@ -141,8 +143,9 @@ serve: install
 		AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$(CURDIR)/$(SERVE_PASSWORDS) \
 		AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__API__BASE_URL=http://localhost:$(AIRFLOW_PORT) \
 		AIRFLOW__CORE__PARALLELISM=4 $(BIN)/airflow standalone > .airflow/standalone.log 2>&1 & group=$$!; \
-		trap 'echo; echo "stopping Airflow ..."; kill -TERM -- -$$group 2>/dev/null; sleep 10; \
-			kill -KILL -- -$$group 2>/dev/null; echo "Airflow stopped"; exit 0' INT TERM; \
+		trap 'trap "" PIPE; kill -TERM -- -$$group 2>/dev/null; echo; echo "stopping Airflow ..."; \
+			for _ in $$(seq 20); do kill -0 -- -$$group 2>/dev/null || break; sleep 1; done; \
+			kill -KILL -- -$$group 2>/dev/null; echo "Airflow stopped"; exit 0' INT TERM HUP; \
 		up=; for _ in $$(seq 240); do kill -0 $$group 2>/dev/null || break; \
 			curl -sf -o /dev/null http://localhost:$(AIRFLOW_PORT)/api/v2/monitor/health && { up=1; break; }; sleep 1; done; \
 		test -n "$$up" || { echo "Airflow did not come up; the end of .airflow/standalone.log:"; \
