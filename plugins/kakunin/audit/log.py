@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, tzinfo
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,7 +20,7 @@ from kakunin.lineage.chain import Chain
 from kakunin.lineage.formats import AuditAction, AuditEntry
 from kakunin.storage import ObjectStore
 
-__all__ = ["LogFilter", "entries", "select"]
+__all__ = ["LogFilter", "entries", "entry_json", "select"]
 
 
 class LogFilter(BaseModel):
@@ -79,3 +80,10 @@ def entries(store: ObjectStore, filters: LogFilter, *, zone: tzinfo | None = Non
     from kakunin import clock
 
     return select(_read(store), filters, zone=zone or clock.business_timezone())
+
+
+def entry_json(entry: AuditEntry) -> dict[str, Any]:
+    """One entry as `audit log --json` (and the web API) show it: no seal or link, `self_declared` spelled out."""
+    payload: dict[str, Any] = entry.model_dump(mode="json", exclude={"mac", "previous"})
+    payload["self_declared"] = entry.actor_authenticated_by is None
+    return payload

@@ -10,12 +10,6 @@ import click
 from kakunin.cli.base import WholeHelpCommand, emit_json, json_option
 
 
-def _entry_json(entry: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = entry.model_dump(mode="json", exclude={"mac", "previous"})
-    payload["self_declared"] = entry.actor_authenticated_by is None
-    return payload
-
-
 def log_text(found: list[Any]) -> str:
     """The entries as a table: ids, codes and counts (the log holds no personal data)."""
     from kakunin.render import table
@@ -63,7 +57,7 @@ def audit_log(
     """
     from pydantic import ValidationError
 
-    from kakunin.audit.log import LogFilter, entries
+    from kakunin.audit.log import LogFilter, entries, entry_json
     from kakunin.storage import open_store
 
     try:
@@ -79,6 +73,6 @@ def audit_log(
         raise click.BadParameter(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from exc
     found = entries(open_store(), filters)
     if as_json:
-        emit_json({"count": len(found), "entries": [_entry_json(e) for e in found]})
+        emit_json({"count": len(found), "entries": [entry_json(e) for e in found]})
     else:
         click.echo(log_text(found), nl=False)

@@ -11,7 +11,7 @@ import click
 
 from kakunin import clock, render
 from kakunin.cli.base import EXIT_NEGATIVE, WholeHelpGroup, as_of_option, day, emit_json, finish, json_option, registry
-from kakunin.cli.lineage import anchor_options, anchors, trace_json
+from kakunin.cli.lineage import anchor_options, anchors
 from kakunin.cli.progress import shown
 from kakunin.errors import KakuninError
 
@@ -135,7 +135,7 @@ def demo_report(checkpoints: tuple[Path, ...], public_key_file: Path | None, aga
     from kakunin.batches import list_batches
     from kakunin.keys import hmac_key_from_env
     from kakunin.lineage.chain import closed_certificates
-    from kakunin.lineage.trace import first_purged_id, first_record_id, text_of, trace
+    from kakunin.lineage.trace import first_purged_id, first_record_id, text_of, trace, trace_json
     from kakunin.lineage.verify import verify
     from kakunin.storage import open_store
 

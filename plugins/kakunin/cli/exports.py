@@ -120,14 +120,14 @@ def export_text(receipt: Any, out: Path) -> str:
 @json_option
 def exports(dataset: str | None, as_json: bool) -> None:
     """The export register (持ち出し台帳): every export, who asked and who ran it, and whether it is still held."""
-    from kakunin.exports.store import export_receipts
+    from kakunin.exports.store import export_receipts, register_row
     from kakunin.storage import open_store
 
     if dataset is not None:
         known_dataset(dataset)
     store = open_store()
     rows = [
-        receipt_row(r, held=store.exists(r.manifest.key))
+        register_row(r, held=store.exists(r.manifest.key))
         for r in export_receipts(store)
         if dataset is None or r.dataset == dataset
     ]
@@ -135,24 +135,6 @@ def exports(dataset: str | None, as_json: bool) -> None:
         emit_json({"count": len(rows), "exports": rows})
     else:
         click.echo(register_text(rows), nl=False)
-
-
-def receipt_row(receipt: Any, *, held: bool) -> dict[str, Any]:
-    return {
-        "export_id": receipt.export_id,
-        "created_at": receipt.created_at.isoformat(),
-        "dataset": receipt.dataset,
-        "purpose": receipt.purpose,
-        "requested_by": receipt.requested_by,
-        "actor": receipt.actor,
-        "actor_authenticated_by": receipt.actor_authenticated_by,
-        "rows": receipt.rows,
-        "columns": receipt.columns,
-        "state": "held" if held else "purged",
-        "alert": receipt.alert,
-        "schedule": receipt.schedule,
-        "delivered": receipt.delivered.key if receipt.delivered else None,
-    }
 
 
 def register_text(rows: list[dict[str, Any]]) -> str:

@@ -30,7 +30,7 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
     from kakunin import audit
     from kakunin.keys import ENV_VAR, parse_hmac_key
     from kakunin.lineage.formats import AuditAction
-    from kakunin.lineage.trace import text_of, trace
+    from kakunin.lineage.trace import text_of, trace, trace_json
     from kakunin.storage import open_store
 
     store = open_store()
@@ -45,15 +45,6 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
         emit_json(trace_json(found))
     else:
         click.echo(text_of(found), nl=False)
-
-
-def trace_json(found: Any) -> dict[str, Any]:
-    """The trace with `status` as its enum value (live, purged, missing) and the sentence as `status_text`."""
-    payload: dict[str, Any] = found.model_dump(mode="json")
-    payload["status_text"] = payload["status"]
-    payload["status"] = found.state.value
-    del payload["state"]
-    return payload
 
 
 def anchor_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -124,3 +125,22 @@ def latest_retention(manifest: pa.Table) -> date | None:
         return None
     value = pc.max(manifest.column("retention_until")).as_py()
     return value if isinstance(value, date) else None
+
+
+def register_row(receipt: ExportReceipt, *, held: bool) -> dict[str, Any]:
+    """One line of the export register (`kakunin exports --json`, the web API): ids, counts, who, no data."""
+    return {
+        "export_id": receipt.export_id,
+        "created_at": receipt.created_at.isoformat(),
+        "dataset": receipt.dataset,
+        "purpose": receipt.purpose,
+        "requested_by": receipt.requested_by,
+        "actor": receipt.actor,
+        "actor_authenticated_by": receipt.actor_authenticated_by,
+        "rows": receipt.rows,
+        "columns": receipt.columns,
+        "state": "held" if held else "purged",
+        "alert": receipt.alert,
+        "schedule": receipt.schedule,
+        "delivered": receipt.delivered.key if receipt.delivered else None,
+    }

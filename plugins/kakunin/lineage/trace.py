@@ -65,6 +65,16 @@ class Trace(BaseModel):
     corrections: list[Correction] = []  # 訂正, oldest first: columns and digests, never values
 
 
+def trace_json(found: Trace) -> dict[str, Any]:
+    """The trace as `lineage trace --json` (and the web API) answer it: `status` as its enum value (live,
+    purged, missing) and the sentence as `status_text`."""
+    payload: dict[str, Any] = found.model_dump(mode="json")
+    payload["status_text"] = payload["status"]
+    payload["status"] = found.state.value
+    del payload["state"]
+    return payload
+
+
 def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any], str] | None:
     """The record's manifest row and the header key it belongs to, or None."""
     for header_key, manifest_key in linked_manifests(store):
