@@ -110,6 +110,7 @@ def test_acquisition_staff_see_their_own_batches_and_auditors_see_all(airflow_we
         listed_first = {b["batch_id"]: b for b in first.get("/api/batches").json()["batches"]}
         listed_second = {b["batch_id"]: b for b in second.get("/api/batches").json()["batches"]}
         peek = second.get(f"/api/batches/{mine}")  # a rejected batch of acq-01: nothing for acq-02 to approve
+        unknown = second.get("/api/batches/20260101T000000000000Z-deadbeef")
     with airflow_web.client("audit-01") as auditor, airflow_web.client("eng-01") as engineer:
         listed_auditor = {b["batch_id"]: b for b in auditor.get("/api/batches").json()["batches"]}
         listed_engineer = {b["batch_id"] for b in engineer.get("/api/batches").json()["batches"]}
@@ -124,7 +125,7 @@ def test_acquisition_staff_see_their_own_batches_and_auditors_see_all(airflow_we
     assert {mine, theirs} <= listed_engineer
     assert peek.status_code == 404
     assert peek.json()["error"]["code"] == "not_found"
-    assert mine not in peek.text  # the answer does not confirm the batch exists beyond echoing nothing
+    assert peek.json() == unknown.json()  # the answer does not tell that the batch exists
     assert seen_by_auditor.status_code == 200
 
 

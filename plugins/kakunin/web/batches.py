@@ -2,7 +2,7 @@
 
 Acquisition staff see the batches they submitted, plus the others' batches they may approve
 (pending, not yet approved, submitted by someone else: four eyes needs them to see what they
-sign); anybody else's batch is "not found" to them, so an id does not reveal that it exists.
+sign) or approved while pending; anybody else's batch is "not found" to them, so an id does not reveal that it exists.
 Auditors and engineers see every batch. Who submitted a batch comes from `_submission.json`
 or `rejection.json`, and once intake has moved it on, from the audit log's `submit` entry.
 """
@@ -112,7 +112,8 @@ def all_batches(store: ObjectStore, user: WebUser) -> list[BatchView]:
 
 
 def _visible(view: BatchView, user: WebUser) -> bool:
-    return sees_all(user) or _same(view.submitted_by, user.name) or view.may_approve
+    mine = _same(view.submitted_by, user.name) or _same(view.approved_by, user.name)
+    return sees_all(user) or mine or view.may_approve
 
 
 def own_batches(store: ObjectStore, user: WebUser) -> list[BatchView]:
@@ -130,7 +131,7 @@ def one_batch(store: ObjectStore, user: WebUser, batch_id: str) -> BatchDetail:
     """The batch with its findings; `StorageNotFound` when there is none or `user` may not see it."""
     view = next((b for b in all_batches(store, user) if b.batch_id == batch_id), None)
     if view is None or not _visible(view, user):
-        raise StorageNotFound(f"no batch {batch_id!r} that you may see")
+        raise StorageNotFound("no such batch among those you may see")  # the same words whether it exists or not
     ref = BatchRef(view.dataset, view.batch_id)
     findings: list[Finding] = []
     submitted_at = rejected_at = None
