@@ -115,9 +115,12 @@ def test_acquisition_staff_see_their_own_batches_and_auditors_see_all(airflow_we
         listed_auditor = {b["batch_id"]: b for b in auditor.get("/api/batches").json()["batches"]}
         listed_engineer = {b["batch_id"] for b in engineer.get("/api/batches").json()["batches"]}
         seen_by_auditor = auditor.get(f"/api/batches/{mine}")
-    assert mine and theirs
-    assert mine in listed_first and theirs not in listed_first
-    assert theirs in listed_second and mine not in listed_second
+    assert mine
+    assert theirs
+    assert mine in listed_first
+    assert theirs not in listed_first
+    assert theirs in listed_second
+    assert mine not in listed_second
     assert {b["submitted_by"] for b in listed_first.values()} == {"acq-01"}
     assert listed_auditor[mine]["submitted_by"] == "acq-01"
     assert listed_auditor[theirs]["submitted_by"] == "acq-02"
