@@ -16,7 +16,7 @@ AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURD
 DEMO_ENV = KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME) KAKUNIN_HMAC_KEY=$$(cat $(DEMO_HOME)/.hmac-key) \
 	KAKUNIN_SIGNING_KEY=$$(cat $(DEMO_HOME)/.signing-key)
 
-.PHONY: install run run-s3 airflow test lint format schemas bench chaos cluster-test clean browser
+.PHONY: install run run-s3 airflow serve test lint format schemas bench chaos cluster-test clean browser
 N ?= 1000000
 CHAOS_SAMPLE ?=
 
@@ -121,26 +121,43 @@ run-s3: install
 	echo && echo "kakunin lineage verify (on $$KAKUNIN_STORAGE) ..." && \
 	$(DEMO_ENV) $(BIN)/kakunin lineage verify
 
-## airflow: the Airflow UI (`airflow standalone`) on the demo store that `make run` made; Ctrl-C stops it
+## serve: Airflow (`airflow standalone`: scheduler, API server, DAG processor, triggerer) with Kakunin's web app at
+## /kakunin, on the demo store `make run` made (or, when there is none, a fresh empty store in var/demo); one
+## development user per role with random passwords kept in .airflow/kakunin-users.json; Ctrl-C stops it
 AIRFLOW_PORT ?= 8080
-AIRFLOW_PASSWORDS := .airflow/simple_auth_manager_passwords.json.generated
-airflow: install
-	@test -f $(DEMO_HOME)/.hmac-key -a -f .airflow/airflow.db || (echo "no demo store yet: run 'make run' first"; exit 1)
-	@echo "Starting airflow standalone (scheduler, API server, DAG processor, triggerer) on the demo store ..."
-	@setsid env $(DEMO_ENV) $(AIRFLOW_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
-		AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=4 \
-		$(BIN)/airflow standalone > .airflow/standalone.log 2>&1 & group=$$!; \
-		trap 'echo; echo "stopping Airflow ..."; kill -TERM -- -$$group 2>/dev/null; sleep 10; \
-			kill -KILL -- -$$group 2>/dev/null; echo "Airflow stopped"; exit 0' INT TERM; \
+SERVE_PASSWORDS := .airflow/kakunin-users.json
+serve: install
+	@mkdir -p $(DEMO_HOME) .airflow
+	@if test -f $(DEMO_HOME)/.made-by-serve; then echo "Store: the empty store an earlier \`make serve\` made in $(DEMO_HOME) (\`make run\` replaces it with the demo)"; \
+	elif test -f $(DEMO_HOME)/.hmac-key; then echo "Store: the demo store of \`make run\` ($(DEMO_HOME))"; else \
+		echo "Store: no demo store yet (\`make run\` makes one): a fresh empty store in $(DEMO_HOME)"; \
+		touch $(DEMO_HOME)/.made-by-serve && \
+		(umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > $(DEMO_HOME)/.hmac-key) && \
+		(umask 077 && $(BIN)/kakunin lineage keygen --public-key-out $(DEMO_HOME)/public-key > $(DEMO_HOME)/.signing-key) \
+		|| exit 1; fi
+	@test -f .airflow/airflow.db || { echo "airflow db migrate (SQLite in .airflow/) ..."; \
+		$(AIRFLOW_ENV) $(BIN)/airflow db migrate > .airflow/db-migrate.log 2>&1 || { tail -20 .airflow/db-migrate.log; exit 1; }; }
+	@echo "Starting airflow standalone (scheduler, API server, DAG processor, triggerer) ..."
+	@users=$$($(BIN)/python -m kakunin_dev.serve users $(SERVE_PASSWORDS)) || exit 1; \
+	setsid env $(DEMO_ENV) $(AIRFLOW_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=$$users \
+		AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$(CURDIR)/$(SERVE_PASSWORDS) \
+		AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__API__BASE_URL=http://localhost:$(AIRFLOW_PORT) \
+		AIRFLOW__CORE__PARALLELISM=4 $(BIN)/airflow standalone > .airflow/standalone.log 2>&1 & group=$$!; \
+		trap 'trap "" PIPE; kill -TERM -- -$$group 2>/dev/null; echo; echo "stopping Airflow ..."; \
+			for _ in $$(seq 20); do kill -0 -- -$$group 2>/dev/null || break; sleep 1; done; \
+			kill -KILL -- -$$group 2>/dev/null; echo "Airflow stopped"; exit 0' INT TERM HUP; \
 		up=; for _ in $$(seq 240); do kill -0 $$group 2>/dev/null || break; \
 			curl -sf -o /dev/null http://localhost:$(AIRFLOW_PORT)/api/v2/monitor/health && { up=1; break; }; sleep 1; done; \
 		test -n "$$up" || { echo "Airflow did not come up; the end of .airflow/standalone.log:"; \
 			tail -20 .airflow/standalone.log; kill -KILL -- -$$group 2>/dev/null; exit 1; }; \
-		echo; echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)/"; \
-		echo "Log in as admin, password: $$($(BIN)/python -c "import json; print(json.load(open('$(AIRFLOW_PASSWORDS)'))['admin'])")"; \
-		echo "(the password is kept in $(AIRFLOW_PASSWORDS); the server log is .airflow/standalone.log)"; \
-		echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME). Ctrl-C stops Airflow."; \
+		grep -q "Failed to import plugin" .airflow/standalone.log && { echo "the Kakunin plugin failed to load:"; \
+			grep -A5 "Failed to import plugin" .airflow/standalone.log | head -20; }; \
+		echo; $(BIN)/python -m kakunin_dev.serve show $(SERVE_PASSWORDS) http://localhost:$(AIRFLOW_PORT)/; \
+		echo "Store: KAKUNIN_HOME=$(CURDIR)/$(DEMO_HOME); the server log is .airflow/standalone.log. Ctrl-C stops Airflow."; \
 		while kill -0 $$group 2>/dev/null; do sleep 1; done
+
+## airflow: the same as `make serve` (the Airflow UI is at the printed URL without /kakunin/)
+airflow: serve
 
 ## browser: Debian's chromium and CJK fonts for the evidence pack's browser test (apt, as root); a no-op when present
 browser:

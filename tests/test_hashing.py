@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
-from kakunin.hashing import sha256_bytes, sha256_file
+from kakunin.hashing import sha256_bytes, sha256_file, sha256_stream
 from kakunin.storage import LocalStore, object_sha256
 
 
@@ -28,3 +29,10 @@ def test_a_file_and_a_stored_object_hash_like_their_bytes(tmp_path: Path) -> Non
     store = LocalStore(tmp_path / "store")
     store.put_bytes("provenance/evidence.pdf", content)
     assert sha256_file(path) == sha256_bytes(content) == object_sha256(store, "provenance/evidence.pdf")
+
+
+def test_a_stream_hashes_as_its_bytes_from_the_start_and_is_rewound() -> None:
+    stream = io.BytesIO(b"evidence" * 300_000)
+    stream.read(5)  # a stream someone already read from
+    assert sha256_stream(stream) == sha256_bytes(b"evidence" * 300_000)
+    assert stream.tell() == 0

@@ -10,7 +10,9 @@ batch nor the document's `submitted_by`; such an attempt is refused and logged
 
 `expectations/intake-policy.yaml` says whether intake waits for that approval:
 `approval: document` (the default) takes the document's `approved_by` as today;
-`approval: required` leaves an unapproved batch pending in landing (承認待ち) until approved.
+`approval: required` leaves an unapproved batch pending in landing (承認待ち) until approved;
+`approval: authenticated` does too, and accepts only users Airflow vouches for on both sides (a
+batch submitted and approved in the web app, or by DAG runs): a typed name approves nothing.
 Either way the gate refuses a batch whose submitting user is the document's approver.
 """
 
@@ -51,6 +53,7 @@ __all__ = [
     "refusal",
     "same_user",
     "self_approval",
+    "unvouched",
     "with_awaiting",
 ]
 
@@ -64,11 +67,17 @@ class IntakePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    approval: Literal["document", "required"] = Field(
+    approval: Literal["document", "required", "authenticated"] = Field(
         default="document",
         description="`document`: the document's approved_by is the approval; `required`: a second user must "
-        "also run `kakunin provenance approve` before intake takes the batch in",
+        "also approve (`kakunin provenance approve`, or the web app) before intake takes the batch in; "
+        "`authenticated`: as required, and both the submitter and the approver must be Airflow users "
+        "(the web app or a DAG run), never self-declared",
     )
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.approval != "document"
 
 
 def load_intake_policy(expectations_root: Path) -> IntakePolicy:
@@ -149,8 +158,28 @@ def _landed_document(store: ObjectStore, ref: BatchRef, submission: Submission) 
         return read_document(path).document
 
 
-def approve(store: ObjectStore, batch: BatchSummary, *, note: str | None, now: datetime) -> Approval:
-    """Record the acting user's approval of a pending batch, once; `NotApprovable` (logged) when refused."""
+def unvouched(approver: audit.Actor, submission: Submission) -> str | None:
+    """Why `approval: authenticated` refuses: a self-declared approver or submitter (None: both vouched for)."""
+    if approver.self_declared:
+        return (
+            f"{approver.id} is self-declared here; the intake policy (approval: authenticated) takes approvals only "
+            "from Airflow users: approve in the web app (/kakunin/batches/<batch id>)"
+        )
+    if submission.submitted_by_authenticated_by is None:
+        return (
+            f"batch {submission.batch_id} was submitted by a self-declared user ({submission.submitted_by}); the "
+            "intake policy (approval: authenticated) needs a submitter Airflow vouches for: submit it in the web app"
+        )
+    return None
+
+
+def approve(
+    store: ObjectStore, batch: BatchSummary, *, note: str | None, now: datetime, policy: IntakePolicy | None = None
+) -> Approval:
+    """Record the acting user's approval of a pending batch, once; `NotApprovable` (logged) when refused.
+
+    `policy` defaults to the one in the expectations folder.
+    """
     if batch.state not in {"pending", "awaiting_approval"}:
         raise NotApprovable(
             f"batch {batch.batch_id} is {batch.state.replace('_', ' ')}, not pending: nothing to approve"
@@ -159,12 +188,19 @@ def approve(store: ObjectStore, batch: BatchSummary, *, note: str | None, now: d
     ref = BatchRef(batch.dataset, batch.batch_id)
     submission = load(store, ref.submission, Submission)
     approver = audit.current()
+    if policy is None:
+        from kakunin.contracts import default_expectations_root
+
+        policy = load_intake_policy(default_expectations_root())
     why = refusal(
         approver=approver.id,
         submission=submission,
         document=_landed_document(store, ref, submission),
         earlier=read_approval(store, ref),
     )
+    if why is None and policy.approval == "authenticated":
+        strict = unvouched(approver, submission)
+        why = (strict, ReasonCode.FOUR_EYES) if strict is not None else None
     if why is not None:
         message, code = why
         if code is not None:
@@ -209,7 +245,7 @@ def _log(
 
 def awaiting_approval(store: ObjectStore, ref: BatchRef, policy: IntakePolicy) -> bool:
     """Whether intake must leave this landed batch pending: approval is required and not given yet."""
-    return policy.approval == "required" and read_approval(store, ref) is None
+    return policy.needs_approval and read_approval(store, ref) is None
 
 
 def with_awaiting(store: ObjectStore, batches: list[BatchSummary]) -> list[BatchSummary]:

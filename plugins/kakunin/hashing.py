@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["sha256_bytes", "sha256_file"]
+__all__ = ["sha256_bytes", "sha256_file", "sha256_stream"]
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -23,3 +24,13 @@ def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in blocks so a large file does not fill memory."""
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def sha256_stream(stream: BinaryIO) -> str:
+    """Hex SHA-256 of an open binary stream from its start (an upload), in blocks; the stream is rewound."""
+    stream.seek(0)
+    digest = hashlib.sha256()
+    while block := stream.read(1 << 20):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()

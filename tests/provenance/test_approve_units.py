@@ -94,3 +94,31 @@ def test_the_policy_defaults_to_the_document_and_refuses_an_unknown_value(tmp_pa
     (tmp_path / "intake-policy.yaml").write_text("approval: sometimes\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"intake-policy\.yaml: approval"):
         load_intake_policy(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("approver_by", "submitter_by", "says"),
+    [
+        pytest.param("airflow", "airflow", None, id="both-airflow-users"),
+        pytest.param(None, "airflow", "approve in the web app", id="a-self-declared-approver"),
+        pytest.param("airflow", None, "submit it in the web app", id="a-self-declared-submitter"),
+    ],
+)
+def test_an_authenticated_policy_takes_only_approvals_airflow_vouches_for(
+    approver_by: str | None, submitter_by: str | None, says: str | None
+) -> None:
+    from kakunin.approvals import unvouched
+    from kakunin.audit import Actor
+
+    batch = submission("u-alice").model_copy(update={"submitted_by_authenticated_by": submitter_by})
+    why = unvouched(Actor(id="u-bob", authenticated_by=approver_by), batch)
+    assert (why is None) == (says is None)
+    assert says is None or says in (why or "")
+
+
+def test_the_authenticated_policy_waits_for_approval_like_required(tmp_path: Path) -> None:
+    (tmp_path / "intake-policy.yaml").write_text("approval: authenticated\n", encoding="utf-8")
+    policy = load_intake_policy(tmp_path)
+    assert policy.approval == "authenticated"
+    assert policy.needs_approval
+    assert not IntakePolicy().needs_approval

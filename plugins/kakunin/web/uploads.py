@@ -205,6 +205,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def evidence_file_name(index: int, filename: str) -> str:
     """The server's name for the `index`-th evidence file of a document the step-by-step form writes:
     `evidence/E<n>-<ascii name>`, so a client's name never becomes a path as given."""
-    shown = display_name(filename)
-    stem = _SAFE.sub("-", shown).strip("-.")[:60] or "file"
-    return f"evidence/E{index}-{stem}"
+    shown = PurePosixPath(display_name(filename))
+    suffix = _SAFE.sub("", shown.suffix.lstrip("."))[:10]
+    stem = _SAFE.sub("-", shown.stem if suffix else shown.name).strip("-.")[:60] or "file"
+    return f"evidence/E{index}-{stem}{'.' + suffix if suffix else ''}"

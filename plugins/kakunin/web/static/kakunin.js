@@ -14,3 +14,26 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// --- the step-by-step provenance form (/upload/form) ---
+// A block that applies only for some choice (the consent block for the ground consent) opens when that
+// choice is made. Without this script the blocks are still there, each under its own summary.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-testid=document-form]");
+  if (!form) return;
+  const current = (name) => {
+    const input = form.elements.namedItem(name);
+    if (!input) return "";
+    if (input.type === "checkbox") return input.checked ? "true" : "";
+    return input.value;
+  };
+  const update = () => {
+    for (const block of form.querySelectorAll("details[data-when-path]")) {
+      const wanted = block.dataset.whenValues.split(" ");
+      if (wanted.includes(current(block.dataset.whenPath))) block.open = true;
+    }
+  };
+  form.addEventListener("change", (event) => {
+    if (event.target.name && form.querySelector(`details[data-when-path="${CSS.escape(event.target.name)}"]`)) update();
+  });
+});
