@@ -159,6 +159,6 @@ def intake(
 @router.get("/approvals")
 def approvals(request: Request, user: Annotated[WebUser, Depends(requires(ACQ))]) -> Response:
     settings = ports(request).settings()
-    policy = load_intake_policy(settings.expectations_root).approval
+    policy = load_intake_policy(settings.expectations_root)
     found = batches.to_approve(ports(request).store(), user)
     return _page(request, user, "approvals.html", batches=found, policy=policy)
