@@ -126,6 +126,9 @@ class Rejection(_Record):
         description="The provider's legal name and corporate number from the document, so 'whom did we refuse, "
         "and why' can be answered; absent in rejections written before v2 or when the document was unreadable.",
     )
+    submitted_by: str | None = Field(
+        default=None, description="the user who submitted the refused batch (absent before v3 and at intake)"
+    )
 
 
 class BatchSummary(_Record):
@@ -149,6 +152,9 @@ class BatchSummary(_Record):
     )
     erased: int | None = Field(default=None, description="rows dropped: their person asked to be erased (published)")
     overlap: Overlap | None = Field(default=None, description="the leaked-copy signal of a published batch")
+    submitted_by: str | None = Field(
+        default=None, description="who submitted it, from `_submission.json` or `rejection.json` (when recorded)"
+    )
 
 
 class SubmitResult(_Record):
@@ -201,6 +207,7 @@ def submit_batch(
             rejected_at=now,
             findings=verdict.findings,
             provider=RejectedProvider.of(parsed.document),
+            submitted_by=audit.current().id,
         )
         _record_rejection(store, BatchRef(dataset, batch_id), rejection)
         return SubmitResult(verdict=verdict, batch_id=batch_id, landed=False, files_not_copied=[])
@@ -353,6 +360,7 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 document_id=submission.document_id,
                 state="pending",
                 reason_codes=list(dict.fromkeys(f.code.value for f in submission.findings)),
+                submitted_by=submission.submitted_by,
             )
     for key in store.list_keys(f"{QUARANTINE}/"):  # the `_unknown` dataset too: no parser would take it
         if key.endswith(f"/{REJECTION_FILE}"):
@@ -365,6 +373,7 @@ def list_batches(store: ObjectStore) -> list[BatchSummary]:
                 reason_codes=list(dict.fromkeys(f.code.value for f in rejection.findings)),
                 stage=rejection.stage,
                 published=0,
+                submitted_by=rejection.submitted_by,
             )
     for key in store.list_keys(f"{MANIFESTS}/"):
         if key.endswith(f"/{MANIFEST_FILE}"):

@@ -229,6 +229,7 @@ class AuditAction(StrEnum):
     AUDIT_SIGN_OFF = "audit-sign-off"  # a reviewer signed a review report off
     AUDIT_REPORT = "audit-report"  # an evidence pack was written
     READ = "read"  # record-level data was shown (a web page, an API answer)
+    TRIGGER = "trigger"  # someone started a kakunin_intake run from the web app (the run's id in detail)
 
 
 class AuditEntry(_Record):
