@@ -32,9 +32,12 @@ class Visit:
     page: Page
     trouble: list[str] = field(default_factory=list)
     shots: list[Path] = field(default_factory=list)
+    refusals: set[str] = field(default_factory=set)  # pages opened expecting an error status
 
     def open(self, path: str, *, status: int = 200) -> Page:
         """Open `path` under /kakunin, wait for it to settle, and check the answer's status."""
+        if status >= 400:  # Chromium logs the page's own error status as a console error: expected here
+            self.refusals.add(f"{self.web.app}{path}")
         answer = self.page.goto(f"{self.web.app}{path}", wait_until="networkidle")
         assert answer is not None, path
         assert answer.status == status, f"{path}: {answer.status}, expected {status}"
@@ -49,12 +52,14 @@ class Visit:
         return png
 
 
-def _watch(page: Page, trouble: list[str]) -> None:
+def _watch(page: Page, trouble: list[str], refusals: set[str]) -> None:
     def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        expected = message.text.startswith("Failed to load resource") and message.location.get("url") in refusals
+        if message.type == "error" and not expected:
             trouble.append(f"console error on {page.url}: {message.text}")
 
     page.on("console", console)
+    page.on("dialog", lambda dialog: dialog.accept())  # the app's "are you sure?" (data-confirm): a person says yes
     page.on("pageerror", lambda error: trouble.append(f"page error on {page.url}: {error}"))
 
 
@@ -77,7 +82,7 @@ def visit(browser: Browser, web: AirflowWeb, user: str | None) -> Iterator[Visit
     try:
         page = context.new_page()
         found = Visit(web=web, page=page)
-        _watch(page, found.trouble)
+        _watch(page, found.trouble, found.refusals)
         if user is not None:
             log_in(page, web, user)
         yield found
