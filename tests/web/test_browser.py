@@ -99,15 +99,19 @@ def test_every_page_a_user_is_offered_loads_without_csp_violations_or_console_er
     chromium_browser: Browser, airflow_web: AirflowWeb, user: str
 ) -> None:
     """Each link of the user's navigation, opened in Chromium: a page that used inline script or style,
-    or a resource from elsewhere, would log a CSP violation as a console error."""
+    or a resource from elsewhere, would log a CSP violation as a console error. Each page is kept as
+    a screenshot, `<user>-<page>.png`."""
     with visit(chromium_browser, airflow_web, user) as session:
         links = [a.get_attribute("href") or "" for a in session.page.locator("header.top nav a").all()]
-        for href in [*links, "/kakunin/docs"]:
+        extra = ["/kakunin/upload/form"] if user == "acq-01" else []  # the step-by-step form, linked from /upload
+        for href in [*links, *extra, "/kakunin/docs"]:
             answer = session.page.goto(f"{airflow_web.base}{href}", wait_until="networkidle")
             assert answer is not None, href
             assert answer.status == 200, href
+            session.shot(f"{user}-{href.removeprefix('/kakunin/').replace('/', '-')}")
         assert session.trouble == []
     assert user != "outsider" or links == []  # no role, no pages
+    assert all(png.stat().st_size > 5_000 for png in session.shots)
 
 
 def test_upload_approve_intake_trace_verify_and_refusal_in_the_browser(
@@ -171,11 +175,17 @@ def test_upload_approve_intake_trace_verify_and_refusal_in_the_browser(
         verdict.wait_for()
         assert verdict.get_attribute("data-intact") == "true"
         auditor.shot("verify")
+        auditor.open("/datasets")
+        assert auditor.page.locator('[data-testid="chart"]').count() >= 1  # counts by provider, purpose, expiry
+        auditor.shot("datasets")
+        auditor.open("/receipts")
+        assert auditor.page.locator('[data-testid="receipt-row"]').filter(has_text=batch_id).count() == 1
+        auditor.shot("receipts")
         assert auditor.trouble == []
 
     entries = cli("audit", "log", "--json").json()["entries"]
     vouched = {e["actor"] for e in entries if e.get("actor_authenticated_by") == "airflow"}
     assert {"acq-01", "acq-02", "audit-01"} <= vouched  # every action and record view names the person, via Airflow
     names = ("upload-accepted", "upload-rejected", "batch-own", "refused-audit", "approvals", "batch-approved")
-    shots = [SCREENSHOTS / f"{name}.png" for name in (*names, "trace", "verify")]
+    shots = [SCREENSHOTS / f"{name}.png" for name in (*names, "trace", "verify", "datasets", "receipts")]
     assert [s.name for s in shots if not s.is_file() or s.stat().st_size < 5_000] == [], "missing or empty screenshots"
