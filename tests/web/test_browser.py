@@ -184,8 +184,13 @@ def test_upload_approve_intake_trace_verify_and_refusal_in_the_browser(
         assert auditor.trouble == []
 
     entries = cli("audit", "log", "--json").json()["entries"]
-    vouched = {e["actor"] for e in entries if e.get("actor_authenticated_by") == "airflow"}
-    assert {"acq-01", "acq-02", "audit-01"} <= vouched  # every action and record view names the person, via Airflow
+    by_airflow = [e for e in entries if e.get("actor_authenticated_by") == "airflow"]
+    # every action and record view of this journey names its person, vouched for by Airflow
+    assert {(e["actor"], e["action"]) for e in by_airflow if e.get("batch_id") == batch_id} >= {
+        ("acq-01", "submit"),
+        ("acq-02", "approve"),
+    }
+    assert any(e["actor"] == "audit-01" and record_id in (e.get("record_ids") or []) for e in by_airflow)
     names = ("upload-accepted", "upload-rejected", "batch-own", "refused-audit", "approvals", "batch-approved")
     shots = [SCREENSHOTS / f"{name}.png" for name in (*names, "trace", "verify", "datasets", "receipts")]
     assert [s.name for s in shots if not s.is_file() or s.stat().st_size < 5_000] == [], "missing or empty screenshots"

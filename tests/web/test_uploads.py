@@ -163,3 +163,23 @@ def test_the_forms_evidence_names_are_the_servers() -> None:
     assert evidence_file_name(3, "../../同意 画面.pdf") == "evidence/E3-file.pdf"
     assert evidence_file_name(2, "README") == "evidence/E2-README"
     assert evidence_file_name(1, "contract 2026.pdf") == "evidence/E1-contract-2026.pdf"
+
+
+@pytest.mark.parametrize("paths", [["data.csv/x.pdf"], ["provenance.yaml/x.pdf"], ["a.pdf", "a.pdf/b.pdf"]])
+def test_an_evidence_path_through_another_file_is_left_to_the_gate(
+    make_batch: Callable[..., Path], paths: list[str]
+) -> None:
+    batch = make_batch()
+    document = yaml.safe_load(next(batch.glob("provenance.*")).read_text(encoding="utf-8"))
+    uploads = []
+    for n, path in enumerate(paths):
+        content = f"%PDF-1.4 file {n}".encode()
+        document["evidence"].append({"id": f"y{n}", "kind": "other", "file": path, "sha256": sha256_bytes(content)})
+        uploads.append(Upload(f"{n}.pdf", io.BytesIO(content)))
+    doc = Upload("d.yaml", io.BytesIO(yaml.safe_dump(document, allow_unicode=True).encode()))
+    with staged_batch(document=doc, data=_upload(next(batch.glob("data.*"))), evidence=uploads, max_evidence=20) as (
+        folder,
+        unused,
+    ):
+        assert (folder / "data.csv").is_file()
+        assert len(unused) == len(paths) - (1 if paths[0] == "a.pdf" else 0)

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kakunin.errors import ConfigError, InputError, KakuninError, StorageNotFound
-from kakunin.web.auth import CsrfRejected, Forbidden, NotAuthenticated, WebUser, csrf_token
+from kakunin.web.auth import CrossSiteView, CsrfRejected, Forbidden, NotAuthenticated, WebUser, csrf_token
 from kakunin.web.roles import Role
 from kakunin.web.security import BodyLimit, BodyTooLarge, SecurityHeaders
 from kakunin.web.settings import WebPorts
@@ -106,6 +106,9 @@ def _install_errors(app: FastAPI) -> None:
     async def csrf(request: Request, exc: Exception) -> Response:
         return _error(request, 403, "csrf.rejected", str(exc))
 
+    async def cross_site(request: Request, exc: Exception) -> Response:
+        return _error(request, 403, "request.cross_site", f"{exc} (the view is logged in your name)")
+
     async def too_large(request: Request, exc: Exception) -> Response:
         limit = request.app.state.kakunin.settings().max_upload_bytes // (1024 * 1024)
         message = f"the upload is over the limit of {limit} MiB (KAKUNIN_WEB_MAX_UPLOAD_MB); nothing was stored"
@@ -135,10 +138,17 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(NotAuthenticated, not_authenticated)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(CsrfRejected, csrf)
+    app.add_exception_handler(CrossSiteView, cross_site)
     app.add_exception_handler(BodyTooLarge, too_large)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("kakunin web: unexpected error on %s %s", request.method, request.url.path)
+        return _error(request, 500, "internal", "something went wrong on the server; it is in the server's log")
+
     app.add_exception_handler(KakuninError, kakunin_error)
+    app.add_exception_handler(Exception, unexpected)
 
 
 def create_app(ports: WebPorts, *, routers: Callable[[], list[Any]] | None = None) -> FastAPI:

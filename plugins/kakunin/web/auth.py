@@ -128,6 +128,21 @@ async def csrf_checked(request: Request) -> WebUser:
     return user
 
 
+class CrossSiteView(Exception):
+    """A logged view (trace, subject requests) opened from another site's link: the audit entry would
+    name the user for a read they never chose, so the view is not run."""
+
+
+def same_site_view(request: Request) -> None:
+    """Refuse (`CrossSiteView`) a GET that writes a read entry when the browser says another site started it.
+
+    The session cookie is SameSite=Lax, so a link elsewhere carries it; `Sec-Fetch-Site` tells such a
+    navigation apart (`none` is a typed URL or a bookmark, `same-origin` Kakunin's own pages).
+    """
+    if request.headers.get("sec-fetch-site", "none") not in {"none", "same-origin"}:
+        raise CrossSiteView("this page was opened from another site; open it from Kakunin's own menu")
+
+
 def requires_change(*roles: Role) -> Callable[[Request], Awaitable[WebUser]]:
     """A dependency for a route that changes something: the role check, then the CSRF check."""
     role_check = requires(*roles)

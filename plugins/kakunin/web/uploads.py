@@ -150,8 +150,11 @@ def _place_evidence(
         if not by_hash and not by_name:
             continue  # the gate reports evidence.missing
         chosen = (by_hash or by_name)[0]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(staged[chosen][1], target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(staged[chosen][1], target)
+        except OSError:
+            continue  # a path through another file (`data.csv/x`, `a` then `a/b`): the gate reports it missing
         used.add(chosen)
     return [display_name(upload.filename) for i, (upload, _, _) in enumerate(staged) if i not in used]
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from kakunin.approvals import NotApprovable, load_intake_policy
@@ -76,9 +77,14 @@ async def upload(request: Request, user: Annotated[WebUser, Depends(requires_cha
     ]
     if missing or document is None or data is None:
         return _upload_page(request, user, error=f"Choose the {' and the '.join(missing)}.", status_code=422)
-    try:
+    wired = ports(request)
+
+    def submit() -> UploadResult:  # in a worker thread: the gate and the store writes must not stall the server
         with user.acting():
-            result = batches.upload(ports(request), document=document, data=data, evidence=evidence)
+            return batches.upload(wired, document=document, data=data, evidence=evidence)
+
+    try:
+        result = await run_in_threadpool(submit)
     except InputError as bad:
         return _upload_page(request, user, error=str(bad), status_code=400)
     return _upload_page(request, user, result=result)

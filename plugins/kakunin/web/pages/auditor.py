@@ -21,7 +21,7 @@ from kakunin.lineage.formats import AuditAction
 from kakunin.storage import ObjectStore
 from kakunin.web import views
 from kakunin.web.app import PREFIX, render
-from kakunin.web.auth import WebUser, ports, requires, requires_change
+from kakunin.web.auth import WebUser, ports, requires, requires_change, same_site_view
 from kakunin.web.roles import Role
 
 router = APIRouter(include_in_schema=False)
@@ -68,6 +68,7 @@ def trace_page(request: Request, user: Auditor, record_id: Text = "") -> Respons
     wanted = record_id.strip()
     if not wanted:
         return render(request, user, "trace.html", record_id="", story=None, problem=None)
+    same_site_view(request)
     try:
         with user.acting():
             story = views.trace_record(_store(request), _registry(request), wanted, now=clock.now_utc(), where="/trace")
@@ -132,6 +133,7 @@ def audit_page(
 @router.get("/subjects")
 def subjects_page(request: Request, user: Reader) -> Response:
     """The request register with deadlines, overdue ones marked; the view is a READ entry naming the user."""
+    same_site_view(request)
     with user.acting():
         found = views.subject_requests(_store(request), today=clock.today(), now=clock.now_utc(), where="/subjects")
     return render(request, user, "subjects.html", requests=found, today=clock.today())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from kakunin import clock
 from kakunin.contracts import Registry
 from kakunin.errors import InputError
 from kakunin.hashing import sha256_stream
@@ -39,10 +39,11 @@ from kakunin.provenance.form import (
 )
 from kakunin.provenance.messages_ja import japanese
 from kakunin.provenance.model import EvidenceKind
+from kakunin.web import batches
 from kakunin.web.app import PREFIX, render
 from kakunin.web.auth import WebUser, ports, requires, requires_change
 from kakunin.web.roles import Role
-from kakunin.web.uploads import Upload, UploadResult, display_name, evidence_file_name, submit_upload
+from kakunin.web.uploads import Upload, UploadResult, display_name, evidence_file_name
 from kakunin.yaml_io import dump_yaml
 
 router = APIRouter(include_in_schema=False)
@@ -177,9 +178,9 @@ def _shown(finding: Finding) -> ShownFinding:
 
 
 @router.get(PATH)
-async def document_form(request: Request, user: Annotated[WebUser, Depends(requires(Role.ACQUISITION))]) -> Response:
+def document_form(request: Request, user: Annotated[WebUser, Depends(requires(Role.ACQUISITION))]) -> Response:
     values: Values = {
-        "received_on": date.today().isoformat(),
+        "received_on": clock.today().isoformat(),
         "submitted_by": user.name,
         "provider.country": "JP",
         "provider.kind": "business",
@@ -236,7 +237,6 @@ async def submit_document_form(
     form = await request.form()
     values = _values(form)
     wired = ports(request)
-    settings = wired.settings()
     data = _file(form, "data")
     if data is None:
         message = "choose the data file (CSV or Parquet) / データファイルを選んでください"
@@ -249,17 +249,9 @@ async def submit_document_form(
         items, uploads = _evidence(form, values)
         text = dump_yaml(document_from_form(values, evidence=items, contract=contract))
         document = Upload(filename="provenance.yaml", stream=io.BytesIO(text.encode("utf-8")))
-        now = datetime.now(UTC)
         with user.acting():
-            result = submit_upload(
-                document=document,
-                data=Upload(filename=data.filename or "", stream=data.file),
-                evidence=uploads,
-                store=wired.store(),
-                registry=registry,
-                today=date.today(),
-                now=now,
-                max_evidence=settings.max_evidence_files,
+            result = batches.upload(
+                wired, document=document, data=Upload(filename=data.filename or "", stream=data.file), evidence=uploads
             )
         return result, text
 
