@@ -34,6 +34,10 @@ class InputError(KakuninError):
     code = "input"
 
 
+class UnknownRecord(InputError):
+    """A well-formed record id that no manifest holds (the web answers 404; the CLI exits 2, code `input`, as before)."""
+
+
 class StorageError(KakuninError):
     """The object store could not complete an operation."""
 

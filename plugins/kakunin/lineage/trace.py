@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from kakunin.errors import InputError
+from kakunin.errors import InputError, UnknownRecord
 from kakunin.lineage.chain import closed_certificates, linked_manifests
 from kakunin.lineage.corrections import Correction, corrections_of
 from kakunin.lineage.formats import Certificate, ManifestHeader, read_receipt, readable_dates
@@ -104,7 +104,7 @@ def trace(
         raise InputError(f"{record_id!r} is not a record id (a UUIDv7 such as 019abef0-2300-7f64-94c4-bd404e68c655)")
     found = find_manifest_row(store, record_id)
     if found is None:
-        raise InputError(f"record {record_id} is in no manifest")
+        raise UnknownRecord(f"record {record_id} is in no manifest")
     row, header_key = found
     header = load(store, header_key, ManifestHeader)
     receipt = read_receipt(store.get_bytes(header.receipt.key)) if store.exists(header.receipt.key) else None

@@ -47,7 +47,7 @@ def trace_record(
     An id that is not a record id is an `InputError` (400); one no manifest holds is
     `StorageNotFound` (404): the CLI refuses both with a message and writes no entry.
     """
-    from kakunin.errors import InputError
+    from kakunin.errors import UnknownRecord
     from kakunin.keys import hmac_key_if_set
     from kakunin.lineage.trace import trace, trace_json
     from kakunin.subjects.find import stop_id_for
@@ -60,10 +60,8 @@ def trace_record(
             contract_for=registry.contract,
             stop_for=stop_id_for(store),
         )
-    except InputError as exc:
-        if "is in no manifest" in str(exc):
-            raise StorageNotFound(str(exc)) from exc
-        raise
+    except UnknownRecord as exc:
+        raise StorageNotFound(str(exc)) from exc
     audit.record(
         store,
         AuditAction.TRACE,
