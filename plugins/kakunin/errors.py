@@ -35,7 +35,7 @@ class InputError(KakuninError):
 
 
 class UnknownRecord(InputError):
-    """A well-formed record id that no manifest holds (the web answers 404; the CLI exits 2, code `input`, as before)."""
+    """A well-formed record id no manifest holds (the web answers 404; the CLI exits 2, code `input`, as before)."""
 
 
 class StorageError(KakuninError):
