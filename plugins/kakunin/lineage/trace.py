@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kakunin.errors import InputError, UnknownRecord
 from kakunin.lineage.chain import closed_certificates, linked_manifests
@@ -38,8 +38,8 @@ class TraceStatus(StrEnum):
     MISSING = "missing"  # gone, and no certificate accounts for it
 
 
-class Trace(BaseModel):
-    """Everything the lineage says about one record."""
+class TraceFacts(BaseModel):
+    """What the lineage says about one record: the fields of the trace and of its JSON answer alike."""
 
     record_id: str
     dataset: str
@@ -56,8 +56,6 @@ class Trace(BaseModel):
     retention_until: date
     retention_clock: str
     manifest: str
-    state: TraceStatus
-    status: str
     curated_file: str | None
     purged_by: str | None = None
     stopped_by: str | None = None  # the stop (利用停止) in force over the record, if any
@@ -65,14 +63,26 @@ class Trace(BaseModel):
     corrections: list[Correction] = []  # 訂正, oldest first: columns and digests, never values
 
 
+class Trace(TraceFacts):
+    """Everything the lineage says about one record, with its state."""
+
+    state: TraceStatus
+    status: str
+
+
+class TraceAnswer(TraceFacts):
+    """`kakunin lineage trace --json` (and `GET /kakunin/api/records/{id}`): `status` is live, purged or
+    missing; `status_text` says it in a sentence."""
+
+    status: str = Field(description="live, purged or missing")
+    status_text: str
+
+
 def trace_json(found: Trace) -> dict[str, Any]:
-    """The trace as `lineage trace --json` (and the web API) answer it: `status` as its enum value (live,
-    purged, missing) and the sentence as `status_text`."""
-    payload: dict[str, Any] = found.model_dump(mode="json")
-    payload["status_text"] = payload["status"]
-    payload["status"] = found.state.value
-    del payload["state"]
-    return payload
+    """The trace as `lineage trace --json` (and the web API) answer it."""
+    facts = found.model_dump(exclude={"state", "status"})
+    answer = TraceAnswer(**facts, status=found.state.value, status_text=found.status)
+    return answer.model_dump(mode="json")
 
 
 def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any], str] | None:

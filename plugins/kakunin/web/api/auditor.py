@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kakunin import clock
 from kakunin.contracts import Registry
-from kakunin.lineage.corrections import Correction
+from kakunin.lineage.trace import TraceAnswer
 from kakunin.lineage.verify import VerifyReport
 from kakunin.storage import ObjectStore
 from kakunin.web import views
@@ -36,34 +36,6 @@ def store_of(request: Request) -> ObjectStore:
 
 def registry_of(request: Request) -> Registry:
     return Registry(ports(request).settings().expectations_root)
-
-
-class TraceAnswer(BaseModel):
-    """`kakunin lineage trace --json`: a record's story. `status` is live, purged or missing; `status_text`
-    says it in a sentence."""
-
-    record_id: str
-    dataset: str
-    batch_id: str
-    source_file_sha256: str
-    source_row: int
-    provider: str | None
-    provider_corporate_number: str | None
-    provenance_document_id: str
-    provenance_sha256: str
-    purposes: list[str]
-    legal_ground: str
-    received_on: date
-    retention_until: date
-    retention_clock: str
-    manifest: str
-    status: str = Field(description="live, purged or missing")
-    status_text: str
-    curated_file: str | None
-    purged_by: str | None = None
-    stopped_by: str | None = None
-    digest_check: str
-    corrections: list[Correction] = []
 
 
 @router.get(
