@@ -102,6 +102,7 @@ run: install
 	@if command -v chromium > /dev/null; then \
 		$(BIN)/python -m kakunin_dev.screenshot $(DEMO_OUT)/evidence-pack/report.html $(DEMO_OUT)/evidence-pack.png; \
 	else echo "(no chromium: \`make browser\` installs it; then open $(DEMO_OUT)/evidence-pack/report.html)"; fi
+	@echo; echo "The web app on this store: \`make serve\` (prints http://localhost:$(AIRFLOW_PORT)/kakunin/ and a login per role)"
 
 ## run-s3: `make run` with the store on S3: a loopback moto server (started and stopped here), a versioned
 ## bucket, KAKUNIN_STORAGE=s3://$(S3_DEMO_BUCKET)/demo; ends with `kakunin lineage verify` on that store
