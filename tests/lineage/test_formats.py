@@ -39,6 +39,7 @@ PUBLISHED_ACTIONS = [
     "audit-sign-off",
     "audit-report",
     "read",
+    "trigger",  # issue 13: a kakunin_intake run started from the web app
 ]
 
 
