@@ -27,8 +27,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (CI, containers) nothing would ever cache the .pyc files, and
+# every process would recompile GX and Airflow on import (measured: `import great_expectations` 17.9 s instead of 6.5 s).
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --python $(PYTHON)
+	$(UV) sync --locked --compile-bytecode --python $(PYTHON)
 	touch $@
 
 ## run: a fresh store and Airflow home; sample batches submitted; kakunin_intake run by Airflow; the outcome
