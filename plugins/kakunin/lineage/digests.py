@@ -3,8 +3,9 @@
 `record_digest` = HMAC-SHA256(key, canonical record); `subject_digest` =
 HMAC-SHA256(key, normalised subject key). Both are defined here, next to the formats,
 so that trace and an auditor's own check use the definition, not the writer's code.
-The canonical form is built by Arrow string kernels; only the HMAC is a Python loop,
-over precomputed inner and outer SHA-256 states (about 0.9 s per million rows here).
+The canonical form is built by Arrow string kernels and the HMACs by DuckDB's vectorised
+`sha256`, on every core (RFC 2104 spelled out in SQL: the same digests as Python's `hmac`,
+about 0.3 s per million rows here against 0.9 s for a Python loop).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kakunin import duck
 from kakunin.contracts import ColumnType, DatasetContract
 
 NAME_SEPARATOR = "\x1f"
@@ -67,14 +69,20 @@ def normalise_subject_key(values: list[str]) -> str:
     return str(key)
 
 
+# HMAC(K, m) = SHA256((K ^ opad) || SHA256((K ^ ipad) || m)), over a whole Arrow column at once.
+_HMAC_SQL = "SELECT sha256($outer::BLOB || unhex(sha256($inner::BLOB || message))) AS digest FROM rows"
+
+
 class Hmac:
-    """HMAC-SHA256 with the key's padded states computed once, so each message costs two compressions."""
+    """HMAC-SHA256 with the key's padded blocks computed once, so each message costs two compressions."""
 
     def __init__(self, key: bytes) -> None:
         block = key if len(key) <= 64 else hashlib.sha256(key).digest()
         block = block.ljust(64, b"\x00")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._inner_block = bytes(b ^ 0x36 for b in block)
+        self._outer_block = bytes(b ^ 0x5C for b in block)
+        self._inner = hashlib.sha256(self._inner_block)
+        self._outer = hashlib.sha256(self._outer_block)
 
     def hexdigest(self, message: bytes) -> str:
         inner = self._inner.copy()
@@ -83,15 +91,11 @@ class Hmac:
         outer.update(inner.digest())
         return outer.hexdigest()
 
-    def hexdigests(self, messages: pa.Array) -> pa.Array:
-        """One hex digest per (UTF-8) string in `messages`."""
-        inner_base, outer_base = self._inner, self._outer
-        out: list[str] = []
-        append = out.append
-        for text in messages.cast(pa.binary()).to_pylist():
-            inner = inner_base.copy()
-            inner.update(text)
-            outer = outer_base.copy()
-            outer.update(inner.digest())
-            append(outer.hexdigest())
-        return pa.array(out, pa.string())
+    def hexdigests(self, messages: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """One hex digest per (UTF-8) string in `messages`, in order; a null message has a null digest.
+
+        The messages go to DuckDB as bytes (BLOB), so a NUL or any other byte is hashed as it is."""
+        table = pa.table({"message": messages.cast(pa.binary())})
+        params: dict[str, object] = {"inner": self._inner_block, "outer": self._outer_block}
+        digests = duck.select(_HMAC_SQL, table, params=params).column("digest")
+        return digests.combine_chunks().cast(pa.string())
