@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,9 +38,7 @@ INDEX_SCHEMA = pa.schema(
     ]
 )
 
-_HIRAGANA = "".join(chr(c) for c in range(0x3041, 0x3097))
-_KATAKANA = "".join(chr(c + 0x60) for c in range(0x3041, 0x3097))
-_TO_KATAKANA = str.maketrans(_HIRAGANA, _KATAKANA)
+_UTF8_LEAD_E3 = 0xE3  # every kana's UTF-8 form starts with this byte, and no continuation byte is ever this
 
 
 def subject_key(hmac_key: bytes) -> bytes:
@@ -61,9 +60,10 @@ def normalise_phones(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """
     text = pc.utf8_normalize(_strings(values), "NFKC")
     text = pc.replace_substring_regex(text, r"[^0-9+]", "")
-    text = pc.replace_substring_regex(text, r"^(\+|00)810?", "0")
-    text = pc.replace_substring_regex(text, r"(?:^\+)|\+", "+")  # a stray inner `+` is noise
-    text = pc.replace_substring_regex(text, r"(.)\+", "$1")
+    if pc.any(pc.or_(pc.match_substring(text, "+"), pc.starts_with(text, "00"))).as_py():  # else nothing to do
+        text = pc.replace_substring_regex(text, r"^(\+|00)810?", "0")
+        text = pc.replace_substring_regex(text, r"(?:^\+)|\+", "+")  # a stray inner `+` is noise
+        text = pc.replace_substring_regex(text, r"(.)\+", "$1")
     digits = pc.utf8_length(pc.replace_substring(text, "+", ""))
     return _null_unless(text, pc.greater_equal(digits, MIN_PHONE_DIGITS))
 
@@ -72,8 +72,30 @@ def normalise_names(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """NFKC (half-width kana become full-width), no whitespace at all, hiragana as katakana, lower-cased."""
     text = pc.utf8_lower(pc.replace_substring_regex(pc.utf8_normalize(_strings(values), "NFKC"), r"\s+", ""))
     if pc.any(pc.match_substring_regex(text, "[ぁ-ゖ]")).as_py():
-        text = pa.array([None if v is None else v.translate(_TO_KATAKANA) for v in text.to_pylist()], pa.string())
+        text = hiragana_as_katakana(text)
     return _null_unless(text, pc.greater(pc.utf8_length(text), 0))
+
+
+def hiragana_as_katakana(text: pa.Array) -> pa.Array:
+    """Each hiragana (U+3041..U+3096) as its katakana (+0x60), rewritten in the UTF-8 bytes by NumPy.
+
+    The two forms are three bytes each, so the offsets stay: ぁ..み (E3 81 81..9F) become ァ..ミ (E3 82 A1..BF),
+    む..び (E3 81 A0..BF) become ム..ゟ's neighbours (E3 83 80..9F), ぷ..ゖ (E3 82 80..96) become E3 83 A0..B6."""
+    validity, offsets, data = text.buffers()
+    if data is None:
+        return text
+    raw = np.frombuffer(data, np.uint8).copy()
+    lead = np.flatnonzero(raw[:-2] == _UTF8_LEAD_E3)
+    second, third = raw[lead + 1], raw[lead + 2]
+    low = lead[(second == 0x81) & (third >= 0x81) & (third <= 0x9F)]
+    high = lead[(second == 0x81) & (third >= 0xA0)]
+    upper = lead[(second == 0x82) & (third <= 0x96)]
+    raw[low + 1], raw[low + 2] = 0x82, raw[low + 2] + 0x20
+    raw[high + 1], raw[high + 2] = 0x83, raw[high + 2] - 0x20
+    raw[upper + 1], raw[upper + 2] = 0x83, raw[upper + 2] + 0x20
+    return pa.Array.from_buffers(
+        pa.string(), len(text), [validity, offsets, pa.py_buffer(raw)], null_count=text.null_count, offset=text.offset
+    )
 
 
 @dataclass(frozen=True)
@@ -108,31 +130,25 @@ def index_rows(
     """The subject index rows of these records: (record_id, kind, digest) per identifier a record has.
 
     `key` is `subject_key(KAKUNIN_HMAC_KEY)`. A record whose identifier is empty has no row for it;
-    two columns of one kind (name in kanji and in kana) give two rows when they differ. Intake also
-    passes source rows (as text) for `record_ids`, to match rows before they have record ids.
+    two columns of one kind (name in kanji and in kana) give two rows when they differ, one when they
+    agree. Intake also passes source rows (as text) for `record_ids`, to match rows before they have
+    record ids. Rows come identifier by identifier, each in the order of `record_ids`.
     """
     hmac = Hmac(key)
     ids = pc.cast(_combined(record_ids), pa.string())
-    parts = []
+    parts = [INDEX_SCHEMA.empty_table()]
+    earlier: dict[IdentifierKind, list[pa.Array]] = {}
     for found in identifier_messages(table, contract):
-        present = pc.is_valid(found.messages)
-        messages = found.messages.filter(present)
-        if not len(messages):
-            continue
-        parts.append(
-            pa.table(
-                [
-                    ids.filter(present),
-                    pa.nulls(len(messages), pa.string()).fill_null(found.kind.value),
-                    hmac.hexdigests(messages),
-                ],
-                schema=INDEX_SCHEMA,
-            )
-        )
-    if not parts:
-        return INDEX_SCHEMA.empty_table()
-    rows = pa.concat_tables(parts)
-    return rows.group_by(["record_id", "kind", "digest"]).aggregate([]).select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA)
+        digests = hmac.hexdigests(found.messages)  # null where the row has no such identifier
+        keep = pc.is_valid(digests)
+        for other in earlier.get(found.kind, []):  # the same person's same identifier, from another column
+            keep = pc.and_(keep, pc.invert(pc.fill_null(pc.equal(digests, other), False)))
+        earlier.setdefault(found.kind, []).append(digests)
+        kept = digests.filter(keep)
+        if len(kept):
+            kinds = pa.nulls(len(kept), pa.string()).fill_null(found.kind.value)
+            parts.append(pa.table([ids.filter(keep), kinds, kept], schema=INDEX_SCHEMA))
+    return pa.concat_tables(parts)
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,19 @@ def index_keys(store: ObjectStore) -> list[str]:
 
 
 def read_index(
-    store: ObjectStore, *, digests: set[str] | None = None, kinds: set[str] | None = None, dataset: str | None = None
+    store: ObjectStore,
+    *,
+    digests: set[str] | pa.Array | None = None,
+    kinds: set[str] | None = None,
+    dataset: str | None = None,
 ) -> pa.Table:
-    """Index rows (dataset, batch_id, record_id, kind, digest), only those with one of `digests` / `kinds` if given."""
+    """Index rows (dataset, batch_id, record_id, kind, digest), only those with one of `digests` / `kinds` if given.
+
+    `digests` may be an Arrow array (intake passes millions: no Python set of them is ever built)."""
     parts = []
-    wanted = pa.array(sorted(digests), pa.string()) if digests is not None else None
+    if isinstance(digests, set):
+        digests = pa.array(sorted(digests), pa.string())
+    wanted = digests
     for key in index_keys(store):
         ref = parse_subject_index_key(key)
         if ref is None or (dataset is not None and ref.dataset != dataset):
