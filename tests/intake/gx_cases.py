@@ -22,8 +22,11 @@ def write_suite(folder: Path, expectations: list[dict[str, Any]], name: str = "l
     return path
 
 
-def write_conformed(path: Path, columns: dict[str, list[str | None]], *, first_row: int = 1) -> Path:
-    """A conformed work file as the parse step leaves it: the columns, source row numbers, no parse failures."""
+def write_conformed(
+    path: Path, columns: dict[str, list[str | None]], *, first_row: int = 1, chunk_rows: int | None = None
+) -> Path:
+    """A conformed work file as the parse step leaves it: the columns, source row numbers, no parse failures,
+    and a row group per parse chunk of `chunk_rows` rows (one row group when None)."""
     rows = len(next(iter(columns.values())))
     table = pa.table(
         {
@@ -32,7 +35,7 @@ def write_conformed(path: Path, columns: dict[str, list[str | None]], *, first_r
             PARSE_FAILURES: pa.array([[] for _ in range(rows)], pa.list_(pa.string())),
         }
     )
-    pq.write_table(table, path)
+    pq.write_table(table, path, row_group_size=chunk_rows)
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,12 @@ POSTAL = "expect_column_values_to_be_jp_postal_code:postal_code"
 
 def _run(tmp_path: Path, columns: dict[str, list[str | None]], *, chunk_rows: int, ratio: float = 1.0, **kw: object):  # type: ignore[no-untyped-def]
     suite = write_suite(tmp_path, kw.pop("expectations", POSTAL_AND_UNIQUE))  # type: ignore[arg-type]
-    conformed = write_conformed(tmp_path / "conformed.parquet", columns, first_row=int(kw.pop("first_row", 1)))  # type: ignore[call-overload]
+    conformed = write_conformed(
+        tmp_path / "conformed.parquet",
+        columns,
+        first_row=int(kw.pop("first_row", 1)),  # type: ignore[call-overload]
+        chunk_rows=chunk_rows,
+    )
     failures, summary, _ = evaluate(
         conformed,
         suite_path=suite,
@@ -25,6 +31,7 @@ def _run(tmp_path: Path, columns: dict[str, list[str | None]], *, chunk_rows: in
         max_failed_row_ratio=ratio,
         run_name="test",
         chunk_rows=chunk_rows,
+        workers=int(kw.pop("workers", 1)),  # type: ignore[call-overload]
     )
     return {row["_source_row"]: row["failed"] for row in failures.to_pylist()}, summary
 
@@ -37,9 +44,11 @@ TEN_ROWS: dict[str, list[str | None]] = {
 }
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("chunk_rows", [3, 4, 1000])
-def test_uniqueness_and_row_numbers_are_right_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
-    failed, summary = _run(tmp_path, TEN_ROWS, chunk_rows=chunk_rows, first_row=101)
+def test_uniqueness_and_row_numbers_are_right_across_chunks(tmp_path: Path, chunk_rows: int, workers: int) -> None:
+    """The same answer whether one process validates every chunk or several (forked) validate them at once."""
+    failed, summary = _run(tmp_path, TEN_ROWS, chunk_rows=chunk_rows, first_row=101, workers=workers)
     assert failed == {102: [UNIQUE], 105: [POSTAL], 108: [UNIQUE], 110: [POSTAL]}
     assert [(r.rule, r.unexpected, r.success) for r in summary.rules] == [(UNIQUE, 2, False), (POSTAL, 2, False)]
     assert (summary.rows, summary.failed_rows) == (10, 4)
@@ -104,3 +113,25 @@ def test_an_unknown_expectation_type_is_a_config_error_naming_the_suite(tmp_path
     unknown = [{"type": "expect_column_values_to_be_my_postcode", "kwargs": {"column": "postal_code"}}]
     with pytest.raises(ConfigError, match=r"accuracy_suite\.json: GX refused the suite"):
         _run(tmp_path, TEN_ROWS, chunk_rows=3, expectations=unknown)
+
+
+def test_with_two_workers_a_second_process_validates_every_other_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kakunin.intake import accuracy
+
+    seen = tmp_path / "validated-by"
+    validate = accuracy.SuiteRunner.validate
+
+    def recording(self, frame):  # type: ignore[no-untyped-def]
+        with seen.open("a") as out:  # the forked worker inherits this patch and writes its own pid
+            out.write(f"{os.getpid()}\n")
+        return validate(self, frame)
+
+    monkeypatch.setattr(accuracy.SuiteRunner, "validate", recording)
+    failed, _ = _run(tmp_path, TEN_ROWS, chunk_rows=3, first_row=101, workers=2)
+    assert failed == {102: [UNIQUE], 105: [POSTAL], 108: [UNIQUE], 110: [POSTAL]}
+    pids = seen.read_text().split()
+    assert len(pids) == 4  # four chunks, each validated once
+    assert pids.count(str(os.getpid())) == 2
+    assert len(set(pids)) == 2

@@ -17,10 +17,14 @@ import copy
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +135,34 @@ def exceeds_ratio(failed_rows: int, rows: int, max_failed_row_ratio: float) -> b
     return Fraction(failed_rows, rows) > Fraction(repr(float(max_failed_row_ratio)))
 
 
+_GX_READY = threading.Lock()  # the context is built once, whichever thread asks first
+
+
+def gx_context() -> Any:
+    """One ephemeral GX context per process, with progress bars off and our expectations registered."""
+    with _GX_READY:
+        return _gx_context()
+
+
+def prepare_in_background() -> threading.Thread:
+    """Import GX and build its context on a thread while the batch is gated and parsed.
+
+    Importing GX costs seconds of Python; parsing is mostly Arrow, which releases the GIL, so the two
+    overlap on two cores and `accuracy` finds GX ready. A failure here is left for `accuracy` to raise."""
+
+    def prepare() -> None:
+        try:
+            gx_context()
+        except Exception:  # noqa: BLE001 - accuracy builds it again and reports the error itself
+            return
+
+    thread = threading.Thread(target=prepare, name="kakunin-gx-import", daemon=True)
+    thread.start()
+    return thread
+
+
 @functools.cache
 def _gx_context() -> Any:
-    """One ephemeral GX context per process, with progress bars off and our expectations registered."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -225,7 +254,7 @@ class SuiteRunner:
     def __init__(self, suite_path: Path, *, parameters: dict[str, Any]) -> None:
         import great_expectations as gx
 
-        context = _gx_context()
+        context = gx_context()
         spec, expectations = _load_suite(suite_path)
         self.name: str = spec["name"]
         self.rules = [classify(e, suite_path) for e in expectations]
@@ -294,6 +323,42 @@ def iter_chunks(conformed: Path, *, columns: list[str], chunk_rows: int) -> Iter
     yield from parquet.iter_batches(batch_size=chunk_rows, columns=[*columns, SOURCE_ROW, PARSE_FAILURES])
 
 
+# The suite of the `evaluate` running in this process, for the worker processes it forks: they inherit it
+# (GX, its context and the loaded suite) instead of importing GX again, which costs seconds.
+_FORKED_RUNNERS: dict[int, SuiteRunner] = {}
+
+
+def _validate_row_group(runner_id: int, conformed: str, index: int) -> dict[str, ChunkCounts]:
+    """In a forked worker: GX's answer for one row group (one parse chunk) of the conformed file."""
+    runner = _FORKED_RUNNERS[runner_id]
+    chunk = pq.ParquetFile(conformed).read_row_group(index, columns=runner.columns)
+    return runner.validate(chunk.to_pandas())
+
+
+@contextmanager
+def _row_group_validators(
+    runner: SuiteRunner, conformed: Path, *, workers: int, chunk_rows: int
+) -> Iterator[dict[int, Future[dict[str, ChunkCounts]]] | None]:
+    """Row groups validated by `workers - 1` forked processes while this one validates its share; None
+    (validate everything here) with one worker, one row group, or row groups larger than a chunk."""
+    parquet = pq.ParquetFile(conformed)
+    groups = parquet.num_row_groups
+    sizes = [parquet.metadata.row_group(i).num_rows for i in range(groups)]
+    if workers < 2 or groups < 2 or max(sizes) > 2 * chunk_rows or "fork" not in get_all_start_methods():
+        yield None
+        return
+    _FORKED_RUNNERS[id(runner)] = runner
+    try:
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=get_context("fork")) as pool:
+            yield {
+                index: pool.submit(_validate_row_group, id(runner), str(conformed), index)
+                for index in range(groups)
+                if index % workers  # this process takes every `workers`-th group, the first among them (its
+            }  # result is the template of the Data Docs)
+    finally:
+        _FORKED_RUNNERS.pop(id(runner), None)
+
+
 def evaluate(
     conformed: Path,
     *,
@@ -302,34 +367,54 @@ def evaluate(
     max_failed_row_ratio: float,
     run_name: str,
     chunk_rows: int = 250_000,
+    workers: int = 1,
 ) -> tuple[pa.Table, AccuracySummary, SuiteRunner]:
-    """Failing rows (source row, rules failed) and the summary; the batch is rejected above the ratio."""
+    """Failing rows (source row, rules failed) and the summary; the batch is rejected above the ratio.
+
+    With `workers` > 1, GX validates the conformed file's row groups (one per parse chunk) in that many
+    processes at once; the answer is the same, since every row-level rule is answered per chunk anyway."""
     runner = SuiteRunner(suite_path, parameters={"received_on": received_on})
     tally = _Tally(unexpected={r.name: 0 for r in runner.rules}, missing={r.name: 0 for r in runner.rules})
     keys: dict[str, list[pa.Array]] = {r.column: [] for r in runner.rules if r.whole_table and r.column}
     key_rows: list[pa.Array] = []
-    for chunk in iter_chunks(conformed, columns=runner.columns, chunk_rows=chunk_rows):
-        rows = chunk.column(SOURCE_ROW)
-        tally.evaluated += chunk.num_rows
-        parse_failures = chunk.column(PARSE_FAILURES)
-        flat = pc.list_flatten(parse_failures)
-        if len(flat):
-            tally.add(
-                pc.take(rows, pc.list_parent_indices(parse_failures)),
-                pc.binary_join_element_wise("parse.value", flat, ":"),
+    with _row_group_validators(runner, conformed, workers=workers, chunk_rows=chunk_rows) as elsewhere:
+        if elsewhere is None:
+            chunks: Iterator[pa.RecordBatch | pa.Table] = iter_chunks(
+                conformed, columns=runner.columns, chunk_rows=chunk_rows
             )
-        frame = chunk.select(runner.columns).to_pandas()
-        for name, counts in runner.validate(frame).items():
-            tally.missing[name] += counts.missing_count
-            tally.add_rule(name, pc.take(rows, pa.array(counts.positions, pa.int64())))
-        for column, arrays in keys.items():
-            arrays.append(chunk.column(column))
-        key_rows.append(rows)
+        else:
+            parquet = pq.ParquetFile(conformed)
+            wanted = [*runner.columns, SOURCE_ROW, PARSE_FAILURES]
+            chunks = (parquet.read_row_group(i, columns=wanted) for i in range(parquet.num_row_groups))
+        for index, chunk in enumerate(chunks):
+            rows = _combined(chunk.column(SOURCE_ROW))
+            tally.evaluated += chunk.num_rows
+            parse_failures = _combined(chunk.column(PARSE_FAILURES))
+            flat = pc.list_flatten(parse_failures)
+            if len(flat):
+                tally.add(
+                    pc.take(rows, pc.list_parent_indices(parse_failures)),
+                    pc.binary_join_element_wise("parse.value", flat, ":"),
+                )
+            if elsewhere is not None and index in elsewhere:
+                answers = elsewhere[index].result()
+            else:
+                answers = runner.validate(chunk.select(runner.columns).to_pandas())
+            for name, counts in answers.items():
+                tally.missing[name] += counts.missing_count
+                tally.add_rule(name, pc.take(rows, pa.array(counts.positions, pa.int64())))
+            for column, arrays in keys.items():
+                arrays.append(_combined(chunk.column(column)))
+            key_rows.append(rows)
     for rule in runner.rules:  # whole-table rules see every chunk's keys at once
         if rule.whole_table and rule.column:
             tally.add_rule(rule.name, _duplicated_rows(keys[rule.column], key_rows))
     failures = _group_failures(tally.rows, tally.rules)
     return failures, _summary(runner, tally, failures, run_name, max_failed_row_ratio), runner
+
+
+def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 @dataclass

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -145,7 +146,9 @@ def conform_file(
             failed = pc.list_value_length(conformed.column(PARSE_FAILURES))
             parse_failed += conformed.num_rows - pc.sum(pc.equal(failed, 0)).as_py()
             rows += conformed.num_rows
-            writer.write_batch(conformed)
+            writer.write_batch(
+                conformed, row_group_size=max(1, conformed.num_rows)
+            )  # a chunk per row group: see accuracy
     return rows, parse_failed
 
 
@@ -238,7 +241,7 @@ def _failure_lists(failures: list[tuple[str, pa.Array]], rows: int) -> pa.Array:
     for _, failed in failures:
         any_failed = failed if any_failed is None else pc.or_(any_failed, failed)
     if any_failed is None or not pc.any(any_failed).as_py():
-        return pa.array([[]] * rows, pa.list_(pa.string()))
+        return pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, np.int32)), pa.array([], pa.string()))
     flags = {name: failed.to_pylist() for name, failed in failures if pc.any(failed).as_py()}
     return pa.array([[name for name, column in flags.items() if column[i]] for i in range(rows)], pa.list_(pa.string()))
 

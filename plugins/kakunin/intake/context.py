@@ -6,6 +6,7 @@ written by either names the same code version and reads the same store and contr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -37,6 +38,17 @@ class StepOutcome(BaseModel):
     detail: str = ""
 
 
+def default_workers() -> int:
+    """`KAKUNIN_WORKERS` if set (1 = no extra process), else one per core this process may run on."""
+    configured = os.environ.get("KAKUNIN_WORKERS", "").strip()
+    if configured:
+        try:
+            return max(1, int(configured))
+        except ValueError:
+            raise ConfigError(f"KAKUNIN_WORKERS must be a whole number, not {configured!r}") from None
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @dataclass
 class IntakeContext:
     """What the steps need from outside: the store, contracts, the clock and the key."""
@@ -50,6 +62,7 @@ class IntakeContext:
     dag_run_id: str | None = None
     chunk_rows: int = 250_000
     block_bytes: int = 2 << 20
+    workers: int = field(default_factory=lambda: default_workers())  # processes that validate chunks at once
     code_version: str = "dev"
     owner: str = field(default_factory=leases.new_owner)
     lease_ttl: timedelta = leases.DEFAULT_TTL

@@ -123,6 +123,10 @@ def run_intake(
         pending = [ref for ref in pending if ref.batch_id == batch_id]
     total = len(pending) * len(STEPS)
     report(progress, 0, total, f"{len(pending)} pending batch(es)")
+    if pending:
+        from kakunin.intake.accuracy import prepare_in_background
+
+        prepare_in_background()
     results = []
     done = 0
 

@@ -18,6 +18,7 @@ Around the steps: `context` (what they are given), `work` (what they leave each 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 
 import pyarrow as pa
@@ -35,7 +36,7 @@ from kakunin.intake.apart import refuse_misplaced
 from kakunin.intake.conform import PARSE_FAILURES, ParseError, conform_file
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus, holding_lease
 from kakunin.intake.encoding import detect_encoding
-from kakunin.intake.kernels import Stamping, failed_rows, stamp
+from kakunin.intake.kernels import RowsBySource, Stamping, failed_rows, stamp
 from kakunin.intake.manifest import write_lineage
 from kakunin.intake.outcomes import audit_accept, clear_published, finish_rejection, reject, remove_staged, skip
 from kakunin.intake.staging import Stager
@@ -46,6 +47,7 @@ from kakunin.intake.work import (
     CONFORMED,
     FAILURES,
     GATE,
+    IDENTIFIERS,
     PARSE,
     WORK_COMPRESSION,
     AssignRecord,
@@ -251,6 +253,7 @@ def accuracy(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             max_failed_row_ratio=contract.max_failed_row_ratio,
             run_name=ref.batch_id,
             chunk_rows=ctx.chunk_rows,
+            workers=ctx.workers,
         )
         docs = publish_data_docs(store, ref, runner, summary, run_time=ctx.now())
         summary = summary.model_copy(update={"data_docs": docs})
@@ -318,9 +321,17 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     with store.reading(ref.work(FAILURES)) as path:
         failures = pq.read_table(path)
     failing_rows = failures.column(SOURCE_ROW)
-    with Stager(store, ref) as stager, store.reading(ref.work(CONFORMED)) as conformed:
+    with ExitStack() as files:
+        stager = files.enter_context(Stager(store, ref))
+        conformed = files.enter_context(store.reading(ref.work(CONFORMED)))
+        screened = None  # screening's identifier digests, reused for the index rows
+        if screening is not None and store.exists(ref.work(IDENTIFIERS)):
+            screened = RowsBySource(
+                files.enter_context(store.reading(ref.work(IDENTIFIERS))), batch_rows=ctx.chunk_rows
+            )
         for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=ctx.chunk_rows):
             ctx.renew_lease()
+            identifiers = screened.upto(chunk.column(SOURCE_ROW)[-1].as_py()) if screened is not None else None
             table = pa.Table.from_batches([chunk]).drop_columns([PARSE_FAILURES])
             table = table.filter(
                 pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased))
@@ -328,7 +339,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)
             passing = table.filter(pc.invert(failing))
             if passing.num_rows:
-                stager.add_passing(stamp(passing, stamping))
+                stager.add_passing(stamp(passing, stamping, identifiers))
             stager.add_failing(table.filter(failing), failures)
         ctx.renew_lease()  # the staged files replace their names as this block closes: still ours?
     record = stager.record().model_copy(
