@@ -6,6 +6,7 @@ in `lineage.digests`), one chunk at a time, so a batch of millions of rows fits 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -69,8 +70,41 @@ class Stamped:
     index: pa.Table  # the subject index rows of these records (`subjects.identifiers.INDEX_SCHEMA`)
 
 
-def stamp(passing: pa.Table, stamping: Stamping) -> Stamped:
-    """Give each passing row a UUIDv7, its retention date and keyed digests."""
+class RowsBySource:
+    """A work file sorted by source row, read in step with chunks of ascending source rows, a chunk at a time."""
+
+    def __init__(self, path: Path, *, batch_rows: int) -> None:
+        self._batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+        self._held: pa.Table | None = None
+        self._schema = pq.read_schema(path)
+
+    def upto(self, last_row: int) -> pa.Table:
+        """Every row whose source row is at most `last_row` not handed out yet."""
+        parts = [self._held] if self._held is not None else []
+        while not parts or parts[-1].num_rows == 0 or parts[-1].column(SOURCE_ROW)[-1].as_py() <= last_row:
+            batch = next(self._batches, None)
+            if batch is None:
+                break
+            parts.append(pa.Table.from_batches([batch]))
+        held = pa.concat_tables(parts) if parts else self._schema.empty_table()
+        within = pc.less_equal(held.column(SOURCE_ROW), last_row)
+        self._held = held.filter(pc.invert(within))
+        return held.filter(within)
+
+
+def index_from_identifiers(identifiers: pa.Table, record_ids: pa.Array, passing: pa.Table) -> pa.Table:
+    """The subject index rows of the passing rows, from screening's digests (source row, kind, digest)."""
+    positions = pc.index_in(identifiers.column(SOURCE_ROW), value_set=passing.column(SOURCE_ROW))
+    present = pc.is_valid(positions)
+    found, positions = identifiers.filter(present), positions.filter(present)
+    return pa.table([pc.take(record_ids, positions), found.column("kind"), found.column("digest")], schema=INDEX_SCHEMA)
+
+
+def stamp(passing: pa.Table, stamping: Stamping, identifiers: pa.Table | None = None) -> Stamped:
+    """Give each passing row a UUIDv7, its retention date and keyed digests.
+
+    `identifiers`: screening's identifier digests of these rows (and maybe others), so the index rows
+    need no second digest; without them, the identifiers are digested here."""
     clock = passing.column(stamping.clock_column).combine_chunks() if stamping.clock_column else None
     until, fallback, clamped = retention_until(
         clock,
@@ -104,7 +138,13 @@ def stamp(passing: pa.Table, stamping: Stamping) -> Stamped:
         expiry_month=pc.strftime(pc.cast(until, pa.timestamp("s")), format="%Y-%m"),
         fallbacks=pc.sum(fallback).as_py() or 0,
         clamped=pc.sum(clamped).as_py() or 0,
-        index=index_rows(record_ids, passing, contract, stamping.subject_key)
-        if stamping.subject_key is not None and contract.identifiers
-        else INDEX_SCHEMA.empty_table(),
+        index=_index(record_ids, passing, stamping, identifiers),
     )
+
+
+def _index(record_ids: pa.Array, passing: pa.Table, stamping: Stamping, identifiers: pa.Table | None) -> pa.Table:
+    if stamping.subject_key is None or not stamping.contract.identifiers:
+        return INDEX_SCHEMA.empty_table()
+    if identifiers is not None:
+        return index_from_identifiers(identifiers, record_ids, passing)
+    return index_rows(record_ids, passing, stamping.contract, stamping.subject_key)

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -24,6 +25,7 @@ from kakunin.intake.context import IntakeContext
 from kakunin.intake.work import (
     ACCURACY,
     ASSIGN,
+    DIGEST_BUCKETS,
     LINEAGE,
     LINEAGE_COLUMNS,
     PARSE,
@@ -32,6 +34,7 @@ from kakunin.intake.work import (
     GateRecord,
     ParseRecord,
     gate_record,
+    subject_rows_bucket,
 )
 from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key, subject_index_key
 from kakunin.lineage import formats as col
@@ -146,16 +149,33 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
 
 def _publish_subject_index(ref: BatchRef, ctx: IntakeContext) -> StoredObject | None:
     """`subjects/index/<dataset>/<batch_id>.parquet` from the rows `assign` staged, sorted by digest (so a lookup
-    reads few row groups); None when the dataset declares no identifiers (or the work is from an older release)."""
+    reads few row groups); None when the dataset declares no identifiers (or the work is from an older release).
+
+    The rows were staged in sixteen buckets by the digest's leading character: each bucket is sorted on its
+    own and appended in order, so the file is sorted whole while memory holds one bucket."""
     store = ctx.store
-    if not ctx.contract(ref).identifiers or not store.exists(ref.work(SUBJECT_ROWS)):
+    if not ctx.contract(ref).identifiers:
         return None
+    if load(store, ref.work(ASSIGN), AssignRecord).index_rows is None:  # staged whole by an older release, if at all
+        if not store.exists(ref.work(SUBJECT_ROWS)):
+            return None
+        staged = [ref.work(SUBJECT_ROWS)]
+    else:
+        staged = [ref.work(subject_rows_bucket(leading)) for leading in DIGEST_BUCKETS]
+        staged = [key for key in staged if store.exists(key)]
     key = subject_index_key(ref)
-    with store.reading(ref.work(SUBJECT_ROWS)) as staged:
-        rows = pq.read_table(staged, schema=INDEX_SCHEMA).sort_by([("digest", "ascending"), ("record_id", "ascending")])
+    rows = 0
     with store.writing(key) as out:
-        pq.write_table(rows, out, compression="zstd")
-        return StoredObject(key=key, sha256=sha256_file(out), rows=rows.num_rows)
+        with pq.ParquetWriter(out, INDEX_SCHEMA, compression="zstd", use_dictionary=["kind"]) as writer:
+            for bucket in staged:
+                with store.reading(bucket) as path:
+                    table = pq.read_table(path, schema=INDEX_SCHEMA)
+                table = table.sort_by([("digest", "ascending"), ("record_id", "ascending")])
+                writer.write_table(table)
+                rows += table.num_rows
+            if not staged:
+                writer.write_table(INDEX_SCHEMA.empty_table())
+        return StoredObject(key=key, sha256=sha256_file(out), rows=rows)
 
 
 def _lock(store: ObjectStore, keys: list[str], until: date) -> None:
@@ -188,7 +208,7 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
         assigned_file = pq.ParquetFile(assigned)
         present = assigned_file.schema_arrow.names  # work files of an older release have no retention_clamped
         columns = [name for name in LINEAGE_COLUMNS.names if name in present]
-        with pq.ParquetWriter(out, MANIFEST_SCHEMA, compression="zstd") as writer:
+        with pq.ParquetWriter(out, MANIFEST_SCHEMA, compression="zstd", use_dictionary=_REPEATING) as writer:
             for chunk in assigned_file.iter_batches(batch_size=ctx.chunk_rows, columns=columns):
                 n = chunk.num_rows
                 months = pc.strftime(pc.cast(chunk.column(col.RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
@@ -206,7 +226,7 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
                     "record_id": chunk.column(col.RECORD_ID),
                     **{name: pa.nulls(n, pa.string()).fill_null(value) for name, value in constants.items()},
                     "source_row": chunk.column(col.SOURCE_ROW),
-                    "purposes": pa.array([document.purposes] * n, pa.list_(pa.string())),
+                    "purposes": _repeated_list(document.purposes, n),
                     "received_on": pa.nulls(n, pa.date32()).fill_null(pa.scalar(document.received_on, pa.date32())),
                     "retention_until": chunk.column(col.RETENTION_UNTIL),
                     "record_digest": chunk.column(col.RECORD_DIGEST),
@@ -217,6 +237,19 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
                 }
                 writer.write_batch(pa.record_batch([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA))
         return sha256_file(out)
+
+
+# The manifest's columns whose values repeat (one per batch, purpose or month): the only ones worth a dictionary.
+_REPEATING = [
+    f.name for f in MANIFEST_SCHEMA if f.name not in {"record_id", "source_row", "record_digest", "subject_digest"}
+]
+
+
+def _repeated_list(values: list[str], rows: int) -> pa.Array:
+    """The list `values` on each of `rows` rows, built by Arrow (no Python list of rows)."""
+    offsets = pa.array(np.arange(rows + 1, dtype=np.int32) * len(values))
+    items = pc.take(pa.array(values, pa.string()), pa.array(np.tile(np.arange(len(values)), rows)))
+    return pa.ListArray.from_arrays(offsets, items)
 
 
 def _entrusted_columns(document: ProvenanceDocument, rows: int) -> dict[str, pa.Array]:

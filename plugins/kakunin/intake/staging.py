@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 from kakunin.intake.kernels import Stamped, with_failures
 from kakunin.intake.work import (
     CURATED_COMPRESSION,
+    DIGEST_WORK_OPTIONS,
     FAILED_ROWS,
     LINEAGE,
     LINEAGE_COLUMNS,
-    SUBJECT_ROWS,
-    WORK_COMPRESSION,
     AssignRecord,
+    subject_rows_bucket,
 )
 from kakunin.layout import BatchRef
 from kakunin.storage import ObjectStore
@@ -36,19 +36,17 @@ class Stager:
         self.store = store
         self.ref = ref
         self.months: dict[str, int] = {}
-        self.quarantined = self.fallbacks = self.clamped = 0
+        self.quarantined = self.fallbacks = self.clamped = self.index_rows = 0
         self._stack = ExitStack()
         self._curated: dict[str, pq.ParquetWriter] = {}
         self._lineage: pq.ParquetWriter | None = None
-        self._subjects: pq.ParquetWriter | None = None
+        self._subjects: dict[str, pq.ParquetWriter] = {}
         self._quarantine: pq.ParquetWriter | None = None
 
     def __enter__(self) -> Stager:
         self._stack.__enter__()
         path = self._stack.enter_context(self.store.writing(self.ref.work(LINEAGE)))
-        self._lineage = self._stack.enter_context(pq.ParquetWriter(path, LINEAGE_COLUMNS, compression=WORK_COMPRESSION))
-        path = self._stack.enter_context(self.store.writing(self.ref.work(SUBJECT_ROWS)))
-        self._subjects = self._stack.enter_context(pq.ParquetWriter(path, INDEX_SCHEMA, compression=WORK_COMPRESSION))
+        self._lineage = self._stack.enter_context(pq.ParquetWriter(path, LINEAGE_COLUMNS, **DIGEST_WORK_OPTIONS))
         return self
 
     def __exit__(
@@ -58,11 +56,11 @@ class Stager:
 
     def add_passing(self, stamped: Stamped) -> None:
         """The stamped rows: lineage rows to the work file, data rows to their expiry month's staged file."""
-        if self._lineage is None or self._subjects is None:
+        if self._lineage is None:
             raise RuntimeError("Stager is used outside its with block")
         self._lineage.write_table(stamped.lineage)
         if stamped.index.num_rows:
-            self._subjects.write_table(stamped.index)
+            self._add_index_rows(stamped.index)
         for month in pc.unique(stamped.expiry_month).to_pylist():
             part = stamped.data.filter(pc.equal(stamped.expiry_month, month))
             if month not in self._curated:
@@ -74,6 +72,18 @@ class Stager:
             self.months[month] = self.months.get(month, 0) + part.num_rows
         self.fallbacks += stamped.fallbacks
         self.clamped += stamped.clamped
+
+    def _add_index_rows(self, rows: pa.Table) -> None:
+        """Index rows to the bucket of their digest's leading character (lineage sorts one bucket at a time)."""
+        leading = pc.utf8_slice_codeunits(rows.column("digest"), 0, 1)
+        for bucket in pc.unique(leading).to_pylist():
+            if bucket not in self._subjects:
+                path = self._stack.enter_context(self.store.writing(self.ref.work(subject_rows_bucket(bucket))))
+                self._subjects[bucket] = self._stack.enter_context(
+                    pq.ParquetWriter(path, INDEX_SCHEMA, **DIGEST_WORK_OPTIONS)
+                )
+            self._subjects[bucket].write_table(rows.filter(pc.equal(leading, bucket)))
+        self.index_rows += rows.num_rows
 
     def add_failing(self, rows: pa.Table, failures: pa.Table) -> None:
         """Rows that failed the accuracy suite, with the rules they failed, to quarantine."""
@@ -95,4 +105,5 @@ class Stager:
             retention_fallbacks=self.fallbacks,
             retention_clamped=self.clamped,
             months=self.months,
+            index_rows=self.index_rows,
         )

@@ -11,7 +11,9 @@ whose email or phone digest is already in the subject index under a batch of ano
 are counted; above the contract's `max_overlap_ratio` the batch is rejected (`intake.overlap`).
 
 Both read the batch in chunks and keep only digests and source rows in memory; the same store
-gives the same answer, so a rerun of `assign` decides the same.
+gives the same answer, so a rerun of `assign` decides the same. The identifier digests of every
+row are written once, to `work/.../identifiers.parquet`, and `assign` stamps the index rows from
+them instead of digesting every identifier a second time.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from kakunin.codes import ReasonCode
 from kakunin.contracts import DatasetContract, IdentifierKind
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus
 from kakunin.intake.outcomes import reject
-from kakunin.intake.work import CONFORMED, gate_record
+from kakunin.intake.work import CONFORMED, DIGEST_WORK_OPTIONS, IDENTIFIER_COLUMNS, IDENTIFIERS, gate_record
 from kakunin.layout import BatchRef
 from kakunin.lineage.formats import SOURCE_ROW, Overlap, read_receipt
 from kakunin.provenance.denylist import normalise_company_name
@@ -105,8 +107,10 @@ def screen(
     suppressed: set[str],
     chunk_rows: int,
     before_chunk: Callable[[], None] = lambda: None,
+    identifiers: pq.ParquetWriter | None = None,
 ) -> Screened:
-    """Digest each row's identifiers (source rows for ids), chunk by chunk; keep only what the checks need."""
+    """Digest each row's identifiers (source rows for ids), chunk by chunk; keep only what the checks need,
+    and write every digest to `identifiers` (`IDENTIFIER_COLUMNS`, in source-row order) when given."""
     wanted = pa.array(sorted(suppressed), pa.string())
     rows = 0
     erased: list[pa.Array] = []
@@ -115,6 +119,12 @@ def screen(
         before_chunk()
         rows += chunk.num_rows
         found = index_rows(chunk.column(SOURCE_ROW), chunk, contract, key)
+        if identifiers is not None:
+            by_row = pa.table(
+                [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
+                schema=IDENTIFIER_COLUMNS,
+            )
+            identifiers.write_table(by_row.sort_by(SOURCE_ROW))
         dropped = pc.unique(found.filter(pc.is_in(found.column("digest"), value_set=wanted)).column("record_id"))
         erased.append(pc.cast(dropped, pa.int64()))
         kept = found.filter(
@@ -140,7 +150,7 @@ def held_elsewhere(store: ObjectStore, ref: BatchRef, provider: ProviderId, dige
     still being written) is not held; the batch itself is never compared with itself."""
     if not len(digests):
         return set(), 0
-    found = read_index(store, kinds=set(CONTACT_KINDS), digests=set(pc.unique(digests).to_pylist()))
+    found = read_index(store, kinds=set(CONTACT_KINDS), digests=pc.unique(digests))
     others: dict[tuple[str, str], ProviderId | None] = {}
     for dataset, batch_id in sorted(set(zip(found["dataset"].to_pylist(), found["batch_id"].to_pylist(), strict=True))):
         held = BatchRef(dataset, batch_id)
@@ -194,6 +204,7 @@ def screen_batch(
     key: bytes,
     chunk_rows: int,
     before_chunk: Callable[[], None] = lambda: None,
+    identifiers: pq.ParquetWriter | None = None,
 ) -> Screening:
     """Both checks over one batch: which rows are erased, and whether the rest look like a leaked copy.
 
@@ -207,6 +218,7 @@ def screen_batch(
         suppressed=suppressed_digests(store),
         chunk_rows=chunk_rows,
         before_chunk=before_chunk,
+        identifiers=identifiers,
     )
     foreign, providers = held_elsewhere(store, ref, provider, screened.contact.column("digest"))
     verdict = judge_overlap(
@@ -223,9 +235,14 @@ def screen_subjects(ref: BatchRef, ctx: IntakeContext, document: ProvenanceDocum
     contract = ctx.contract(ref)
     if not contract.identifiers or ctx.hmac_key is None:
         return None
-    with ctx.store.reading(ref.work(CONFORMED)) as conformed:
+    store = ctx.store
+    with (
+        store.reading(ref.work(CONFORMED)) as conformed,
+        store.writing(ref.work(IDENTIFIERS)) as out,
+        pq.ParquetWriter(out, IDENTIFIER_COLUMNS, **DIGEST_WORK_OPTIONS) as identifiers,
+    ):
         return screen_batch(
-            ctx.store,
+            store,
             ref,
             conformed,
             contract,
@@ -233,6 +250,7 @@ def screen_subjects(ref: BatchRef, ctx: IntakeContext, document: ProvenanceDocum
             key=subject_key(ctx.hmac_key),
             chunk_rows=ctx.chunk_rows,
             before_chunk=ctx.renew_lease,
+            identifiers=identifiers,
         )
 
 

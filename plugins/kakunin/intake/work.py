@@ -40,6 +40,9 @@ from kakunin.storage import ObjectStore, load
 from kakunin.yaml_io import json_text
 
 WORK_COMPRESSION = "snappy"  # work files are read once, soon: fast beats small
+# Digests and record ids are unique per row: a dictionary never pays for itself on them, and Parquet's writer tries
+# one (measured: a third of the writing time of an index file) unless told which columns may have one.
+DIGEST_WORK_OPTIONS: dict[str, Any] = {"compression": "none", "use_dictionary": ["kind"]}
 CURATED_COMPRESSION = "zstd"  # curated and quarantine files are kept: small beats fast
 
 GATE = "gate.json"
@@ -49,7 +52,20 @@ ASSIGN = "assign.json"
 CONFORMED = "conformed.parquet"
 FAILURES = "failures.parquet"
 LINEAGE = "lineage.parquet"
-SUBJECT_ROWS = "subjects.parquet"  # the batch's subject index rows (record_id, kind, digest), published by lineage
+IDENTIFIERS = (
+    "identifiers.parquet"  # (source row, kind, digest) per identifier, in source-row order: screening's digests
+)
+SUBJECT_ROWS = "subjects.parquet"  # the batch's subject index rows (record_id, kind, digest), of an older release
+DIGEST_BUCKETS = "0123456789abcdef"  # the index rows are staged in one file per leading digest character
+
+
+def subject_rows_bucket(leading: str) -> str:
+    """The work file of the subject index rows whose digest starts with `leading`, published by lineage.
+
+    Sixteen files, so that lineage sorts the index a sixteenth at a time: memory follows the bucket, not the batch."""
+    return f"subjects-{leading}.parquet"
+
+
 FAILED_ROWS = "failed_rows.parquet"  # in quarantine: the rows that failed, with the rules they failed
 
 # work/.../lineage.parquet: one row per published record, no personal data.
@@ -62,6 +78,15 @@ LINEAGE_COLUMNS = pa.schema(
         pa.field(RETENTION_CLAMPED, pa.bool_(), nullable=False),
         pa.field(RECORD_DIGEST, pa.string(), nullable=False),
         pa.field(SUBJECT_DIGEST, pa.string(), nullable=False),
+    ]
+)
+
+
+IDENTIFIER_COLUMNS = pa.schema(
+    [
+        pa.field(SOURCE_ROW, pa.int64(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("digest", pa.string(), nullable=False),
     ]
 )
 
@@ -93,6 +118,7 @@ class AssignRecord(BaseModel):
     months: dict[str, int]
     erased: int = 0  # rows dropped: their person asked to be erased (subject.erased)
     overlap: Overlap | None = None  # the leaked-copy signal; None when the dataset declares no identifiers
+    index_rows: int | None = None  # subject index rows staged in buckets; None: an older release staged them whole
 
     def to_bytes(self) -> bytes:
         return json_text(self.model_dump(), indent=None).encode()
