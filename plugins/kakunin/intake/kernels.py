@@ -6,7 +6,6 @@ in `lineage.digests`), one chunk at a time, so a batch of millions of rows fits 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -71,22 +70,29 @@ class Stamped:
 
 
 class RowsBySource:
-    """A work file sorted by source row, read in step with chunks of ascending source rows, a chunk at a time."""
+    """A work file written a chunk per row group (chunks of ascending source rows; in any order inside a
+    chunk), read in step with the same or other chunks of ascending source rows, a row group at a time."""
 
-    def __init__(self, path: Path, *, batch_rows: int) -> None:
-        self._batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
-        self._held: pa.Table | None = None
-        self._schema = pq.read_schema(path)
+    def __init__(self, path: Path) -> None:
+        self._file = pq.ParquetFile(path)
+        self._next_group = 0
+        self._held = self._file.schema_arrow.empty_table()
 
     def upto(self, last_row: int) -> pa.Table:
-        """Every row whose source row is at most `last_row` not handed out yet."""
-        parts = [self._held] if self._held is not None else []
-        while not parts or parts[-1].num_rows == 0 or parts[-1].column(SOURCE_ROW)[-1].as_py() <= last_row:
-            batch = next(self._batches, None)
-            if batch is None:
+        """Every row whose source row is at most `last_row` not handed out yet.
+
+        A row group whose smallest source row is past `last_row` holds nothing for this chunk, and since
+        groups come in chunk order neither does any later one; a group that straddles is split."""
+        parts = [self._held]
+        while self._next_group < self._file.num_row_groups:
+            group = self._file.read_row_group(self._next_group)
+            if group.num_rows and pc.min(group.column(SOURCE_ROW)).as_py() > last_row:
+                parts.append(group)  # held for the chunks after this one
+                self._next_group += 1
                 break
-            parts.append(pa.Table.from_batches([batch]))
-        held = pa.concat_tables(parts) if parts else self._schema.empty_table()
+            parts.append(group)
+            self._next_group += 1
+        held = pa.concat_tables(parts)
         within = pc.less_equal(held.column(SOURCE_ROW), last_row)
         self._held = held.filter(pc.invert(within))
         return held.filter(within)

@@ -326,9 +326,7 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         conformed = files.enter_context(store.reading(ref.work(CONFORMED)))
         screened = None  # screening's identifier digests, reused for the index rows
         if screening is not None and store.exists(ref.work(IDENTIFIERS)):
-            screened = RowsBySource(
-                files.enter_context(store.reading(ref.work(IDENTIFIERS))), batch_rows=ctx.chunk_rows
-            )
+            screened = RowsBySource(files.enter_context(store.reading(ref.work(IDENTIFIERS))))
         for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=ctx.chunk_rows):
             ctx.renew_lease()
             identifiers = screened.upto(chunk.column(SOURCE_ROW)[-1].as_py()) if screened is not None else None

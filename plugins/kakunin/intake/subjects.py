@@ -124,7 +124,7 @@ def screen(
                 [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
                 schema=IDENTIFIER_COLUMNS,
             )
-            identifiers.write_table(by_row.sort_by(SOURCE_ROW))
+            identifiers.write_table(by_row, row_group_size=max(1, by_row.num_rows))  # a row group per chunk
         dropped = pc.unique(found.filter(pc.is_in(found.column("digest"), value_set=wanted)).column("record_id"))
         erased.append(pc.cast(dropped, pa.int64()))
         kept = found.filter(
