@@ -441,6 +441,13 @@ class ErasureRequest(_Record):
 LAST_DAY = date.max
 
 
+def _last_day() -> pa.Scalar:
+    """LAST_DAY as a date32 scalar, built from its day number: `pa.scalar(date)` imports pandas, half a second
+    of a `lineage trace` process."""
+    days = (LAST_DAY - date(1970, 1, 1)).days
+    return pa.Array.from_buffers(pa.date32(), 1, [None, pa.py_buffer(days.to_bytes(4, "little"))])[0]
+
+
 def readable_dates(table: pa.Table, column: str) -> pa.Table:
     """`table` with `column` (date32) capped at 9999-12-31, so it converts to Python dates.
 
@@ -450,5 +457,5 @@ def readable_dates(table: pa.Table, column: str) -> pa.Table:
     index = table.schema.get_field_index(column)
     if index < 0:
         return table
-    capped = pc.min_element_wise(table.column(column), pa.scalar(LAST_DAY, pa.date32()))
+    capped = pc.min_element_wise(table.column(column), _last_day())
     return table.set_column(index, table.schema.field(index), capped)

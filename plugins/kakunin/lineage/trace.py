@@ -22,6 +22,7 @@ from kakunin.errors import InputError, UnknownRecord
 from kakunin.lineage.chain import closed_certificates, linked_manifests
 from kakunin.lineage.corrections import Correction, corrections_of
 from kakunin.lineage.formats import Certificate, ManifestHeader, read_receipt, readable_dates
+from kakunin.lineage.lookup import rows_with_id
 from kakunin.storage import ObjectStore, load
 
 if TYPE_CHECKING:
@@ -86,10 +87,13 @@ def trace_json(found: Trace) -> dict[str, Any]:
 
 
 def find_manifest_row(store: ObjectStore, record_id: str) -> tuple[dict[str, Any], str] | None:
-    """The record's manifest row and the header key it belongs to, or None."""
+    """The record's manifest row and the header key it belongs to, or None.
+
+    Each manifest's footer is read first, so only the row groups whose `record_id` range holds
+    the id are read (`lineage.lookup`): the cost follows the number of manifests, not of rows."""
     for header_key, manifest_key in linked_manifests(store):
         with store.open_input(manifest_key) as handle:
-            table = pq.read_table(handle, filters=[("record_id", "=", record_id)])
+            table = rows_with_id(handle, record_id)
         if table.num_rows:
             return readable_dates(table, "retention_until").to_pylist()[0], header_key
     return None
@@ -169,9 +173,7 @@ def purged_record(store: ObjectStore, record_id: str) -> tuple[Certificate, dict
     """The closed purge certificate that names `record_id`, with its row there, or None."""
     for certificate in closed_certificates(store):
         with store.open_input(certificate.records.key) as handle:
-            rows = readable_dates(
-                pq.read_table(handle, filters=[("record_id", "=", record_id)]), "retention_until"
-            ).to_pylist()
+            rows = readable_dates(rows_with_id(handle, record_id), "retention_until").to_pylist()
         if rows:
             return certificate, rows[0]
     return None
@@ -181,7 +183,7 @@ def _curated_row(store: ObjectStore, key: str, record_id: str) -> pa.Table | Non
     if not store.exists(key):
         return None
     with store.open_input(key) as handle:
-        table = pq.read_table(handle, filters=[("record_id", "=", record_id)])
+        table = rows_with_id(handle, record_id)
     return table if table.num_rows else None
 
 

@@ -1,0 +1,61 @@
+"""Trace reads only the manifests whose footer statistics can hold the id, and still finds every record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from kakunin.errors import UnknownRecord
+from kakunin.layout import MANIFESTS
+from kakunin.lineage.trace import trace, trace_json
+from kakunin.storage import LocalStore
+from kakunin_dev.bench import build_lineage_store
+
+
+def _manifests(home: Path) -> list[Path]:
+    return sorted((home / MANIFESTS).rglob("manifest.parquet"))
+
+
+def _all_ids(path: Path) -> list[str]:
+    return [str(i) for i in pq.read_table(path, columns=["record_id"]).column("record_id").to_pylist()]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """Three linked manifests of 600 rows, each batch's ids of its own millisecond, as intake stamps them."""
+    build_lineage_store(tmp_path, rows=1800, batch_rows=600)
+    return tmp_path
+
+
+def test_trace_finds_a_record_in_each_manifest(home: Path) -> None:
+    store = LocalStore(home)
+    for number, manifest in enumerate(_manifests(home), start=1):
+        ids = _all_ids(manifest)
+        for record_id in (ids[0], ids[-1], min(ids), max(ids)):
+            story = trace(store, record_id)
+            assert story.batch_id == f"20260101T000000{number:06d}Z-00000000"
+            assert story.status.startswith("live in curated/bench/")
+            row = pq.read_table(manifest).to_pylist()[ids.index(record_id)]
+            assert story.source_row == row["source_row"]
+
+
+def test_an_id_between_two_manifests_ranges_is_in_no_manifest(home: Path) -> None:
+    first, second = (_all_ids(m) for m in _manifests(home)[:2])
+    between = max(first)[:13] + "-7fff-bfff-ffffffffffff"  # the first batch's millisecond, above its every id
+    assert max(first) < between < min(second)
+    with pytest.raises(UnknownRecord):
+        trace(LocalStore(home), between)
+
+
+def test_a_manifest_without_footer_statistics_is_still_searched(home: Path) -> None:
+    manifest = _manifests(home)[1]
+    table = pq.read_table(manifest)
+    pq.write_table(table, manifest, write_statistics=False, row_group_size=200)
+    assert pq.ParquetFile(manifest).metadata.row_group(0).column(0).statistics is None
+    record_id = _all_ids(manifest)[450]  # in the third row group of three
+    answer = trace_json(trace(LocalStore(home), record_id))
+    assert answer["record_id"] == record_id
+    assert answer["source_row"] == table.to_pylist()[450]["source_row"]
+    assert answer["status"] == "live"
