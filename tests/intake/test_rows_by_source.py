@@ -13,9 +13,9 @@ from kakunin.intake.work import IDENTIFIER_COLUMNS
 from kakunin.lineage.formats import SOURCE_ROW
 
 
-def _write(path: Path, rows: int, chunk: int) -> None:
+def _write(path: Path, rows: int, chunk: int, *, statistics: bool = True) -> None:
     """Two identifiers per source row, each chunk's rows shuffled (identifier by identifier, as screening writes)."""
-    with pq.ParquetWriter(path, IDENTIFIER_COLUMNS) as writer:
+    with pq.ParquetWriter(path, IDENTIFIER_COLUMNS, write_statistics=statistics) as writer:
         for start in range(1, rows + 1, chunk):
             source = list(range(start, min(start + chunk, rows + 1)))
             ordered = list(reversed(source)) + source  # not sorted inside the chunk
@@ -30,10 +30,11 @@ def _write(path: Path, rows: int, chunk: int) -> None:
             writer.write_table(table, row_group_size=table.num_rows)
 
 
+@pytest.mark.parametrize("statistics", [True, False])
 @pytest.mark.parametrize(("written", "read"), [(3, 3), (3, 5), (5, 3), (4, 100), (100, 1)])
-def test_each_chunk_gets_exactly_its_own_rows(tmp_path: Path, written: int, read: int) -> None:
+def test_each_chunk_gets_exactly_its_own_rows(tmp_path: Path, written: int, read: int, statistics: bool) -> None:
     path = tmp_path / "identifiers.parquet"
-    _write(path, 23, written)
+    _write(path, 23, written, statistics=statistics)
     reader = RowsBySource(path)
     for start in range(1, 24, read):
         last = min(start + read - 1, 23)

@@ -77,23 +77,33 @@ class RowsBySource:
         self._file = pq.ParquetFile(path)
         self._next_group = 0
         self._held = self._file.schema_arrow.empty_table()
+        self._source_column = self._file.schema_arrow.get_field_index(SOURCE_ROW)
+
+    def _smallest(self, group: int) -> int:
+        """The group's smallest source row, from the footer's statistics (read from the data without them)."""
+        column = self._file.metadata.row_group(group).column(self._source_column)
+        statistics = column.statistics
+        if statistics is not None and statistics.has_min_max:
+            return int(statistics.min)
+        if column.num_values == 0:
+            return -1  # an empty group: read (nothing) and pass
+        values = self._file.read_row_group(group, columns=[SOURCE_ROW]).column(SOURCE_ROW)
+        return int(pc.min(values).as_py())
 
     def upto(self, last_row: int) -> pa.Table:
         """Every row whose source row is at most `last_row` not handed out yet.
 
         A row group whose smallest source row is past `last_row` holds nothing for this chunk, and since
-        groups come in chunk order neither does any later one; a group that straddles is split."""
+        groups come in chunk order neither does any later one: it is not even read (its footer says so)."""
         parts = [self._held]
-        while self._next_group < self._file.num_row_groups:
-            group = self._file.read_row_group(self._next_group)
-            if group.num_rows and pc.min(group.column(SOURCE_ROW)).as_py() > last_row:
-                parts.append(group)  # held for the chunks after this one
-                self._next_group += 1
-                break
-            parts.append(group)
+        while self._next_group < self._file.num_row_groups and self._smallest(self._next_group) <= last_row:
+            parts.append(self._file.read_row_group(self._next_group))
             self._next_group += 1
         held = pa.concat_tables(parts)
-        within = pc.less_equal(held.column(SOURCE_ROW), last_row)
+        if not held.num_rows or pc.max(held.column(SOURCE_ROW)).as_py() <= last_row:  # no copy when all are due
+            self._held = held.schema.empty_table()
+            return held
+        within = pc.less_equal(held.column(SOURCE_ROW), last_row)  # a group that straddles is split
         self._held = held.filter(pc.invert(within))
         return held.filter(within)
 
@@ -101,8 +111,10 @@ class RowsBySource:
 def index_from_identifiers(identifiers: pa.Table, record_ids: pa.Array, passing: pa.Table) -> pa.Table:
     """The subject index rows of the passing rows, from screening's digests (source row, kind, digest)."""
     positions = pc.index_in(identifiers.column(SOURCE_ROW), value_set=passing.column(SOURCE_ROW))
-    present = pc.is_valid(positions)
-    found, positions = identifiers.filter(present), positions.filter(present)
+    found = identifiers
+    if positions.null_count:  # rows erased or failing: theirs go (a filter copies even when it keeps all)
+        present = pc.is_valid(positions)
+        found, positions = identifiers.filter(present), positions.filter(present)
     return pa.table([pc.take(record_ids, positions), found.column("kind"), found.column("digest")], schema=INDEX_SCHEMA)
 
 

@@ -25,7 +25,6 @@ from kakunin.intake.context import IntakeContext
 from kakunin.intake.work import (
     ACCURACY,
     ASSIGN,
-    DIGEST_BUCKETS,
     LINEAGE,
     LINEAGE_COLUMNS,
     PARSE,
@@ -34,7 +33,7 @@ from kakunin.intake.work import (
     GateRecord,
     ParseRecord,
     gate_record,
-    subject_rows_bucket,
+    subject_rows_buckets,
 )
 from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key, subject_index_key
 from kakunin.lineage import formats as col
@@ -151,7 +150,7 @@ def _publish_subject_index(ref: BatchRef, ctx: IntakeContext) -> StoredObject | 
     """`subjects/index/<dataset>/<batch_id>.parquet` from the rows `assign` staged, sorted by digest (so a lookup
     reads few row groups); None when the dataset declares no identifiers (or the work is from an older release).
 
-    The rows were staged in sixteen buckets by the digest's leading character: each bucket is sorted on its
+    The rows were staged in buckets by the digest's first characters: each bucket is sorted on its
     own and appended in order, so the file is sorted whole while memory holds one bucket."""
     store = ctx.store
     if not ctx.contract(ref).identifiers:
@@ -161,8 +160,7 @@ def _publish_subject_index(ref: BatchRef, ctx: IntakeContext) -> StoredObject | 
             return None
         staged = [ref.work(SUBJECT_ROWS)]
     else:
-        staged = [ref.work(subject_rows_bucket(leading)) for leading in DIGEST_BUCKETS]
-        staged = [key for key in staged if store.exists(key)]
+        staged = subject_rows_buckets(list(store.list_keys(ref.work() + "/")))
     key = subject_index_key(ref)
     rows = 0
     with store.writing(key) as out:

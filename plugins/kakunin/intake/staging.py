@@ -21,6 +21,7 @@ from kakunin.intake.work import (
     FAILED_ROWS,
     LINEAGE,
     LINEAGE_COLUMNS,
+    SUBJECT_BUCKET_CHARACTERS,
     AssignRecord,
     subject_rows_bucket,
 )
@@ -74,15 +75,20 @@ class Stager:
         self.clamped += stamped.clamped
 
     def _add_index_rows(self, rows: pa.Table) -> None:
-        """Index rows to the bucket of their digest's leading character (lineage sorts one bucket at a time)."""
-        leading = pc.utf8_slice_codeunits(rows.column("digest"), 0, 1)
-        for bucket in pc.unique(leading).to_pylist():
+        """Index rows to the bucket of their digest's prefix (lineage sorts one bucket at a time): sorted by
+        prefix once, then each bucket is a slice."""
+        prefix = pc.utf8_slice_codeunits(rows.column("digest").combine_chunks(), 0, SUBJECT_BUCKET_CHARACTERS)
+        order = pc.sort_indices(prefix)
+        rows, runs = rows.take(order), pc.run_end_encode(prefix.take(order))
+        start = 0
+        for bucket, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
             if bucket not in self._subjects:
                 path = self._stack.enter_context(self.store.writing(self.ref.work(subject_rows_bucket(bucket))))
                 self._subjects[bucket] = self._stack.enter_context(
                     pq.ParquetWriter(path, INDEX_SCHEMA, **DIGEST_WORK_OPTIONS)
                 )
-            self._subjects[bucket].write_table(rows.filter(pc.equal(leading, bucket)))
+            self._subjects[bucket].write_table(rows.slice(start, end - start))
+            start = end
         self.index_rows += rows.num_rows
 
     def add_failing(self, rows: pa.Table, failures: pa.Table) -> None:

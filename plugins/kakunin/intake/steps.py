@@ -18,6 +18,7 @@ Around the steps: `context` (what they are given), `work` (what they leave each 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 
@@ -207,20 +208,22 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         if detection.encoding is None:
             return fail(ReasonCode.PARSE_ENCODING, detection.reason)
         encoding = detection.encoding
-        source_sha256 = sha256_file(source)
-        try:
-            with store.writing(ref.work(CONFORMED)) as out:
-                rows, parse_failed = conform_file(
-                    source,
-                    out,
-                    contract,
-                    encoding,
-                    chunk_rows=ctx.chunk_rows,
-                    block_bytes=ctx.block_bytes,
-                    before_chunk=ctx.renew_lease,  # a long file must not outlive the lease
-                )
-        except ParseError as exc:
-            return fail(exc.code, exc.message)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-source-hash") as hashing:
+            digest = hashing.submit(sha256_file, source)  # hashlib releases the GIL: it runs beside the parse
+            try:
+                with store.writing(ref.work(CONFORMED)) as out:
+                    rows, parse_failed = conform_file(
+                        source,
+                        out,
+                        contract,
+                        encoding,
+                        chunk_rows=ctx.chunk_rows,
+                        block_bytes=ctx.block_bytes,
+                        before_chunk=ctx.renew_lease,  # a long file must not outlive the lease
+                    )
+            except ParseError as exc:
+                return fail(exc.code, exc.message)
+            source_sha256 = digest.result()
     if rows == 0:
         return fail(ReasonCode.PARSE_SCHEMA, "the file has a header but no rows")
     parsed = ParseRecord(encoding=encoding, rows=rows, source_sha256=source_sha256, parse_failed_rows=parse_failed)
@@ -331,14 +334,14 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             ctx.renew_lease()
             identifiers = screened.upto(chunk.column(SOURCE_ROW)[-1].as_py()) if screened is not None else None
             table = pa.Table.from_batches([chunk]).drop_columns([PARSE_FAILURES])
-            table = table.filter(
-                pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased))
-            )  # not even quarantined
+            if len(erased):  # a filter copies the chunk even when it keeps every row
+                table = table.filter(pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased)))  # not quarantined
             failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)
-            passing = table.filter(pc.invert(failing))
+            passing = table.filter(pc.invert(failing)) if len(failing_rows) else table
             if passing.num_rows:
                 stager.add_passing(stamp(passing, stamping, identifiers))
             stager.add_failing(table.filter(failing), failures)
+            pa.default_memory_pool().release_unused()  # give the chunk's memory back: the next one needs as much
         ctx.renew_lease()  # the staged files replace their names as this block closes: still ours?
     record = stager.record().model_copy(
         update={"erased": len(erased), "overlap": screening.verdict.overlap if screening is not None else None}

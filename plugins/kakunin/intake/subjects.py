@@ -32,18 +32,16 @@ from kakunin.contracts import DatasetContract, IdentifierKind
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus
 from kakunin.intake.outcomes import reject
 from kakunin.intake.work import CONFORMED, DIGEST_WORK_OPTIONS, IDENTIFIER_COLUMNS, IDENTIFIERS, gate_record
-from kakunin.layout import BatchRef
+from kakunin.layout import BatchRef, parse_subject_index_key
 from kakunin.lineage.formats import SOURCE_ROW, Overlap, read_receipt
 from kakunin.provenance.denylist import normalise_company_name
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
 from kakunin.storage import ObjectStore
 from kakunin.subjects.identifiers import index_rows, subject_key
-from kakunin.subjects.register import read_index, suppressed_digests
+from kakunin.subjects.register import index_keys, read_index, suppressed_digests
 
 CONTACT_KINDS = frozenset({IdentifierKind.EMAIL.value, IdentifierKind.PHONE.value})  # what a copied list keeps
-
-_CONTACT_SCHEMA = pa.schema([pa.field(SOURCE_ROW, pa.int64(), nullable=False), pa.field("digest", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -92,11 +90,10 @@ def judge_overlap(*, rows: int, considered: int, providers: int, max_ratio: floa
 
 @dataclass(frozen=True)
 class Screened:
-    """What one pass over the batch found: rows to drop, and the contact digests of the rows that stay."""
+    """What one pass over the batch found: its rows and the rows to drop (their digests went to a work file)."""
 
     rows: int
     erased: pa.Array  # source rows (int64) whose person asked to be erased
-    contact: pa.Table  # (_source_row, digest): email and phone digests of the rows not erased
 
 
 def screen(
@@ -106,50 +103,38 @@ def screen(
     key: bytes,
     suppressed: set[str],
     chunk_rows: int,
+    identifiers: pq.ParquetWriter,
     before_chunk: Callable[[], None] = lambda: None,
-    identifiers: pq.ParquetWriter | None = None,
 ) -> Screened:
-    """Digest each row's identifiers (source rows for ids), chunk by chunk; keep only what the checks need,
-    and write every digest to `identifiers` (`IDENTIFIER_COLUMNS`, in source-row order) when given."""
+    """Digest each row's identifiers (source rows for ids), chunk by chunk, into `identifiers`
+    (`IDENTIFIER_COLUMNS`, a row group per chunk); keep only the erased rows in memory."""
     wanted = pa.array(sorted(suppressed), pa.string())
     rows = 0
     erased: list[pa.Array] = []
-    contact: list[pa.Table] = []
     for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=chunk_rows):
         before_chunk()
         rows += chunk.num_rows
         found = index_rows(chunk.column(SOURCE_ROW), chunk, contract, key)
-        if identifiers is not None:
-            by_row = pa.table(
-                [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
-                schema=IDENTIFIER_COLUMNS,
-            )
-            identifiers.write_table(by_row, row_group_size=max(1, by_row.num_rows))  # a row group per chunk
-        dropped = pc.unique(found.filter(pc.is_in(found.column("digest"), value_set=wanted)).column("record_id"))
-        erased.append(pc.cast(dropped, pa.int64()))
-        kept = found.filter(
-            pc.and_(
-                pc.is_in(found.column("kind"), value_set=pa.array(sorted(CONTACT_KINDS))),
-                pc.invert(pc.is_in(found.column("record_id"), value_set=dropped)),
-            )
+        by_row = pa.table(
+            [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
+            schema=IDENTIFIER_COLUMNS,
         )
-        contact.append(
-            pa.table([pc.cast(kept.column("record_id"), pa.int64()), kept.column("digest")], schema=_CONTACT_SCHEMA)
-        )
-    return Screened(
-        rows=rows,
-        erased=pa.concat_arrays(erased) if erased else pa.array([], pa.int64()),
-        contact=pa.concat_tables(contact) if contact else _CONTACT_SCHEMA.empty_table(),
-    )
+        identifiers.write_table(by_row, row_group_size=max(1, by_row.num_rows))  # a row group per chunk
+        dropped = pc.unique(by_row.filter(pc.is_in(by_row.column("digest"), value_set=wanted)).column(SOURCE_ROW))
+        erased.append(dropped)
+        pa.default_memory_pool().release_unused()  # give the chunk's memory back: the next one needs as much
+    return Screened(rows=rows, erased=pa.concat_arrays(erased) if erased else pa.array([], pa.int64()))
 
 
-def held_elsewhere(store: ObjectStore, ref: BatchRef, provider: ProviderId, digests: pa.Array) -> tuple[set[str], int]:
-    """Of `digests`, those the index holds under a batch from another provider; and how many providers that is.
+def held_elsewhere(
+    store: ObjectStore, ref: BatchRef, provider: ProviderId, digests: pa.Array
+) -> tuple[set[str], list[ProviderId]]:
+    """Of `digests`, those the index holds under a batch from another provider; and those providers.
 
     Reads only the email and phone rows of the index. A batch without a receipt record yet (its lineage
     still being written) is not held; the batch itself is never compared with itself."""
     if not len(digests):
-        return set(), 0
+        return set(), []
     found = read_index(store, kinds=set(CONTACT_KINDS), digests=pc.unique(digests))
     others: dict[tuple[str, str], ProviderId | None] = {}
     for dataset, batch_id in sorted(set(zip(found["dataset"].to_pylist(), found["batch_id"].to_pylist(), strict=True))):
@@ -166,7 +151,7 @@ def held_elsewhere(store: ObjectStore, ref: BatchRef, provider: ProviderId, dige
         )
         if others.get((dataset, batch_id)) is not None
     }
-    return foreign, len(_distinct([p for p in others.values() if p is not None]))
+    return foreign, [p for p in others.values() if p is not None]
 
 
 def overlapping_rows(contact: pa.Table, foreign: set[str]) -> int:
@@ -175,6 +160,32 @@ def overlapping_rows(contact: pa.Table, foreign: set[str]) -> int:
         return 0
     hit = contact.filter(pc.is_in(contact.column("digest"), value_set=pa.array(sorted(foreign), pa.string())))
     return len(pc.unique(hit.column(SOURCE_ROW)))
+
+
+def batch_overlap(
+    store: ObjectStore, ref: BatchRef, provider: ProviderId, identifiers: Path, erased: pa.Array
+) -> tuple[int, int]:
+    """(rows of the batch with an email or phone another provider's batch gave us, how many such providers).
+
+    Streams screening's work file a chunk (row group) at a time, so memory follows the chunk; when the
+    index holds no other batch at all, there is nothing to compare and nothing is read."""
+    if not any(parse_subject_index_key(key) != ref for key in index_keys(store)):
+        return 0, 0
+    contact_kinds = pa.array(sorted(CONTACT_KINDS), pa.string())
+    rows, providers = 0, []
+    parquet = pq.ParquetFile(identifiers)
+    for group in range(parquet.num_row_groups):
+        found = parquet.read_row_group(group)
+        contact = found.filter(
+            pc.and_(
+                pc.is_in(found.column("kind"), value_set=contact_kinds),
+                pc.invert(pc.is_in(found.column(SOURCE_ROW), value_set=erased)),
+            )
+        )
+        foreign, holders = held_elsewhere(store, ref, provider, contact.column("digest"))
+        rows += overlapping_rows(contact, foreign)  # a row's identifiers are all in its chunk's row group
+        providers += holders
+    return rows, len(_distinct(providers))
 
 
 def _distinct(providers: list[ProviderId]) -> list[ProviderId]:
@@ -203,26 +214,28 @@ def screen_batch(
     provider: ProviderId,
     key: bytes,
     chunk_rows: int,
+    identifiers: Path,
     before_chunk: Callable[[], None] = lambda: None,
-    identifiers: pq.ParquetWriter | None = None,
 ) -> Screening:
     """Both checks over one batch: which rows are erased, and whether the rest look like a leaked copy.
 
-    `key` is `subject_key(KAKUNIN_HMAC_KEY)`. The ratio is overlapping rows / rows considered, where
-    considered is every row of the batch but the erased ones (erased rows count on neither side); rows
-    that fail the accuracy suite count too, since a copied row is copied whatever its values."""
-    screened = screen(
-        conformed,
-        contract,
-        key=key,
-        suppressed=suppressed_digests(store),
-        chunk_rows=chunk_rows,
-        before_chunk=before_chunk,
-        identifiers=identifiers,
-    )
-    foreign, providers = held_elsewhere(store, ref, provider, screened.contact.column("digest"))
+    `key` is `subject_key(KAKUNIN_HMAC_KEY)`; every identifier digest is written to the local file
+    `identifiers`. The ratio is overlapping rows / rows considered, where considered is every row of the
+    batch but the erased ones (erased rows count on neither side); rows that fail the accuracy suite
+    count too, since a copied row is copied whatever its values."""
+    with pq.ParquetWriter(identifiers, IDENTIFIER_COLUMNS, **DIGEST_WORK_OPTIONS) as writer:
+        screened = screen(
+            conformed,
+            contract,
+            key=key,
+            suppressed=suppressed_digests(store),
+            chunk_rows=chunk_rows,
+            before_chunk=before_chunk,
+            identifiers=writer,
+        )
+    overlapping, providers = batch_overlap(store, ref, provider, identifiers, screened.erased)
     verdict = judge_overlap(
-        rows=overlapping_rows(screened.contact, foreign),
+        rows=overlapping,
         considered=screened.rows - len(screened.erased),
         providers=providers,
         max_ratio=contract.max_overlap_ratio,
@@ -236,11 +249,7 @@ def screen_subjects(ref: BatchRef, ctx: IntakeContext, document: ProvenanceDocum
     if not contract.identifiers or ctx.hmac_key is None:
         return None
     store = ctx.store
-    with (
-        store.reading(ref.work(CONFORMED)) as conformed,
-        store.writing(ref.work(IDENTIFIERS)) as out,
-        pq.ParquetWriter(out, IDENTIFIER_COLUMNS, **DIGEST_WORK_OPTIONS) as identifiers,
-    ):
+    with store.reading(ref.work(CONFORMED)) as conformed, store.writing(ref.work(IDENTIFIERS)) as identifiers:
         return screen_batch(
             store,
             ref,

@@ -56,14 +56,20 @@ IDENTIFIERS = (
     "identifiers.parquet"  # (source row, kind, digest) per identifier, in source-row order: screening's digests
 )
 SUBJECT_ROWS = "subjects.parquet"  # the batch's subject index rows (record_id, kind, digest), of an older release
-DIGEST_BUCKETS = "0123456789abcdef"  # the index rows are staged in one file per leading digest character
+SUBJECT_BUCKET_CHARACTERS = 2  # the index rows are staged in one file per digest prefix of this many hex characters
 
 
-def subject_rows_bucket(leading: str) -> str:
-    """The work file of the subject index rows whose digest starts with `leading`, published by lineage.
+def subject_rows_bucket(prefix: str) -> str:
+    """The work file of the subject index rows whose digest starts with `prefix`, published by lineage.
 
-    Sixteen files, so that lineage sorts the index a sixteenth at a time: memory follows the bucket, not the batch."""
-    return f"subjects-{leading}.parquet"
+    256 files (two hex characters), so that lineage sorts the index 1/256 at a time: memory follows
+    the bucket (about 16,000 index rows per million records), not the batch."""
+    return f"subjects-{prefix}.parquet"
+
+
+def subject_rows_buckets(keys: list[str]) -> list[str]:
+    """Of a batch's work keys, the staged subject index buckets, in digest order."""
+    return sorted(k for k in keys if k.rsplit("/", 1)[-1].startswith("subjects-") and k.endswith(".parquet"))
 
 
 FAILED_ROWS = "failed_rows.parquet"  # in quarantine: the rows that failed, with the rules they failed
