@@ -54,6 +54,7 @@ def intake_context() -> Any:
         actor=run_actor(context).id,  # the triggering user, else airflow:kakunin_intake/<run>
         dag_run_id=run_id,
         store=task_store(),
+        workers=1,  # the executor runs tasks side by side already; KAKUNIN_WORKERS overrides
     )
 
 

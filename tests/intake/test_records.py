@@ -123,3 +123,18 @@ def test_canonical_records_are_unambiguous(registry) -> None:  # type: ignore[no
     texts = canonical_records(table, contract).to_pylist()
     assert len(set(texts)) == len(texts)
     assert texts[1].split("\x1f")[:2] == ["C0000001", "a"]
+
+
+def test_bulk_hmac_gives_the_rfc_4231_test_vectors() -> None:
+    """The published digest scheme is HMAC-SHA256 itself (RFC 2104), whatever computes it."""
+    vectors = [
+        (b"\x0b" * 20, "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+        (b"Jefe", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        (  # a key longer than SHA-256's block is hashed first
+            b"\xaa" * 131,
+            "Test Using Larger Than Block-Size Key - Hash Key First",
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+        ),
+    ]
+    for key, message, expected in vectors:
+        assert Hmac(key).hexdigests(pa.array([message])).to_pylist() == [expected]

@@ -38,14 +38,19 @@ class StepOutcome(BaseModel):
     detail: str = ""
 
 
-def default_workers() -> int:
-    """`KAKUNIN_WORKERS` if set (1 = no extra process), else one per core this process may run on."""
+def default_workers(*, otherwise: int | None = None) -> int:
+    """`KAKUNIN_WORKERS` if set (1 = no extra process), else `otherwise`, else one per core this process may use.
+
+    The CLI takes every core it may; an Airflow task takes one unless told otherwise, since the executor
+    already runs tasks side by side in the slots it was given."""
     configured = os.environ.get("KAKUNIN_WORKERS", "").strip()
     if configured:
         try:
             return max(1, int(configured))
         except ValueError:
             raise ConfigError(f"KAKUNIN_WORKERS must be a whole number, not {configured!r}") from None
+    if otherwise is not None:
+        return otherwise
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -62,7 +67,7 @@ class IntakeContext:
     dag_run_id: str | None = None
     chunk_rows: int = 250_000
     block_bytes: int = 2 << 20
-    workers: int = field(default_factory=lambda: default_workers())  # processes that validate chunks at once
+    workers: int = 1  # processes that validate chunks at once (`default_workers`)
     code_version: str = "dev"
     owner: str = field(default_factory=leases.new_owner)
     lease_ttl: timedelta = leases.DEFAULT_TTL
@@ -78,10 +83,12 @@ class IntakeContext:
         actor: str | None = None,
         dag_run_id: str | None = None,
         store: ObjectStore | None = None,
+        workers: int | None = None,
     ) -> IntakeContext:
         """The context of a real run: `KAKUNIN_HOME`'s store, `KAKUNIN_EXPECTATIONS`' contracts,
         the wall clock, the key (given, else `KAKUNIN_HMAC_KEY`) and this code's version. A `store` given
-        (the DAGs' S3 client comes from an Airflow connection) replaces `open_store()`."""
+        (the DAGs' S3 client comes from an Airflow connection) replaces `open_store()`. `workers`: as
+        `default_workers(otherwise=workers)` (None: every core)."""
         from kakunin import clock
         from kakunin.contracts import default_expectations_root
         from kakunin.keys import hmac_key_from_env
@@ -97,6 +104,7 @@ class IntakeContext:
             actor=actor,
             dag_run_id=dag_run_id,
             code_version=code_version(),
+            workers=default_workers(otherwise=workers),
         )
 
     def contract(self, ref: BatchRef) -> DatasetContract:
