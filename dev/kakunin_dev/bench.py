@@ -268,24 +268,32 @@ def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3
         write(f"{year}-{month_index + 1:02d}", min(per_file, kept - start), batch, date(year, month_index + 1, 15))
 
 
-def _write_header(home: Path, batch_id: str) -> None:
-    """A manifest header for a synthetic batch: retention only purges batches whose lineage is written."""
+def synthetic_header(
+    batch_id: str,
+    *,
+    sequence: int,
+    records: int,
+    manifest_sha256: str | None = None,
+    curated_files: list[Any] | None = None,
+    previous: str | None = None,
+) -> Any:
+    """The manifest header of a synthetic `bench` batch (zeros for every hash the bench does not check)."""
     from kakunin.layout import BatchRef, provenance_key
     from kakunin.lineage.formats import Counts, GxSummary, ManifestHeader, StoredObject
 
     zero = "0" * 64
-    header = ManifestHeader(
+    return ManifestHeader(
         manifest_id=batch_id,
-        sequence=0,
+        sequence=sequence,
         dataset="bench",
         batch_id=batch_id,
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         dag_run_id=None,
         code_version="bench",
-        counts=Counts(received=0, published=0, quarantined=0),
+        counts=Counts(received=records, published=records, quarantined=0),
         retention_clock_fallbacks=0,
-        manifest_parquet_sha256=zero,
-        curated_files=[],
+        manifest_parquet_sha256=manifest_sha256 or zero,
+        curated_files=curated_files or [],
         provenance_document_id="PRV-2026-000000",
         provenance_document=StoredObject(key=provenance_key("PRV-2026-000000", "provenance.yaml"), sha256=zero),
         source_file_sha256=zero,
@@ -299,8 +307,15 @@ def _write_header(home: Path, batch_id: str) -> None:
             successful_expectations=0,
             rules=[],
         ),
-        previous=None,
+        previous=previous,
     )
+
+
+def _write_header(home: Path, batch_id: str) -> None:
+    """A manifest header for a synthetic batch: retention only purges batches whose lineage is written."""
+    from kakunin.layout import BatchRef
+
+    header = synthetic_header(batch_id, sequence=0, records=0)
     target = home / BatchRef("bench", batch_id).manifest_header
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(header.model_dump_json(), encoding="utf-8")
@@ -321,10 +336,10 @@ def build_lineage_store(home: Path, *, rows: int, batch_rows: int = 500_000) -> 
 
     from kakunin.hashing import sha256_bytes, sha256_file
     from kakunin.intake.records import uuid7_strings
-    from kakunin.layout import MANIFEST_CHAIN, BatchRef, provenance_key
+    from kakunin.layout import MANIFEST_CHAIN, BatchRef
     from kakunin.lineage import seal
     from kakunin.lineage.chain import Chain
-    from kakunin.lineage.formats import MANIFEST_SCHEMA, ChainLink, Counts, GxSummary, ManifestHeader, StoredObject
+    from kakunin.lineage.formats import MANIFEST_SCHEMA, ChainLink, StoredObject
     from kakunin.storage import LocalStore
     from kakunin.yaml_io import dump_json
 
@@ -374,31 +389,12 @@ def build_lineage_store(home: Path, *, rows: int, batch_rows: int = 500_000) -> 
         with pq.ParquetWriter(manifest_path, MANIFEST_SCHEMA, compression="zstd") as writer:
             for chunk in table.to_batches(max_chunksize=250_000):  # intake writes one row group per chunk
                 writer.write_batch(chunk)
-        header = ManifestHeader(
-            manifest_id=batch_id,
+        header = synthetic_header(
+            batch_id,
             sequence=number,
-            dataset="bench",
-            batch_id=batch_id,
-            created_at=datetime(2026, 1, 1, tzinfo=UTC),
-            dag_run_id=None,
-            code_version="bench",
-            counts=Counts(received=n, published=n, quarantined=0),
-            retention_clock_fallbacks=0,
-            manifest_parquet_sha256=sha256_file(manifest_path),
+            records=n,
+            manifest_sha256=sha256_file(manifest_path),
             curated_files=[StoredObject(key=curated_key, sha256=sha256_file(curated_path), rows=n)],
-            provenance_document_id="PRV-2026-000000",
-            provenance_document=StoredObject(key=provenance_key("PRV-2026-000000", "provenance.yaml"), sha256=zero),
-            source_file_sha256=zero,
-            receipt=StoredObject(key=ref.receipt, sha256=zero),
-            receipt_keep_until=datetime(2029, 1, 1, tzinfo=UTC).date(),
-            gx=GxSummary(
-                suite="bench",
-                validation_run_id="bench",
-                success=True,
-                evaluated_expectations=0,
-                successful_expectations=0,
-                rules=[],
-            ),
             previous=previous_header,
         )
         data = dump_json(header)
