@@ -209,7 +209,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             return fail(ReasonCode.PARSE_ENCODING, detection.reason)
         encoding = detection.encoding
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-source-hash") as hashing:
-            digest = hashing.submit(sha256_file, source)  # hashlib releases the GIL: it runs beside the parse
+            digest = hashing.submit(sha256_file, source)  # hashing releases the GIL: it runs beside the parse
             try:
                 with store.writing(ref.work(CONFORMED)) as out:
                     rows, parse_failed = conform_file(
