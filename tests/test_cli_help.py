@@ -130,3 +130,10 @@ def test_a_command_loads_its_own_module_and_not_the_others() -> None:
     loaded = set(done.stdout.splitlines()[-1].split())
     assert "kakunin.cli.lineage" in loaded
     assert not loaded & {"kakunin.cli.demo", "kakunin.cli.provenance", "kakunin.cli.retention", "kakunin.cli.audit"}
+
+
+def test_a_mistyped_command_is_answered_with_the_one_meant() -> None:
+    """Click suggests among loaded commands only; the lazy group offers every command it lists."""
+    result = CliRunner().invoke(cli, ["lineag", "trace"], prog_name="kakunin")
+    assert result.exit_code == 2
+    assert "No such command 'lineag'. Did you mean 'lineage'?" in result.output
