@@ -6,9 +6,10 @@ each command's first help paragraph whole instead of click's 45-character cut.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, NoReturn
 
@@ -47,6 +48,70 @@ class WholeHelpGroup(click.Group):
 
     def get_short_help_str(self, limit: int = 45) -> str:
         return first_paragraph(self.short_help or self.help or "")
+
+
+class LazyGroup(WholeHelpGroup):
+    """A group whose commands are imported only when one is run, so `kakunin X` loads X's modules alone.
+
+    `lazy` maps a command's name to ("module:attribute", its short help); the listing of
+    `--help` is written from that table, so asking for help imports no command either.
+    `attach` names, for a lazily loaded group, commands of other modules to add to it on load.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        lazy: Mapping[str, tuple[str, str]],
+        attach: Mapping[str, Mapping[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+        self.attach = {name: dict(extra) for name, extra in (attach or {}).items()}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            command = _imported(self.lazy[cmd_name][0])
+            if isinstance(command, click.Group):
+                for sub_name, target in self.attach.get(cmd_name, {}).items():
+                    command.add_command(_imported(target), sub_name)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, but "Did you mean …?" offers the lazy commands too (click looks only at those loaded)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self._short_help(ctx, name)) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def _short_help(self, ctx: click.Context, name: str) -> str:
+        if name in self.lazy and name not in self.commands:
+            return self.lazy[name][1]
+        command = self.get_command(ctx, name)
+        return command.get_short_help_str() if command is not None else ""
+
+
+def _imported(target: str) -> click.Command:
+    """The command at "module:attribute", importing its module now."""
+    module, _, attribute = target.partition(":")
+    command = getattr(importlib.import_module(module), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{target} is not a click command")
+    return command
 
 
 def first_paragraph(text: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from kakunin import clock, render
+from kakunin import clock
 from kakunin.cli.base import EXIT_NEGATIVE, CliError, WholeHelpGroup, emit_json, finish, json_option, registry
 from kakunin.cli.progress import shown
 
@@ -123,7 +123,7 @@ def lineage_verify(
 
     With KAKUNIN_HMAC_KEY every seal is checked too, and with checkpoints the chain tails.
     """
-    from kakunin import audit
+    from kakunin import audit, render
     from kakunin.keys import hmac_key_if_set
     from kakunin.lineage.formats import AuditAction
     from kakunin.lineage.verify import verify
@@ -162,6 +162,7 @@ def lineage_verify(
 @json_option
 def lineage_checkpoint(out: Path | None, as_json: bool) -> None:
     """Sign the heads and counts of every chain (KAKUNIN_SIGNING_KEY); exit 1 if the lineage is not intact."""
+    from kakunin import render
     from kakunin.errors import InputError
     from kakunin.keys import hmac_key_if_set
     from kakunin.lineage.checkpoint import summary_line, take_checkpoint
