@@ -33,7 +33,7 @@ def read_as(source: Any, schema: pa.Schema, columns: list[str] | None = None) ->
     found = parquet.schema_arrow
     for target in schema:
         if target.name in found.names:  # the dataset read checks every field of the schema, read or not
-            pa.array([], found.field(target.name).type).cast(target.type)
+            pa.nulls(0, found.field(target.name).type).cast(target.type)
     wanted = [schema.field(name) for name in (columns if columns is not None else schema.names)]
     present = [f.name for f in wanted if f.name in found.names]
     table = parquet.read(columns=present) if present else None

@@ -342,9 +342,9 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     for key in state.expected_files:
         if not store.exists(key):
             state.fail("curated", key, "a published file is missing and no closed purge certificate names it")
-    in_manifests = pa.chunked_array(state.manifest_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
-    in_curated = pa.chunked_array(curated_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
-    purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    in_manifests = pa.chunked_array(state.manifest_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
+    in_curated = pa.chunked_array(curated_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
+    purged = pa.chunked_array(state.purged_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
     accounted = pc.or_(pc.is_in(in_manifests, value_set=in_curated), pc.is_in(in_manifests, value_set=purged))
     missing = pc.filter(in_manifests, pc.invert(accounted))
     resurrected = pc.filter(in_curated, pc.is_in(in_curated, value_set=purged))
@@ -542,7 +542,7 @@ def verify(
     tell(5, total, "leftovers")
     _verify_no_leftovers(store, state)
     _verify_locks(store, state)
-    purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    purged = pa.chunked_array(state.purged_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
     check_subject_index(store, state.problems, purged=purged, key=key, contract_for=contract_for)
     exports = check_exports(store, state.problems)
     rehashed = None
