@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from kakunin.errors import KakuninError
@@ -33,6 +32,7 @@ from kakunin.layout import (
     folder_prefix,
 )
 from kakunin.lineage.chain import Chain, linked_manifests
+from kakunin.lineage.columns import read_columns
 from kakunin.lineage.corrections import linked_corrections
 from kakunin.lineage.formats import AuditAction, AuditEntry, Certificate, CertificateLink
 from kakunin.lineage.problems import Problems, unsafe_keys
@@ -84,7 +84,7 @@ def ledger_of(store: ObjectStore) -> ExportLedger:
         ):
             continue  # the certificate check reports a purged-records list missing or changed
         with store.open_input(records.key) as handle:
-            ledger.purged.append(pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks())
+            ledger.purged.append(read_columns(handle, ["record_id"]).column("record_id").combine_chunks())
     for correction in linked_corrections(store):
         for change in correction.exports:
             ledger.move(change.key, change.sha256_before, change.sha256_after)
@@ -211,7 +211,7 @@ def _manifest_records(store: ObjectStore, dataset: str) -> pa.Array:
     for _, manifest_key in linked_manifests(store):
         try:
             with store.open_input(manifest_key) as handle:
-                table = pq.read_table(handle, columns=["record_id", "dataset"])
+                table = read_columns(handle, ["record_id", "dataset"])
         except (KakuninError, OSError, pa.ArrowException):
             continue  # verify's manifest check reports it
         found.append(table.filter(pc.equal(table.column("dataset"), dataset)).column("record_id").combine_chunks())
@@ -242,7 +242,7 @@ def _check_rows(
 
 def _ids(store: ObjectStore, key: str) -> pa.Array:
     with store.open_input(key) as handle:
-        return pq.read_table(handle, columns=[SOURCE_RECORD_ID]).column(SOURCE_RECORD_ID).combine_chunks()
+        return read_columns(handle, [SOURCE_RECORD_ID]).column(SOURCE_RECORD_ID).combine_chunks()
 
 
 def _report(problems: Problems, receipt: ExportReceipt, ids: Iterable[pa.Scalar], why: str) -> None:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from kakunin.errors import StorageNotFound
 from kakunin.lineage.chain import linked_manifests
+from kakunin.lineage.columns import read_columns
 from kakunin.lineage.corrections import corrected_digests, linked_corrections, with_corrected_digests
 from kakunin.lineage.digests import Hmac, canonical_records
 from kakunin.lineage.problems import Problems, unsafe_keys
@@ -38,7 +39,7 @@ def recheck_record_digests(store: ObjectStore, key: bytes, contract_for: Contrac
     for header_key, manifest_key in linked_manifests(store):
         try:
             with store.open_input(manifest_key) as handle:
-                rows = pq.read_table(handle, columns=["record_id", "record_digest", "curated_file", "dataset"])
+                rows = read_columns(handle, ["record_id", "record_digest", "curated_file", "dataset"])
         except (StorageNotFound, pa.ArrowException, OSError):  # pyarrow raises OSError for a corrupt footer
             # Unreadable or missing: verify's manifest check reports it; there is nothing to re-derive from.
             problems.fail("digest", manifest_key, "the manifest cannot be read: its record digests were not re-derived")
@@ -64,7 +65,7 @@ def _recheck_file(
     expected = rows.filter(pc.equal(rows.column("curated_file"), curated_key))
     try:
         with store.reading(curated_key) as path:
-            table = pq.read_table(path)
+            table = pq.ParquetFile(path).read()
     except pa.ArrowException:
         problems.fail("digest", curated_key, "the curated file cannot be read as Parquet: digests not re-derived")
         return 0

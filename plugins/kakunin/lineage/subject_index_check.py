@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from kakunin.errors import KakuninError
@@ -29,6 +28,7 @@ from kakunin.layout import (
     subject_index_key,
 )
 from kakunin.lineage.chain import Chain, linked_manifests
+from kakunin.lineage.columns import read_as, read_columns
 from kakunin.lineage.formats import AuditAction, AuditEntry, Certificate, CertificateLink, ManifestHeader
 from kakunin.lineage.problems import Problems, unsafe_keys
 from kakunin.storage import ObjectStore
@@ -68,36 +68,48 @@ def linked_batches(store: ObjectStore) -> Iterator[LinkedBatch]:
         yield LinkedBatch(BatchRef(header.dataset, header.batch_id), header, manifest_key)
 
 
-def live_index_rows(store: ObjectStore, batch: LinkedBatch, contract_for: ContractFor, key: bytes) -> pa.Table | None:
+def live_index_rows(
+    store: ObjectStore, batch: LinkedBatch, contract_for: ContractFor, key: bytes, *, ordered: bool = True
+) -> pa.Table | None:
     """The index rows the batch's live curated records give (`key` = KAKUNIN_HMAC_KEY); None when its dataset
-    declares no identifiers (or has no contract here)."""
+    declares no identifiers (or has no contract here). Sorted by digest as the index is stored, unless not
+    `ordered` (verify compares them as sets: sorting a million digests buys it nothing)."""
     from kakunin.subjects.identifiers import INDEX_SCHEMA, index_rows, subject_key
 
     contract = contract_for(batch.ref.dataset)
     if contract is None or not contract.identifiers:
         return None
     with store.open_input(batch.manifest_key) as handle:
-        rows = pq.read_table(handle, columns=["record_id", "curated_file"])
+        rows = read_columns(handle, ["record_id", "curated_file"])
+    needed = ["record_id", *(s.column for s in contract.identifiers)]
+    needed += [s.birth_date for s in contract.identifiers if s.birth_date is not None]
     parts = [INDEX_SCHEMA.empty_table()]
     derived = subject_key(key)
     for curated_key in pc.unique(rows.column("curated_file")).to_pylist():
         if unsafe_keys([curated_key]) or not store.exists(curated_key):
             continue
         with store.reading(curated_key) as path:
-            table = pq.read_table(path)
+            table = read_columns(path, list(dict.fromkeys(needed)))  # only what the identifiers are taken over
         table = table.filter(pc.is_in(table.column("record_id"), value_set=rows.column("record_id")))
         if table.num_rows:
             parts.append(index_rows(table.column("record_id"), table, contract, derived))
     found = pa.concat_tables(parts)
+    if not ordered:
+        return found
     return found.sort_by([("digest", "ascending"), ("record_id", "ascending")])
 
 
 def check_subject_index(
     store: ObjectStore, problems: Problems, *, purged: pa.Array, key: bytes | None, contract_for: ContractFor | None
 ) -> int:
-    """Report every index file or row that does not match the lineage; returns how many index files were read."""
+    """Report every index file or row that does not match the lineage; returns how many index files were read.
+
+    Each index file is read once: keyless, only its record ids; keyed, whole, and its content is compared
+    then, its problems kept to be reported in their place after the file checks."""
     accounts = _accounts(store)
     batches = {b.ref: b for b in linked_batches(store)}
+    keyed = key is not None and contract_for is not None
+    compared: dict[BatchRef, Problems] = {}
     files = 0
     for index_key in sorted(store.list_keys(folder_prefix(SUBJECT_INDEX))):
         ref = parse_subject_index_key(index_key)
@@ -118,7 +130,16 @@ def check_subject_index(
                 index_key,
                 "the batch's manifest header pins no subject index and no reindex audit entry wrote it",
             )
-        _check_file(store, problems, batch, index_key, purged)
+        whole = keyed and subject_index_key(ref) == index_key
+        try:
+            index: pa.Table | None = _index_table(store, index_key, whole=whole)
+        except (pa.ArrowException, KeyError, KakuninError, OSError):
+            index = None
+        _check_file(store, problems, batch, index_key, index, purged)
+        if whole and key is not None and contract_for is not None:
+            compared[ref] = Problems()
+            _check_content(store, compared[ref], batch, key, contract_for, purged, index=index)
+        del index  # an index of millions of rows: not held while the next is read
     for batch in batches.values():
         index_key = subject_index_key(batch.ref)
         pinned = batch.header.subject_index is not None
@@ -129,21 +150,24 @@ def check_subject_index(
                 f"the subject index its manifest header pins is missing and no closed purge certificate deleted it; "
                 f"rebuild it with `{REINDEX_HINT} --batch {batch.ref.batch_id}`",
             )
-        if key is not None and contract_for is not None:
+        if batch.ref in compared:
+            problems += compared[batch.ref]
+        elif key is not None and contract_for is not None:
             _check_content(store, problems, batch, key, contract_for, purged)
     return files
 
 
-def _check_file(store: ObjectStore, problems: Problems, batch: LinkedBatch, index_key: str, purged: pa.Array) -> None:
-    """The file's record ids are the batch's, and none was purged."""
-    try:
-        ids = _index_table(store, index_key).column("record_id").combine_chunks()
-    except (pa.ArrowException, KeyError, KakuninError, OSError):
+def _check_file(
+    store: ObjectStore, problems: Problems, batch: LinkedBatch, index_key: str, index: pa.Table | None, purged: pa.Array
+) -> None:
+    """The file's record ids (`index`; None: it could not be read) are the batch's, and none was purged."""
+    if index is None:
         problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
         return
+    ids = index.column("record_id").combine_chunks()
     try:
         with store.open_input(batch.manifest_key) as handle:
-            of_batch = pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
+            of_batch = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
     except (pa.ArrowException, KakuninError, OSError):
         return  # verify's manifest check reports an unreadable manifest
     strangers = pc.unique(ids.filter(pc.invert(pc.is_in(ids, value_set=of_batch))))
@@ -164,13 +188,25 @@ def _check_file(store: ObjectStore, problems: Problems, batch: LinkedBatch, inde
         )
 
 
+_UNREAD = pa.table({})  # `_check_content`'s index argument when the caller has not read the index file
+
+
 def _check_content(
-    store: ObjectStore, problems: Problems, batch: LinkedBatch, key: bytes, contract_for: ContractFor, purged: pa.Array
+    store: ObjectStore,
+    problems: Problems,
+    batch: LinkedBatch,
+    key: bytes,
+    contract_for: ContractFor,
+    purged: pa.Array,
+    *,
+    index: pa.Table | None = _UNREAD,
 ) -> None:
-    """Keyed: the index holds exactly the rows the batch's live curated records give."""
+    """Keyed: the index holds exactly the rows the batch's live curated records give.
+
+    `index` is the index file as the caller read it (None: unreadable); by default it is read here."""
     index_key = subject_index_key(batch.ref)
     try:
-        expected = live_index_rows(store, batch, contract_for, key)
+        expected = live_index_rows(store, batch, contract_for, key, ordered=False)
     except (pa.ArrowException, KeyError, KakuninError, OSError):
         problems.fail(
             CHECK, index_key, "the batch's manifest or curated records cannot be read: its index was not re-derived"
@@ -187,21 +223,29 @@ def _check_content(
                 f"or erased by identifier; write its index with `{REINDEX_HINT}`",
             )
         return
-    try:
-        actual = _index_table(store, index_key)
-    except (pa.ArrowException, KeyError, KakuninError, OSError):
+    if index is _UNREAD:
+        try:
+            index = _index_table(store, index_key, whole=True)
+        except (pa.ArrowException, KeyError, KakuninError, OSError):
+            index = None
+    if index is None:
         return  # reported by _check_file
-    actual = actual.filter(pc.invert(pc.is_in(actual.column("record_id"), value_set=purged)))
-    missing = _rows_not_in(expected, actual)
-    if len(missing):
+    actual = index.filter(pc.invert(pc.is_in(index.column("record_id"), value_set=purged)))
+    expected_keys, actual_keys = _row_keys(expected), _row_keys(actual)
+    missing = expected.filter(pc.invert(pc.is_in(expected_keys, value_set=actual_keys)))
+    if missing.num_rows:
+        first = missing.sort_by([("digest", "ascending"), ("record_id", "ascending")]).column("record_id")[0]
         problems.fail(
             CHECK,
             index_key,
-            f"{len(missing)} identifier row(s) of live records are missing from the index (first record: "
-            f"{missing[0].as_py()}): that person can no longer be found or erased by identifier; rebuild it with "
+            f"{missing.num_rows} identifier row(s) of live records are missing from the index (first record: "
+            f"{first.as_py()}): that person can no longer be found or erased by identifier; rebuild it with "
             f"`{REINDEX_HINT} --batch {batch.ref.batch_id}`",
         )
-    extra = _rows_not_in(actual, expected)
+    del expected
+    extra = (
+        actual.column("record_id").combine_chunks().filter(pc.invert(pc.is_in(actual_keys, value_set=expected_keys)))
+    )
     if len(extra):
         problems.fail(
             CHECK,
@@ -210,22 +254,18 @@ def _check_content(
         )
 
 
-def _rows_not_in(rows: pa.Table, other: pa.Table) -> pa.Array:
-    """Record ids of the rows of `rows` that `other` lacks (same record, kind and digest)."""
-    mine, theirs = _row_keys(rows), _row_keys(other)
-    return rows.column("record_id").combine_chunks().filter(pc.invert(pc.is_in(mine, value_set=theirs)))
-
-
 def _row_keys(rows: pa.Table) -> pa.Array:
+    """One text per row (record, kind, digest), to compare rows as a set."""
     columns = [rows.column(c).combine_chunks() for c in ("record_id", "kind", "digest")]
     return pc.binary_join_element_wise(*columns, _ROW_SEPARATOR)
 
 
-def _index_table(store: ObjectStore, index_key: str) -> pa.Table:
+def _index_table(store: ObjectStore, index_key: str, *, whole: bool) -> pa.Table:
+    """The index file as its schema reads it: `whole`, or only its record ids (the keyless check's need)."""
     from kakunin.subjects.identifiers import INDEX_SCHEMA
 
     with store.open_input(index_key) as handle:
-        return pq.read_table(handle, schema=INDEX_SCHEMA)
+        return read_as(handle, INDEX_SCHEMA, None if whole else ["record_id"])
 
 
 def _accounts(store: ObjectStore) -> _Accounts:

@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from kakunin.errors import KakuninError
@@ -61,6 +60,7 @@ from kakunin.layout import (
 )
 from kakunin.lineage import seal
 from kakunin.lineage.chain import Chain
+from kakunin.lineage.columns import read_columns
 from kakunin.lineage.decisions import verify_decisions
 from kakunin.lineage.export_check import check_exports
 from kakunin.lineage.formats import (
@@ -252,7 +252,7 @@ def _verify_header_files(store: ObjectStore, header: ManifestHeader, where: str,
         state.fail("manifest", manifest_key, "manifest.parquet changed (SHA-256 differs from its header)")
     else:
         with store.open_input(manifest_key) as handle:
-            state.manifest_ids.append(pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks())
+            state.manifest_ids.append(read_columns(handle, ["record_id"]).column("record_id").combine_chunks())
     actual = _file_sha(store, header.provenance_document.key)
     if actual != header.provenance_document.sha256:
         problem = "missing" if actual is None else "changed (SHA-256 differs from the header)"
@@ -336,15 +336,15 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
             state.fail("curated", key, "changed since it was published (SHA-256 differs from its manifest header)")
         try:
             with store.open_input(key) as handle:
-                curated_ids.append(pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks())
+                curated_ids.append(read_columns(handle, ["record_id"]).column("record_id").combine_chunks())
         except (pa.ArrowException, OSError):
             state.fail("curated", key, "not a readable Parquet file")
     for key in state.expected_files:
         if not store.exists(key):
             state.fail("curated", key, "a published file is missing and no closed purge certificate names it")
-    in_manifests = pa.chunked_array(state.manifest_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
-    in_curated = pa.chunked_array(curated_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
-    purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    in_manifests = pa.chunked_array(state.manifest_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
+    in_curated = pa.chunked_array(curated_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
+    purged = pa.chunked_array(state.purged_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
     accounted = pc.or_(pc.is_in(in_manifests, value_set=in_curated), pc.is_in(in_manifests, value_set=purged))
     missing = pc.filter(in_manifests, pc.invert(accounted))
     resurrected = pc.filter(in_curated, pc.is_in(in_curated, value_set=purged))
@@ -407,9 +407,7 @@ def _verify_certificates(store: ObjectStore, state: _State) -> int:
             state.fail("certificate", certificate.records.key, "purged-records list missing or changed")
         else:
             with store.open_input(certificate.records.key) as handle:
-                state.purged_ids.append(
-                    pq.read_table(handle, columns=["record_id"]).column("record_id").combine_chunks()
-                )
+                state.purged_ids.append(read_columns(handle, ["record_id"]).column("record_id").combine_chunks())
         for action in certificate.files:
             state.file_updates[action.key] = action.sha256_after if action.action == "rewrite" else None
         for replanned in certificate.replanned:  # changed by another run before this one came to it
@@ -544,7 +542,7 @@ def verify(
     tell(5, total, "leftovers")
     _verify_no_leftovers(store, state)
     _verify_locks(store, state)
-    purged = pa.chunked_array(state.purged_ids or [pa.array([], pa.string())], pa.string()).combine_chunks()
+    purged = pa.chunked_array(state.purged_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
     check_subject_index(store, state.problems, purged=purged, key=key, contract_for=contract_for)
     exports = check_exports(store, state.problems)
     rehashed = None
