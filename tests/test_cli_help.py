@@ -107,27 +107,27 @@ def test_every_command_of_the_table_and_of_its_groups_loads() -> None:
         assert set(attached) <= set(_subcommands(command))
 
 
-def test_the_top_level_help_loads_no_command() -> None:
-    """Asking `kakunin --help` imports none of the command modules (they are loaded when run)."""
+def _cli_modules_loaded_by(argv: list[str]) -> tuple[str, set[str]]:
+    """What `kakunin <argv>` prints in a fresh process, and which `kakunin.cli.*` modules it imported."""
     probe = (
         "import sys; from kakunin.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('kakunin.cli.'))))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1].split() == ["kakunin.cli.base"]
-    assert "lineage     Trace a record's story" in done.stdout
+    return done.stdout, set(done.stdout.splitlines()[-1].split())
+
+
+def test_the_top_level_help_loads_no_command() -> None:
+    """Asking `kakunin --help` imports none of the command modules (they are loaded when run)."""
+    printed, loaded = _cli_modules_loaded_by(["--help"])
+    assert loaded == {"kakunin.cli.base"}
+    assert "lineage     Trace a record's story" in printed
 
 
 def test_a_command_loads_its_own_module_and_not_the_others() -> None:
-    probe = (
-        "import sys; from kakunin.cli import main\n"
-        "try:\n    main(['lineage', 'trace', '--help'])\nexcept SystemExit:\n    pass\n"
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('kakunin.cli.'))))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert "Where RECORD_ID came from" in done.stdout
-    loaded = set(done.stdout.splitlines()[-1].split())
+    printed, loaded = _cli_modules_loaded_by(["lineage", "trace", "--help"])
+    assert "Where RECORD_ID came from" in printed
     assert "kakunin.cli.lineage" in loaded
     assert not loaded & {"kakunin.cli.demo", "kakunin.cli.provenance", "kakunin.cli.retention", "kakunin.cli.audit"}
 
