@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -223,49 +223,20 @@ def _evidence(batch: Path) -> list[dict[str, str]]:
     return entries
 
 
-def build_curated_store(home: Path, *, records: int, expired: int, seed: int = 3) -> None:
-    """A curated store of `records` records, `expired` of them in partitions that have expired by 2021-01-01.
+def build_curated_store(home: Path, *, records: int, expired: int) -> None:
+    """A store of `records` records, `expired` of them in partitions that have expired by 2021-01-01.
 
-    Built directly (not through intake) so that ten million records take seconds: files of
-    at most 100,000 records, expired ones in 2020 partitions, the rest spread over 2030-2034.
+    Built directly (`build_lineage_store`: manifests, curated files, headers, chain) so that ten
+    million records take seconds: batches of at most 500,000 records, the expired ones in 2020
+    partitions, the rest spread over 2030-2034; digests constant (retention never reads them).
     """
-    from datetime import date
-
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from kakunin.intake.records import uuid7_strings
-    from kakunin.layout import BatchRef
-
-    rng = np.random.default_rng(seed)
-    per_file = 100_000
-
-    def write(month: str, count: int, batch: int, until: date) -> None:
-        batch_id = f"20260101T000000{batch:06d}Z-00000000"
-        target = home / BatchRef("bench", batch_id).curated(month)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        table = pa.table(
-            {
-                "record_id": uuid7_strings(count, unix_ms=1_764_140_000_000 + batch),
-                "customer_no": pa.array(np.char.add("C", rng.integers(10**6, 10**7, count).astype(str))),
-                "email": pa.array(np.char.add(rng.integers(0, 10**9, count).astype(str), "@example.jp")),
-                "retention_until": pa.nulls(count, pa.date32()).fill_null(pa.scalar(until, pa.date32())),
-            }
-        )
-        pq.write_table(table, target, compression="zstd")
-        _write_header(home, batch_id)
-
-    batch = 0
-    for start in range(0, expired, per_file):
-        batch += 1
-        write("2020-06", min(per_file, expired - start), batch, date(2020, 6, 15))
+    per_batch = 500_000
+    batches = [(min(per_batch, expired - start), date(2020, 6, 15)) for start in range(0, expired, per_batch)]
     kept = records - expired
-    for start in range(0, kept, per_file):
-        batch += 1
-        month = 2030 * 12 + (batch % 60)
-        year, month_index = divmod(month, 12)
-        write(f"{year}-{month_index + 1:02d}", min(per_file, kept - start), batch, date(year, month_index + 1, 15))
+    for number, start in enumerate(range(0, kept, per_batch)):
+        year, month_index = divmod(2030 * 12 + number % 60, 12)
+        batches.append((min(per_batch, kept - start), date(year, month_index + 1, 15)))
+    build_lineage_store(home, batches=batches, random_digests=False)
 
 
 def synthetic_header(
@@ -311,18 +282,13 @@ def synthetic_header(
     )
 
 
-def _write_header(home: Path, batch_id: str) -> None:
-    """A manifest header for a synthetic batch: retention only purges batches whose lineage is written."""
-    from kakunin.layout import BatchRef
-
-    header = synthetic_header(batch_id, sequence=0, records=0)
-    target = home / BatchRef("bench", batch_id).manifest_header
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(header.model_dump_json(), encoding="utf-8")
+def lineage_batches(rows: int, batch_rows: int = 500_000) -> list[tuple[int, date]]:
+    """`rows` records in batches of `batch_rows`, all kept until 2031-01-15 (live records for trace)."""
+    return [(min(batch_rows, rows - start), date(2031, 1, 15)) for start in range(0, rows, batch_rows)]
 
 
-def build_lineage_store(home: Path, *, rows: int, batch_rows: int = 500_000) -> list[str]:
-    """A store whose manifest chain links `rows` manifest rows in batches of `batch_rows`; one id per batch back.
+def build_lineage_store(home: Path, *, batches: list[tuple[int, date]], random_digests: bool = True) -> list[str]:
+    """A store whose manifest chain links one batch per (records, retention_until); one id per batch back.
 
     Built directly (not through intake) so ten million rows take seconds, in the shapes intake
     writes (`intake.manifest.write_lineage`): manifest.parquet (MANIFEST_SCHEMA) with a row group
@@ -347,14 +313,14 @@ def build_lineage_store(home: Path, *, rows: int, batch_rows: int = 500_000) -> 
     zero = "0" * 64
     middle_ids: list[str] = []
     previous_header: str | None = None
-    for number, start in enumerate(range(0, rows, batch_rows), start=1):
-        n = min(batch_rows, rows - start)
+    start = 0
+    for number, (n, kept_until) in enumerate(batches, start=1):
         batch_id = f"20260101T000000{number:06d}Z-00000000"
         ref = BatchRef("bench", batch_id)
         ids = uuid7_strings(n, unix_ms=1_764_140_000_000 + 1000 * number)
         middle_ids.append(str(ids[n // 2].as_py()))
-        curated_key = ref.curated("2031-01")
-        until = pa.nulls(n, pa.date32()).fill_null(pa.scalar(datetime(2031, 1, 15).date(), pa.date32()))
+        curated_key = ref.curated(kept_until.strftime("%Y-%m"))
+        until = pa.nulls(n, pa.date32()).fill_null(pa.scalar(kept_until, pa.date32()))
         curated_path = home / curated_key
         curated_path.parent.mkdir(parents=True, exist_ok=True)
         customer = pa.array(np.char.add("C", np.arange(start, start + n).astype(str)))
@@ -375,8 +341,8 @@ def build_lineage_store(home: Path, *, rows: int, batch_rows: int = 500_000) -> 
             "legal_ground": text.fill_null("consent"),
             "received_on": pa.nulls(n, pa.date32()).fill_null(pa.scalar(datetime(2026, 1, 1).date(), pa.date32())),
             "retention_until": until,
-            "record_digest": _hex_digests(n),  # random like real digests: they weigh on every read
-            "subject_digest": _hex_digests(n),
+            "record_digest": _hex_digests(n) if random_digests else text.fill_null(zero),  # random weigh on reads
+            "subject_digest": _hex_digests(n) if random_digests else text.fill_null(zero),
             "curated_file": text.fill_null(curated_key),
             "validation_run_id": text.fill_null("bench"),
             "retention_clock": text.fill_null("received_on"),
@@ -409,6 +375,7 @@ def build_lineage_store(home: Path, *, rows: int, batch_rows: int = 500_000) -> 
             )
 
         Chain(store, MANIFEST_CHAIN).append(link)
+        start += n
     return middle_ids
 
 
@@ -717,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
         build_curated_store(args.build_store, records=args.rows, expired=args.expired)
         return 0
     if args.build_lineage is not None:
-        ids = build_lineage_store(args.build_lineage, rows=args.rows)
+        ids = build_lineage_store(args.build_lineage, batches=lineage_batches(args.rows))
         ids_file = args.build_lineage.with_name(f"{args.build_lineage.name}.ids.json")
         ids_file.write_text(json.dumps(ids), encoding="utf-8")
         return 0

@@ -11,7 +11,7 @@ from kakunin.errors import UnknownRecord
 from kakunin.layout import MANIFESTS
 from kakunin.lineage.trace import trace, trace_json
 from kakunin.storage import LocalStore
-from kakunin_dev.bench import build_lineage_store
+from kakunin_dev.bench import build_lineage_store, lineage_batches
 
 
 def _manifests(home: Path) -> list[Path]:
@@ -25,7 +25,7 @@ def _all_ids(path: Path) -> list[str]:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """Three linked manifests of 600 rows, each batch's ids of its own millisecond, as intake stamps them."""
-    build_lineage_store(tmp_path, rows=1800, batch_rows=600)
+    build_lineage_store(tmp_path, batches=lineage_batches(1800, batch_rows=600))
     return tmp_path
 
 
