@@ -33,6 +33,7 @@ from kakunin.intake.work import (
     GateRecord,
     ParseRecord,
     gate_record,
+    read_in_chunks,
     subject_rows_buckets,
 )
 from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key, subject_index_key
@@ -207,7 +208,7 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
         present = assigned_file.schema_arrow.names  # work files of an older release have no retention_clamped
         columns = [name for name in LINEAGE_COLUMNS.names if name in present]
         with pq.ParquetWriter(out, MANIFEST_SCHEMA, compression="zstd", use_dictionary=_REPEATING) as writer:
-            for chunk in assigned_file.iter_batches(batch_size=ctx.chunk_rows, columns=columns):
+            for chunk in read_in_chunks(assigned, chunk_rows=ctx.chunk_rows, columns=columns):
                 n = chunk.num_rows
                 months = pc.strftime(pc.cast(chunk.column(col.RETENTION_UNTIL), pa.timestamp("s")), format="%Y-%m")
                 curated = pc.binary_join_element_wise(before_month, months, after_month, "")
@@ -233,7 +234,7 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
                     "retention_clock": retention_clock,
                     **_entrusted_columns(document, n),
                 }
-                writer.write_batch(pa.record_batch([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA))
+                writer.write_table(pa.table([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA))
         return sha256_file(out)
 
 

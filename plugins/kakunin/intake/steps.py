@@ -57,6 +57,7 @@ from kakunin.intake.work import (
     gate_record,
     is_linked,
     is_rejected,
+    read_in_chunks,
 )
 from kakunin.layout import (
     BatchRef,
@@ -330,10 +331,10 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         screened = None  # screening's identifier digests, reused for the index rows
         if screening is not None and store.exists(ref.work(IDENTIFIERS)):
             screened = RowsBySource(files.enter_context(store.reading(ref.work(IDENTIFIERS))))
-        for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=ctx.chunk_rows):
+        for chunk in read_in_chunks(conformed, chunk_rows=ctx.chunk_rows):
             ctx.renew_lease()
             identifiers = screened.upto(chunk.column(SOURCE_ROW)[-1].as_py()) if screened is not None else None
-            table = pa.Table.from_batches([chunk]).drop_columns([PARSE_FAILURES])
+            table = chunk.drop_columns([PARSE_FAILURES])
             if len(erased):  # a filter copies the chunk even when it keeps every row
                 table = table.filter(pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased)))  # not quarantined
             failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)

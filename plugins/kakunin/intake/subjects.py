@@ -31,7 +31,14 @@ from kakunin.codes import ReasonCode
 from kakunin.contracts import DatasetContract, IdentifierKind
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus
 from kakunin.intake.outcomes import reject
-from kakunin.intake.work import CONFORMED, DIGEST_WORK_OPTIONS, IDENTIFIER_COLUMNS, IDENTIFIERS, gate_record
+from kakunin.intake.work import (
+    CONFORMED,
+    DIGEST_WORK_OPTIONS,
+    IDENTIFIER_COLUMNS,
+    IDENTIFIERS,
+    gate_record,
+    read_in_chunks,
+)
 from kakunin.layout import BatchRef, parse_subject_index_key
 from kakunin.lineage.formats import SOURCE_ROW, Overlap, read_receipt
 from kakunin.provenance.denylist import normalise_company_name
@@ -111,7 +118,7 @@ def screen(
     wanted = pa.array(sorted(suppressed), pa.string())
     rows = 0
     erased: list[pa.Array] = []
-    for chunk in pq.ParquetFile(conformed).iter_batches(batch_size=chunk_rows):
+    for chunk in read_in_chunks(conformed, chunk_rows=chunk_rows):
         before_chunk()
         rows += chunk.num_rows
         found = index_rows(chunk.column(SOURCE_ROW), chunk, contract, key)

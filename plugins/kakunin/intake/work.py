@@ -6,9 +6,12 @@ The records hold counts, hashes and the accepted document, never personal data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from kakunin.hashing import sha256_bytes
@@ -95,6 +98,20 @@ IDENTIFIER_COLUMNS = pa.schema(
         pa.field("digest", pa.string(), nullable=False),
     ]
 )
+
+
+def read_in_chunks(path: Path, *, chunk_rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """A work file a chunk at a time: its row groups (a step's chunks) when none is much larger than a
+    chunk, else batches of `chunk_rows`. Measured: `iter_batches` reads well ahead of the batch it hands
+    out (a 1M-row file peaked at 390 MiB against 260 MiB read a row group at a time)."""
+    parquet = pq.ParquetFile(path)
+    sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
+    if sizes and max(sizes) <= 2 * chunk_rows:
+        for index in range(parquet.num_row_groups):
+            yield parquet.read_row_group(index, columns=columns)
+    else:
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
+            yield pa.Table.from_batches([batch])
 
 
 class GateRecord(BaseModel):
