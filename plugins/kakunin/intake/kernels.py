@@ -1,7 +1,7 @@
 """Arrow kernels of the intake steps: pure functions of tables, vectorised, no I/O.
 
-Per-row work runs here in Arrow or NumPy (never a Python loop over rows, except the HMAC
-in `lineage.digests`), one chunk at a time, so a batch of millions of rows fits in memory.
+Per-row work runs here in Arrow, NumPy or DuckDB (the HMACs of `lineage.digests`), never a
+Python loop over rows, one chunk at a time, so a batch of millions of rows fits in memory.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 HMAC-SHA256(key, normalised subject key). Both are defined here, next to the formats,
 so that trace and an auditor's own check use the definition, not the writer's code.
 The canonical form is built by Arrow string kernels and the HMACs by DuckDB's vectorised
-`sha256`, on every core (RFC 2104 spelled out in SQL: the same digests as Python's `hmac`,
-about 0.3 s per million rows here against 0.9 s for a Python loop).
+`sha256`, on every core (RFC 2104 spelled out in SQL: the same digests as Python's `hmac`;
+measured here about 1.1 s per million messages, against 1.6-2.5 s for a Python loop over
+precomputed states and 3.6 s for `hmac.digest`).
 """
 
 from __future__ import annotations
