@@ -21,7 +21,6 @@ from kakunin.intake.work import (
     FAILED_ROWS,
     LINEAGE,
     LINEAGE_COLUMNS,
-    SUBJECT_BUCKET_CHARACTERS,
     AssignRecord,
     subject_rows_bucket,
 )
@@ -33,9 +32,10 @@ from kakunin.subjects.identifiers import INDEX_SCHEMA
 class Stager:
     """The open writers of one `assign` run, and what went through them."""
 
-    def __init__(self, store: ObjectStore, ref: BatchRef) -> None:
+    def __init__(self, store: ObjectStore, ref: BatchRef, *, bucket_characters: int = 0) -> None:
         self.store = store
         self.ref = ref
+        self.bucket_characters = bucket_characters  # `work.subject_bucket_characters` of the batch
         self.months: dict[str, int] = {}
         self.quarantined = self.fallbacks = self.clamped = self.index_rows = 0
         self._stack = ExitStack()
@@ -77,11 +77,15 @@ class Stager:
     def _add_index_rows(self, rows: pa.Table) -> None:
         """Index rows to the bucket of their digest's prefix (lineage sorts one bucket at a time): sorted by
         prefix once, then each bucket is a slice."""
-        prefix = pc.utf8_slice_codeunits(rows.column("digest").combine_chunks(), 0, SUBJECT_BUCKET_CHARACTERS)
-        order = pc.sort_indices(prefix)
-        rows, runs = rows.take(order), pc.run_end_encode(prefix.take(order))
+        if self.bucket_characters == 0:
+            buckets, ends = [""], [rows.num_rows]  # one bucket: no sort, no copy
+        else:
+            prefix = pc.utf8_slice_codeunits(rows.column("digest").combine_chunks(), 0, self.bucket_characters)
+            order = pc.sort_indices(prefix)
+            rows, runs = rows.take(order), pc.run_end_encode(prefix.take(order))
+            buckets, ends = runs.values.to_pylist(), runs.run_ends.to_pylist()
         start = 0
-        for bucket, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        for bucket, end in zip(buckets, ends, strict=True):
             if bucket not in self._subjects:
                 path = self._stack.enter_context(self.store.writing(self.ref.work(subject_rows_bucket(bucket))))
                 self._subjects[bucket] = self._stack.enter_context(

@@ -58,6 +58,7 @@ from kakunin.intake.work import (
     is_linked,
     is_rejected,
     read_in_chunks,
+    subject_bucket_characters,
 )
 from kakunin.layout import (
     BatchRef,
@@ -326,7 +327,8 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         failures = pq.read_table(path)
     failing_rows = failures.column(SOURCE_ROW)
     with ExitStack() as files:
-        stager = files.enter_context(Stager(store, ref))
+        rows = load(store, ref.work(PARSE), ParseRecord).rows
+        stager = files.enter_context(Stager(store, ref, bucket_characters=subject_bucket_characters(rows)))
         conformed = files.enter_context(store.reading(ref.work(CONFORMED)))
         screened = None  # screening's identifier digests, reused for the index rows
         if screening is not None and store.exists(ref.work(IDENTIFIERS)):

@@ -59,14 +59,20 @@ IDENTIFIERS = (
     "identifiers.parquet"  # (source row, kind, digest) per identifier, in source-row order: screening's digests
 )
 SUBJECT_ROWS = "subjects.parquet"  # the batch's subject index rows (record_id, kind, digest), of an older release
-SUBJECT_BUCKET_CHARACTERS = 2  # the index rows are staged in one file per digest prefix of this many hex characters
+
+
+def subject_bucket_characters(rows: int) -> int:
+    """How many leading hex characters of the digest name a batch's staging bucket: memory follows the
+    bucket, and every bucket is an object to write and delete (on S3, requests), so a small batch gets
+    one file, a million rows 16, four million and more 256 (about 62,000 index rows each at 4M)."""
+    if rows < 250_000:
+        return 0
+    return 1 if rows < 2_000_000 else 2
 
 
 def subject_rows_bucket(prefix: str) -> str:
-    """The work file of the subject index rows whose digest starts with `prefix`, published by lineage.
-
-    256 files (two hex characters), so that lineage sorts the index 1/256 at a time: memory follows
-    the bucket (about 16,000 index rows per million records), not the batch."""
+    """The work file of the subject index rows whose digest starts with `prefix` ("" when there is one
+    bucket), published by lineage, which sorts one bucket at a time."""
     return f"subjects-{prefix}.parquet"
 
 
