@@ -306,6 +306,7 @@ def build_lineage_store(home: Path, *, batches: list[tuple[int, date]], random_d
     from kakunin.lineage import seal
     from kakunin.lineage.chain import Chain
     from kakunin.lineage.formats import MANIFEST_SCHEMA, ChainLink, StoredObject
+    from kakunin.lineage.lookup import LOOKUP_ROW_GROUP_ROWS
     from kakunin.storage import LocalStore
     from kakunin.yaml_io import dump_json
 
@@ -317,7 +318,8 @@ def build_lineage_store(home: Path, *, batches: list[tuple[int, date]], random_d
     for number, (n, kept_until) in enumerate(batches, start=1):
         batch_id = f"20260101T000000{number:06d}Z-00000000"
         ref = BatchRef("bench", batch_id)
-        ids = uuid7_strings(n, unix_ms=1_764_140_000_000 + 1000 * number)
+        rows = np.arange(2, n + 2, dtype=np.int64)  # source rows, the id counter as intake stamps it
+        ids = uuid7_strings(n, unix_ms=1_764_140_000_000 + 1000 * number, sequence=rows)
         middle_ids.append(str(ids[n // 2].as_py()))
         curated_key = ref.curated(kept_until.strftime("%Y-%m"))
         until = pa.nulls(n, pa.date32()).fill_null(pa.scalar(kept_until, pa.date32()))
@@ -325,14 +327,15 @@ def build_lineage_store(home: Path, *, batches: list[tuple[int, date]], random_d
         curated_path.parent.mkdir(parents=True, exist_ok=True)
         customer = pa.array(np.char.add("C", np.arange(start, start + n).astype(str)))
         curated = pa.table({"record_id": ids, "customer_no": customer})
-        pq.write_table(curated.append_column("retention_until", until), curated_path, compression="zstd")
+        curated = curated.append_column("retention_until", until)
+        pq.write_table(curated, curated_path, compression="zstd", row_group_size=LOOKUP_ROW_GROUP_ROWS)
         text = pa.nulls(n, pa.string())
         columns = {
             "record_id": ids,
             "dataset": text.fill_null("bench"),
             "batch_id": text.fill_null(batch_id),
             "source_file_sha256": text.fill_null(zero),
-            "source_row": pa.array(range(2, n + 2), pa.int64()),
+            "source_row": pa.array(rows),
             "provenance_document_id": text.fill_null("PRV-2026-000000"),
             "provenance_sha256": text.fill_null(zero),
             "purposes": pa.ListArray.from_arrays(
@@ -353,8 +356,8 @@ def build_lineage_store(home: Path, *, batches: list[tuple[int, date]], random_d
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.table([columns[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA)
         with pq.ParquetWriter(manifest_path, MANIFEST_SCHEMA, compression="zstd") as writer:
-            for chunk in table.to_batches(max_chunksize=250_000):  # intake writes one row group per chunk
-                writer.write_batch(chunk)
+            for chunk in table.to_batches(max_chunksize=250_000):  # intake writes a chunk at a time
+                writer.write_table(pa.Table.from_batches([chunk]), row_group_size=LOOKUP_ROW_GROUP_ROWS)
         header = synthetic_header(
             batch_id,
             sequence=number,

@@ -57,6 +57,22 @@ def test_good_batches_are_published_with_lineage(
     assert (report.manifests, report.records) == (2, 60)
 
 
+def test_a_batch_published_in_chunks_has_ids_in_source_row_order(
+    store: ObjectStore, registry: Registry, submit: Submit
+) -> None:
+    """What lets `lineage trace` read one row group: manifest and curated rows sorted by record id."""
+    ref = submit(**few_bad_rows())
+    result = run_batch(ref, make_context(store, registry, chunk_rows=100))
+    assert (result.published, result.quarantined) == (595, 5)
+    manifest = read_parquet(store, keys_named(store, f"{MANIFESTS}/", "manifest.parquet")[0])
+    ids, rows = manifest.column("record_id").to_pylist(), manifest.column("source_row").to_pylist()
+    assert rows == sorted(rows)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 595
+    curated = curated_table(store)
+    assert curated.column("record_id").to_pylist() == ids
+
+
 def test_a_few_bad_rows_are_quarantined_and_the_rest_published(
     store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:

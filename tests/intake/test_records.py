@@ -26,6 +26,19 @@ def test_uuid7s_are_valid_distinct_and_carry_the_time() -> None:
     assert all(str(p) == i for p, i in zip(parsed, ids, strict=True))
 
 
+def test_uuid7s_counted_by_source_row_sort_in_row_order_and_stay_random_in_their_tail() -> None:
+    rows = np.arange(2, 200_002, dtype=np.int64)
+    ids = uuid7_strings(len(rows), unix_ms=1_764_140_000_000, sequence=rows).to_pylist()
+    parsed = [uuid.UUID(i) for i in ids]
+    assert ids == sorted(ids), "ids sort in source-row order"
+    assert len(set(ids)) == len(ids)
+    assert {(p.version, p.variant) for p in parsed} == {(7, uuid.RFC_4122)}
+    assert {int.from_bytes(p.bytes[:6], "big") for p in parsed} == {1_764_140_000_000}
+    assert len({p.bytes[10:] for p in parsed}) == len(parsed), "the last 48 bits are random, not the counter"
+    again = uuid7_strings(len(rows), unix_ms=1_764_140_000_000, sequence=rows).to_pylist()
+    assert not set(ids) & set(again), "the same rows stamped twice get new ids"
+
+
 @given(
     st.lists(st.dates(date(1900, 1, 1), date(2200, 1, 1)), min_size=1, max_size=30),
     st.integers(0, 30),

@@ -9,6 +9,7 @@ import pytest
 
 from kakunin.errors import UnknownRecord
 from kakunin.layout import MANIFESTS
+from kakunin.lineage import lookup
 from kakunin.lineage.trace import trace, trace_json
 from kakunin.storage import LocalStore
 from kakunin_dev.bench import build_lineage_store, lineage_batches
@@ -59,3 +60,25 @@ def test_a_manifest_without_footer_statistics_is_still_searched(home: Path) -> N
     assert answer["record_id"] == record_id
     assert answer["source_row"] == table.to_pylist()[450]["source_row"]
     assert answer["status"] == "live"
+
+
+def test_a_trace_decodes_one_row_group_of_the_manifest_and_one_of_the_curated_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids counted by source row make each row group's footer range narrow: one group is read, not all."""
+    monkeypatch.setattr(lookup, "LOOKUP_ROW_GROUP_ROWS", 100)
+    build_lineage_store(tmp_path, batches=lineage_batches(1200, batch_rows=600))
+    manifest = _manifests(tmp_path)[1]
+    assert pq.ParquetFile(manifest).metadata.num_row_groups == 6
+    record_id = _all_ids(manifest)[350]
+    read: list[int] = []
+    real = pq.ParquetFile.read_row_group
+
+    def counted(self: pq.ParquetFile, i: int, *args: object, **kwargs: object) -> object:
+        read.append(i)
+        return real(self, i, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", counted)
+    answer = trace_json(trace(LocalStore(tmp_path), record_id))
+    assert (answer["record_id"], answer["status"], answer["source_row"]) == (record_id, "live", 352)
+    assert read == [3, 3], "the fourth row group of the manifest, then of the curated file"

@@ -131,7 +131,10 @@ def stamp(passing: pa.Table, stamping: Stamping, identifiers: pa.Table | None = 
         period=stamping.period,
         latest=stamping.latest,
     )
-    record_ids = uuid7_strings(passing.num_rows, unix_ms=stamping.unix_ms)
+    # counted by source row, so the batch's ids (and its manifest, written in source order) sort by row
+    record_ids = uuid7_strings(
+        passing.num_rows, unix_ms=stamping.unix_ms, sequence=passing.column(SOURCE_ROW).to_numpy()
+    )
     contract = stamping.contract
     lineage = pa.table(
         [

@@ -48,6 +48,7 @@ from kakunin.lineage.formats import (
     ManifestHeader,
     StoredObject,
 )
+from kakunin.lineage.lookup import LOOKUP_ROW_GROUP_ROWS
 from kakunin.lineage.receipts import (
     GROUND_BLOCKS,
     Receipt,
@@ -234,7 +235,8 @@ def _write_manifest_parquet(ref: BatchRef, ctx: IntakeContext, inputs: _Inputs) 
                     "retention_clock": retention_clock,
                     **_entrusted_columns(document, n),
                 }
-                writer.write_table(pa.table([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA))
+                table = pa.table([arrays[f.name] for f in MANIFEST_SCHEMA], schema=MANIFEST_SCHEMA)
+                writer.write_table(table, row_group_size=LOOKUP_ROW_GROUP_ROWS)
         return sha256_file(out)
 
 

@@ -21,10 +21,26 @@ _UUID_HEX_POSITIONS = np.array([*range(8), *range(9, 13), *range(14, 18), *range
 _UUID_DASHES = np.array([8, 13, 18, 23])
 
 
-def uuid7_strings(count: int, *, unix_ms: int) -> pa.Array:
-    """`count` random UUIDv7s (RFC 9562) sharing the millisecond `unix_ms`, as canonical strings."""
+SEQUENCE_BITS = 26  # rand_a (12 bits) and the top 14 bits of rand_b: 67 million rows before the counter wraps
+
+
+def uuid7_strings(count: int, *, unix_ms: int, sequence: np.ndarray | None = None) -> pa.Array:
+    """`count` UUIDv7s (RFC 9562) sharing the millisecond `unix_ms`, as canonical strings.
+
+    With `sequence` (one non-negative integer per id, e.g. the source row), the bits after the
+    version hold it as a counter (RFC 9562 §6.2, method 1) and the last 48 bits stay random: ids
+    then sort in sequence order, so a batch's manifest is sorted by `record_id` and each row
+    group's footer min/max is a narrow range a lookup by id can trust (`lineage.lookup`).
+    Without it, all 74 bits after the version are random.
+    """
     raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
     raw[:, :6] = np.frombuffer(unix_ms.to_bytes(6, "big"), dtype=np.uint8)
+    if sequence is not None:
+        counter = np.asarray(sequence, dtype=np.uint64) & np.uint64((1 << SEQUENCE_BITS) - 1)
+        raw[:, 6] = (counter >> np.uint64(22)).astype(np.uint8)  # rand_a's top 4 bits (under the version)
+        raw[:, 7] = (counter >> np.uint64(14)).astype(np.uint8)  # .astype keeps the low 8 bits
+        raw[:, 8] = (counter >> np.uint64(8)).astype(np.uint8) & 0x3F  # under the variant
+        raw[:, 9] = counter.astype(np.uint8)
     raw[:, 6] = 0x70 | (raw[:, 6] & 0x0F)
     raw[:, 8] = 0x80 | (raw[:, 8] & 0x3F)
     hex_digits = np.empty((count, 32), dtype=np.uint8)

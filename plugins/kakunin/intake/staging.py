@@ -25,6 +25,7 @@ from kakunin.intake.work import (
     subject_rows_bucket,
 )
 from kakunin.layout import BatchRef
+from kakunin.lineage.lookup import LOOKUP_ROW_GROUP_ROWS
 from kakunin.storage import ObjectStore
 from kakunin.subjects.identifiers import INDEX_SCHEMA
 
@@ -69,7 +70,7 @@ class Stager:
                 self._curated[month] = self._stack.enter_context(
                     pq.ParquetWriter(path, part.schema, compression=CURATED_COMPRESSION)
                 )
-            self._curated[month].write_table(part)
+            self._curated[month].write_table(part, row_group_size=LOOKUP_ROW_GROUP_ROWS)
             self.months[month] = self.months.get(month, 0) + part.num_rows
         self.fallbacks += stamped.fallbacks
         self.clamped += stamped.clamped

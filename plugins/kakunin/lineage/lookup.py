@@ -19,6 +19,10 @@ import pyarrow.parquet as pq
 RECORD_ID = "record_id"
 _BATCH = 8192
 
+# Files looked up by record id (manifests, curated files) are written in row groups of at most
+# this many rows: with ids sorted by source row, a lookup decodes one such group, not a chunk.
+LOOKUP_ROW_GROUP_ROWS = 65_536
+
 
 def may_hold(metadata: pq.FileMetaData, group: int, column: int, record_id: str) -> bool:
     """False only when the row group's footer statistics prove `record_id` is not in it."""
