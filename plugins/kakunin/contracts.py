@@ -30,7 +30,7 @@ SPECIAL_CARE_PREFIX = "special_care."
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Purpose(_Strict):

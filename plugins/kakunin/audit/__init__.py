@@ -52,7 +52,7 @@ class EntryFields(TypedDict, total=False):
 class Actor(BaseModel):
     """Who is acting: a user id, and who vouches for it (None: the actor only says so)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(min_length=1, max_length=200)
     authenticated_by: str | None = Field(

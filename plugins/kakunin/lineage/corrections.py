@@ -35,7 +35,7 @@ CORRECTION_KIND = "kakunin.correction/v1"
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class FileChange(_Record):

@@ -65,7 +65,7 @@ MANIFEST_SCHEMA = pa.schema(
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class StoredObject(_Record):

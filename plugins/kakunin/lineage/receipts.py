@@ -42,7 +42,7 @@ GROUND_BLOCKS: dict[str, str] = {
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ReceiptProvider(_Record):
@@ -90,7 +90,9 @@ class ReceiptParty(_Record):
 class ReceiptPeriod(_Record):
     """A span of dates, both ends included, written `{from, to}` as in the provenance document."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True, defer_build=True
+    )
 
     start: Annotated[date, Field(alias="from")]
     to: date
@@ -224,6 +226,8 @@ class Receipt(_Record):
 
 class StoredReceipt(RootModel[Annotated[ReceiptV1 | Receipt, Field(discriminator="kind")]]):
     """A receipt record of either kind, as found in the store (`lineage/receipts/<dataset>/<batch_id>.json`)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 def read_receipt(data: bytes) -> ReceiptV1 | Receipt:

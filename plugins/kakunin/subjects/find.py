@@ -46,7 +46,7 @@ class RecordState(StrEnum):
 class FoundRecord(BaseModel):
     """One record of the person: where it came from, why it is held, where it stands."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     record_id: str
     dataset: str

@@ -17,7 +17,7 @@ from kakunin.contracts import IdentifierKind
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class IdentifierDigest(_Doc):

@@ -196,7 +196,7 @@ def stop_of(store: ObjectStore, stop_id: str) -> StopUse | None:
 class DuePolicy(BaseModel):
     """`expectations/subject-requests.yaml` (optional): how long each regime allows for an answer."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     due: dict[Regime, str] = dict(DEFAULT_DUE)
 
@@ -266,7 +266,7 @@ def request_of(store: ObjectStore, request_id: str) -> SubjectRequest | None:
 class RequestStatus(BaseModel):
     """A request with where it stands today."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     request: SubjectRequest
     state: str  # open | closed
