@@ -17,7 +17,7 @@ from kakunin.layout import CURATED, LANDING, MANIFESTS, WORK, BatchRef, batch_fo
 from kakunin.lineage.verify import verify
 from kakunin.storage import ObjectStore
 from tests.conftest import TODAY
-from tests.intake.conftest import few_bad_rows, make_context
+from tests.intake.conftest import KEY, few_bad_rows, make_context
 from tests.stores import holds_nothing, keys_like, keys_named, names_under, read_parquet, read_parquets, zone_bytes
 
 Submit = Callable[..., BatchRef]
@@ -60,10 +60,14 @@ def test_good_batches_are_published_with_lineage(
 def test_a_batch_published_in_chunks_has_ids_in_source_row_order(
     store: ObjectStore, registry: Registry, submit: Submit
 ) -> None:
-    """What lets `lineage trace` read one row group: manifest and curated rows sorted by record id."""
+    """What lets `lineage trace` read one row group: manifest and curated rows sorted by record id; digested
+    a few rows at a time, every record keeps its own digests and subject index rows (keyed verify)."""
     ref = submit(**few_bad_rows())
-    result = run_batch(ref, make_context(store, registry, chunk_rows=100))
+    result = run_batch(ref, make_context(store, registry, chunk_rows=100, digest_rows=7))  # slices straddle chunks
     assert (result.published, result.quarantined) == (595, 5)
+    report = verify(store, today=TODAY, key=KEY, contract_for=registry.contract)
+    assert report.intact, report.problems  # each record's digest and subject index rows are its own
+    assert report.records == 595
     manifest = read_parquet(store, keys_named(store, f"{MANIFESTS}/", "manifest.parquet")[0])
     ids, rows = manifest.column("record_id").to_pylist(), manifest.column("source_row").to_pylist()
     assert rows == sorted(rows)

@@ -58,6 +58,7 @@ from kakunin.intake.work import (
     is_linked,
     is_rejected,
     read_in_chunks,
+    slices,
     subject_bucket_characters,
 )
 from kakunin.layout import (
@@ -335,16 +336,19 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
             screened = RowsBySource(files.enter_context(store.reading(ref.work(IDENTIFIERS))))
         for chunk in read_in_chunks(conformed, chunk_rows=ctx.chunk_rows):
             ctx.renew_lease()
-            identifiers = screened.upto(chunk.column(SOURCE_ROW)[-1].as_py()) if screened is not None else None
-            table = chunk.drop_columns([PARSE_FAILURES])
-            if len(erased):  # a filter copies the chunk even when it keeps every row
-                table = table.filter(pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased)))  # not quarantined
-            failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)
-            passing = table.filter(pc.invert(failing)) if len(failing_rows) else table
-            if passing.num_rows:
-                stager.add_passing(stamp(passing, stamping, identifiers))
-            stager.add_failing(table.filter(failing), failures)
-            pa.default_memory_pool().release_unused()  # give the chunk's memory back: the next one needs as much
+            for part in slices(chunk.drop_columns([PARSE_FAILURES]), ctx.digest_rows):
+                if not part.num_rows:
+                    continue
+                identifiers = screened.upto(part.column(SOURCE_ROW)[-1].as_py()) if screened is not None else None
+                table = part
+                if len(erased):  # a filter copies the slice even when it keeps every row
+                    table = table.filter(pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased)))
+                failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)
+                passing = table.filter(pc.invert(failing)) if len(failing_rows) else table
+                if passing.num_rows:
+                    stager.add_passing(stamp(passing, stamping, identifiers))
+                stager.add_failing(table.filter(failing), failures)
+                pa.default_memory_pool().release_unused()  # give the slice's memory back: the next needs as much
         ctx.renew_lease()  # the staged files replace their names as this block closes: still ours?
     record = stager.record().model_copy(
         update={"erased": len(erased), "overlap": screening.verdict.overlap if screening is not None else None}

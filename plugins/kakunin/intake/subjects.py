@@ -38,6 +38,7 @@ from kakunin.intake.work import (
     IDENTIFIERS,
     gate_record,
     read_in_chunks,
+    slices,
 )
 from kakunin.layout import BatchRef, parse_subject_index_key
 from kakunin.lineage.formats import SOURCE_ROW, Overlap, read_receipt
@@ -111,25 +112,27 @@ def screen(
     suppressed: set[str],
     chunk_rows: int,
     identifiers: pq.ParquetWriter,
+    digest_rows: int = 65_536,
     before_chunk: Callable[[], None] = lambda: None,
 ) -> Screened:
-    """Digest each row's identifiers (source rows for ids), chunk by chunk, into `identifiers`
-    (`IDENTIFIER_COLUMNS`, a row group per chunk); keep only the erased rows in memory."""
+    """Digest each row's identifiers (source rows for ids), `digest_rows` rows at a time, into
+    `identifiers` (`IDENTIFIER_COLUMNS`, a row group per slice); keep only the erased rows in memory."""
     wanted = pa.array(sorted(suppressed), pa.string())
     rows = 0
     erased: list[pa.Array] = []
     for chunk in read_in_chunks(conformed, chunk_rows=chunk_rows):
         before_chunk()
         rows += chunk.num_rows
-        found = index_rows(chunk.column(SOURCE_ROW), chunk, contract, key)
-        by_row = pa.table(
-            [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
-            schema=IDENTIFIER_COLUMNS,
-        )
-        identifiers.write_table(by_row, row_group_size=max(1, by_row.num_rows))  # a row group per chunk
-        dropped = pc.unique(by_row.filter(pc.is_in(by_row.column("digest"), value_set=wanted)).column(SOURCE_ROW))
-        erased.append(dropped)
-        pa.default_memory_pool().release_unused()  # give the chunk's memory back: the next one needs as much
+        for part in slices(chunk, digest_rows):
+            found = index_rows(part.column(SOURCE_ROW), part, contract, key)
+            by_row = pa.table(
+                [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
+                schema=IDENTIFIER_COLUMNS,
+            )
+            identifiers.write_table(by_row, row_group_size=max(1, by_row.num_rows))  # a row group per slice
+            dropped = pc.unique(by_row.filter(pc.is_in(by_row.column("digest"), value_set=wanted)).column(SOURCE_ROW))
+            erased.append(dropped)
+            pa.default_memory_pool().release_unused()  # give the slice's memory back: the next needs as much
     return Screened(rows=rows, erased=pa.concat_arrays(erased) if erased else pa.array([], pa.int64()))
 
 
@@ -222,6 +225,7 @@ def screen_batch(
     key: bytes,
     chunk_rows: int,
     identifiers: Path,
+    digest_rows: int = 65_536,
     before_chunk: Callable[[], None] = lambda: None,
 ) -> Screening:
     """Both checks over one batch: which rows are erased, and whether the rest look like a leaked copy.
@@ -237,6 +241,7 @@ def screen_batch(
             key=key,
             suppressed=suppressed_digests(store),
             chunk_rows=chunk_rows,
+            digest_rows=digest_rows,
             before_chunk=before_chunk,
             identifiers=writer,
         )
@@ -265,6 +270,7 @@ def screen_subjects(ref: BatchRef, ctx: IntakeContext, document: ProvenanceDocum
             provider=ProviderId.of(document.provider.legal_name, document.provider.corporate_number),
             key=subject_key(ctx.hmac_key),
             chunk_rows=ctx.chunk_rows,
+            digest_rows=ctx.digest_rows,
             before_chunk=ctx.renew_lease,
             identifiers=identifiers,
         )

@@ -120,6 +120,12 @@ def read_in_chunks(path: Path, *, chunk_rows: int, columns: list[str] | None = N
             yield pa.Table.from_batches([batch])
 
 
+def slices(table: pa.Table, rows: int) -> Iterator[pa.Table]:
+    """`table` in zero-copy slices of at most `rows` rows (one slice when it is no longer)."""
+    for start in range(0, max(table.num_rows, 1), rows):
+        yield table.slice(start, rows)
+
+
 class GateRecord(BaseModel):
     document: dict[str, Any]
     document_sha256: str
