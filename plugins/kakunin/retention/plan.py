@@ -221,6 +221,35 @@ def _return_dates(store: ObjectStore, ref: BatchRef) -> pa.Table | None:
     return table if table.num_rows else None
 
 
+def _earliest_return(store: ObjectStore, ref: BatchRef) -> date | None:
+    """The batch's earliest return_by (None: no entrusted record), from its manifest's footer statistics.
+
+    Deciding whether to open a not-yet-expired partition must not read every batch's manifest:
+    each row group's footer keeps the column's null count and minimum. A row group whose
+    statistics cannot tell is read, its return_by column only.
+    """
+    with store.open_input(ref.manifest_parquet) as handle:
+        parquet = pq.ParquetFile(handle)
+        metadata = parquet.metadata
+        leaves = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+        if RETURN_BY not in leaves:
+            return None  # manifests written before provenance v2 have no return_by: nothing entrusted
+        column = leaves.index(RETURN_BY)
+        earliest: date | None = None
+        for group in range(metadata.num_row_groups):
+            chunk = metadata.row_group(group)
+            stats = chunk.column(column).statistics
+            if stats is not None and stats.has_null_count and stats.null_count == chunk.num_rows:
+                continue  # no entrusted record in this row group
+            if stats is not None and stats.has_min_max and isinstance(stats.min, date):
+                low: date | None = stats.min
+            else:
+                low = pc.min(parquet.read_row_group(group, columns=[RETURN_BY]).column(RETURN_BY)).as_py()
+            if low is not None and (earliest is None or low < earliest):
+                earliest = low
+    return earliest
+
+
 def _with_return_dates(table: pa.Table, returns: pa.Table) -> pa.Table:
     """`table` (record_id, retention_until) with each record's return_by, in the same order."""
     positions = pc.index_in(table.column("record_id"), value_set=returns.column("record_id"))
@@ -228,24 +257,37 @@ def _with_return_dates(table: pa.Table, returns: pa.Table) -> pa.Table:
 
 
 class _Returns:
-    """The entrusted batches' return dates, read once per batch and only for datasets that may hold entrusted data."""
+    """The entrusted batches' return dates, read once per batch and only for datasets that may hold entrusted data.
+
+    Whether a batch has a record past its return_by comes from its manifest's footer; the
+    dates themselves are read only for the files a run opens.
+    """
 
     def __init__(self, ctx: RetentionContext) -> None:
         self._ctx = ctx
         self._by_batch: dict[BatchRef, pa.Table | None] = {}
+        self._earliest: dict[BatchRef, date | None] = {}
+
+    def _may_be_entrusted(self, dataset: str) -> bool:
+        contract = self._ctx.registry.contract(dataset)
+        # intake publishes entrusted batches only where the contract allows entrusted_processing
+        return contract is None or ENTRUSTED_PROCESSING in contract.allowed_purposes
 
     def of(self, ref: BatchRef) -> pa.Table | None:
-        contract = self._ctx.registry.contract(ref.dataset)
-        if contract is not None and ENTRUSTED_PROCESSING not in contract.allowed_purposes:
-            return None  # intake publishes entrusted batches only where the contract allows entrusted_processing
+        if not self._may_be_entrusted(ref.dataset):
+            return None
         if ref not in self._by_batch:
             self._by_batch[ref] = _return_dates(self._ctx.store, ref)
         return self._by_batch[ref]
 
     def due(self, ref: BatchRef, as_of: date) -> bool:
         """Whether some record of the batch is past its return_by (its file must be opened, whatever its month)."""
-        returns = self.of(ref)
-        return returns is not None and pc.min(returns.column(RETURN_BY)).as_py() < as_of
+        if not self._may_be_entrusted(ref.dataset):
+            return False
+        if ref not in self._earliest:
+            self._earliest[ref] = _earliest_return(self._ctx.store, ref)
+        earliest = self._earliest[ref]
+        return earliest is not None and earliest < as_of
 
 
 def _retained(holds: list[Hold], counts: dict[str, int]) -> list[Retained]:
