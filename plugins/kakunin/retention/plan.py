@@ -90,21 +90,29 @@ class DryRun(BaseModel):
 
 
 def _curated_files(store: ObjectStore) -> list[CuratedFile]:
-    """Every published curated file whose lineage is written.
+    """Every published curated file (staged ones are intake's), from the listing alone."""
+    files = []
+    for key in store.list_keys(batch_prefix(CURATED)):
+        curated = parse_curated_key(key)
+        if curated is not None and not curated.pending:
+            files.append(curated)
+    return files
+
+
+class _Written:
+    """Whether a batch's lineage is written, asked once per batch and only of batches the plan may open.
 
     A batch still between publish and lineage is left alone: intake finishes it first.
     """
-    files = []
-    written: dict[BatchRef, bool] = {}
-    for key in store.list_keys(batch_prefix(CURATED)):
-        curated = parse_curated_key(key)
-        if curated is None or curated.pending:
-            continue
-        if curated.ref not in written:
-            written[curated.ref] = store.exists(curated.ref.manifest_header)
-        if written[curated.ref]:
-            files.append(curated)
-    return files
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._by_batch: dict[BatchRef, bool] = {}
+
+    def __call__(self, ref: BatchRef) -> bool:
+        if ref not in self._by_batch:
+            self._by_batch[ref] = self._store.exists(ref.manifest_header)
+        return self._by_batch[ref]
 
 
 def _month_key(month: str) -> tuple[int, int]:
@@ -268,13 +276,13 @@ class _Returns:
         self._by_batch: dict[BatchRef, pa.Table | None] = {}
         self._earliest: dict[BatchRef, date | None] = {}
 
-    def _may_be_entrusted(self, dataset: str) -> bool:
+    def may_be_entrusted(self, dataset: str) -> bool:
+        """From the contract alone: intake publishes entrusted batches only where it allows entrusted_processing."""
         contract = self._ctx.registry.contract(dataset)
-        # intake publishes entrusted batches only where the contract allows entrusted_processing
         return contract is None or ENTRUSTED_PROCESSING in contract.allowed_purposes
 
     def of(self, ref: BatchRef) -> pa.Table | None:
-        if not self._may_be_entrusted(ref.dataset):
+        if not self.may_be_entrusted(ref.dataset):
             return None
         if ref not in self._by_batch:
             self._by_batch[ref] = _return_dates(self._ctx.store, ref)
@@ -282,7 +290,7 @@ class _Returns:
 
     def due(self, ref: BatchRef, as_of: date) -> bool:
         """Whether some record of the batch is past its return_by (its file must be opened, whatever its month)."""
-        if not self._may_be_entrusted(ref.dataset):
+        if not self.may_be_entrusted(ref.dataset):
             return False
         if ref not in self._earliest:
             self._earliest[ref] = _earliest_return(self._ctx.store, ref)
@@ -310,10 +318,16 @@ def make_plan(ctx: RetentionContext) -> Plan:
     retained_counts: dict[str, int] = defaultdict(int)
     months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
     returns = _Returns(ctx)
+    written = _Written(store)
     for curated in _curated_files(store):
         key, dataset, month = curated.key, curated.ref.dataset, curated.month
-        if _month_key(month) > as_of_month and key not in erasure_targets and not returns.due(curated.ref, ctx.as_of):
-            continue  # not a day of it has begun to expire: never opened
+        begun = _month_key(month) <= as_of_month or key in erasure_targets
+        if not begun and not returns.may_be_entrusted(dataset):
+            continue  # not a day of it has begun to expire: never opened, nor its batch asked after
+        if not written(curated.ref):
+            continue
+        if not begun and not returns.due(curated.ref, ctx.as_of):
+            continue  # nor is any of its records past a client's return_by
         with store.open_input(key) as handle:
             table = pq.read_table(handle, columns=["record_id", "retention_until"])
         if (entrusted := returns.of(curated.ref)) is not None:
