@@ -112,6 +112,27 @@ def test_an_entrusted_batch_carries_client_and_return_by_and_is_purged_by_return
     assert verify(store, today=TODAY).intact
 
 
+def test_an_entrusted_batch_is_purged_by_return_by_when_its_manifest_keeps_no_footer_statistics(
+    tmp_path: Path, store: LocalStore
+) -> None:
+    """Retention tells from the manifest's footer whether a batch has records past return_by; a manifest
+    whose writer kept no statistics is read instead, and its records go all the same."""
+    registry = _registry(tmp_path / "exp", send_on=True)
+    entrusted = _submit(
+        tmp_path, store, registry, "entrusted", seed=31, mutation=_entrusted, data_mutation=_with_send_on
+    )
+    assert run_batch(entrusted, make_context(store, registry)).decision == "published"
+    manifest = store.root / entrusted.manifest_parquet
+    rows = pq.read_table(manifest)
+    pq.write_table(rows, manifest, write_statistics=False)
+    assert pq.ParquetFile(manifest).metadata.row_group(0).column(0).statistics is None
+
+    assert run_retention(_retention(store, registry, RETURN_BY)) == []
+    (certificate,) = run_retention(_retention(store, registry, date.fromordinal(RETURN_BY.toordinal() + 1)))
+    assert certificate.purged_count == rows.num_rows
+    assert not list((store.root / "curated" / "jp_entrusted_mailing").rglob("part-*.parquet"))
+
+
 def test_an_entrusted_document_naming_jp_customer_leads_is_refused(tmp_path: Path, registry: Registry) -> None:
     folder = write_batch(
         tmp_path / "b",

@@ -90,21 +90,29 @@ class DryRun(BaseModel):
 
 
 def _curated_files(store: ObjectStore) -> list[CuratedFile]:
-    """Every published curated file whose lineage is written.
+    """Every published curated file (staged ones are intake's), from the listing alone."""
+    files = []
+    for key in store.list_keys(batch_prefix(CURATED)):
+        curated = parse_curated_key(key)
+        if curated is not None and not curated.pending:
+            files.append(curated)
+    return files
+
+
+class _Written:
+    """Whether a batch's lineage is written, asked once per batch and only of batches the plan may open.
 
     A batch still between publish and lineage is left alone: intake finishes it first.
     """
-    files = []
-    written: dict[BatchRef, bool] = {}
-    for key in store.list_keys(batch_prefix(CURATED)):
-        curated = parse_curated_key(key)
-        if curated is None or curated.pending:
-            continue
-        if curated.ref not in written:
-            written[curated.ref] = store.exists(curated.ref.manifest_header)
-        if written[curated.ref]:
-            files.append(curated)
-    return files
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._by_batch: dict[BatchRef, bool] = {}
+
+    def __call__(self, ref: BatchRef) -> bool:
+        if ref not in self._by_batch:
+            self._by_batch[ref] = self._store.exists(ref.manifest_header)
+        return self._by_batch[ref]
 
 
 def _month_key(month: str) -> tuple[int, int]:
@@ -221,6 +229,35 @@ def _return_dates(store: ObjectStore, ref: BatchRef) -> pa.Table | None:
     return table if table.num_rows else None
 
 
+def _earliest_return(store: ObjectStore, ref: BatchRef) -> date | None:
+    """The batch's earliest return_by (None: no entrusted record), from its manifest's footer statistics.
+
+    Deciding whether to open a not-yet-expired partition must not read every batch's manifest:
+    each row group's footer keeps the column's null count and minimum. A row group whose
+    statistics cannot tell is read, its return_by column only.
+    """
+    with store.open_input(ref.manifest_parquet) as handle:
+        parquet = pq.ParquetFile(handle)
+        metadata = parquet.metadata
+        leaves = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+        if RETURN_BY not in leaves:
+            return None  # manifests written before provenance v2 have no return_by: nothing entrusted
+        column = leaves.index(RETURN_BY)
+        earliest: date | None = None
+        for group in range(metadata.num_row_groups):
+            chunk = metadata.row_group(group)
+            stats = chunk.column(column).statistics
+            if stats is not None and stats.has_null_count and stats.null_count == chunk.num_rows:
+                continue  # no entrusted record in this row group
+            if stats is not None and stats.has_min_max and isinstance(stats.min, date):
+                low: date | None = stats.min
+            else:
+                low = pc.min(parquet.read_row_group(group, columns=[RETURN_BY]).column(RETURN_BY)).as_py()
+            if low is not None and (earliest is None or low < earliest):
+                earliest = low
+    return earliest
+
+
 def _with_return_dates(table: pa.Table, returns: pa.Table) -> pa.Table:
     """`table` (record_id, retention_until) with each record's return_by, in the same order."""
     positions = pc.index_in(table.column("record_id"), value_set=returns.column("record_id"))
@@ -228,24 +265,37 @@ def _with_return_dates(table: pa.Table, returns: pa.Table) -> pa.Table:
 
 
 class _Returns:
-    """The entrusted batches' return dates, read once per batch and only for datasets that may hold entrusted data."""
+    """The entrusted batches' return dates, read once per batch and only for datasets that may hold entrusted data.
+
+    Whether a batch has a record past its return_by comes from its manifest's footer; the
+    dates themselves are read only for the files a run opens.
+    """
 
     def __init__(self, ctx: RetentionContext) -> None:
         self._ctx = ctx
         self._by_batch: dict[BatchRef, pa.Table | None] = {}
+        self._earliest: dict[BatchRef, date | None] = {}
+
+    def may_be_entrusted(self, dataset: str) -> bool:
+        """From the contract alone: intake publishes entrusted batches only where it allows entrusted_processing."""
+        contract = self._ctx.registry.contract(dataset)
+        return contract is None or ENTRUSTED_PROCESSING in contract.allowed_purposes
 
     def of(self, ref: BatchRef) -> pa.Table | None:
-        contract = self._ctx.registry.contract(ref.dataset)
-        if contract is not None and ENTRUSTED_PROCESSING not in contract.allowed_purposes:
-            return None  # intake publishes entrusted batches only where the contract allows entrusted_processing
+        if not self.may_be_entrusted(ref.dataset):
+            return None
         if ref not in self._by_batch:
             self._by_batch[ref] = _return_dates(self._ctx.store, ref)
         return self._by_batch[ref]
 
     def due(self, ref: BatchRef, as_of: date) -> bool:
         """Whether some record of the batch is past its return_by (its file must be opened, whatever its month)."""
-        returns = self.of(ref)
-        return returns is not None and pc.min(returns.column(RETURN_BY)).as_py() < as_of
+        if not self.may_be_entrusted(ref.dataset):
+            return False
+        if ref not in self._earliest:
+            self._earliest[ref] = _earliest_return(self._ctx.store, ref)
+        earliest = self._earliest[ref]
+        return earliest is not None and earliest < as_of
 
 
 def _retained(holds: list[Hold], counts: dict[str, int]) -> list[Retained]:
@@ -268,10 +318,16 @@ def make_plan(ctx: RetentionContext) -> Plan:
     retained_counts: dict[str, int] = defaultdict(int)
     months: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"purge": 0, "held": 0})
     returns = _Returns(ctx)
+    written = _Written(store)
     for curated in _curated_files(store):
         key, dataset, month = curated.key, curated.ref.dataset, curated.month
-        if _month_key(month) > as_of_month and key not in erasure_targets and not returns.due(curated.ref, ctx.as_of):
-            continue  # not a day of it has begun to expire: never opened
+        begun = _month_key(month) <= as_of_month or key in erasure_targets
+        if not begun and not returns.may_be_entrusted(dataset):
+            continue  # not a day of it has begun to expire: never opened, nor its batch asked after
+        if not written(curated.ref):
+            continue
+        if not begun and not returns.due(curated.ref, ctx.as_of):
+            continue  # nor is any of its records past a client's return_by
         with store.open_input(key) as handle:
             table = pq.read_table(handle, columns=["record_id", "retention_until"])
         if (entrusted := returns.of(curated.ref)) is not None:
