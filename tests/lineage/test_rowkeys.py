@@ -41,7 +41,9 @@ def test_is_in_answers_as_arrow_does(keys: str, values: list[str | None]) -> Non
     value_set = pa.array(_ids(50, 1) + _ids(10, 3), pa.string())
     array = pa.array(values, pa.string())
     assert rowkeys.is_in(array, value_set).to_pylist() == pc.is_in(array, value_set=value_set).to_pylist()
-    assert rowkeys.is_in(array.slice(1), value_set.slice(2)).equals(pc.is_in(array.slice(1), value_set=value_set.slice(2)))
+    assert rowkeys.is_in(array.slice(1), value_set.slice(2)).equals(
+        pc.is_in(array.slice(1), value_set=value_set.slice(2))
+    )
 
 
 def _rows(ids: list[str], digests: list[str]) -> pa.Table:

@@ -19,6 +19,19 @@ _BLOCK = 1 << 21  # rows compared at once: the confirming copies stay small at a
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
+def arrow_of(values: np.ndarray) -> pa.Array:
+    """A numpy array of integers or booleans as an Arrow array, without `pa.array`.
+
+    `pa.array` on a numpy array (as `pa.scalar` and a plain Python value handed to a compute
+    function) makes pyarrow import pandas, about half a second of a verify that needs none of it.
+    """
+    if values.dtype == np.bool_:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
+
+
 def _fixed_width(column: pa.Array) -> tuple[np.ndarray, int] | None:
     """(the column's text bytes, the width of each value), when every value has one width ≥ 8 and none is null."""
     n = len(column)
@@ -56,12 +69,13 @@ def is_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
     found, wanted = row_keys([values]), row_keys([value_set])
     if found is None or wanted is None:
         return pc.is_in(values, value_set=value_set)
-    lookup = pa.array(wanted)
+    lookup = arrow_of(wanted)
     parts = []
     for start in range(0, len(values), _BLOCK):
         block = values.slice(start, _BLOCK)
-        positions = pc.index_in(pa.array(found[start : start + _BLOCK]), value_set=lookup)
-        hit = pc.fill_null(pc.equal(block, pc.take(value_set, positions)), False)
+        positions = pc.index_in(arrow_of(found[start : start + _BLOCK]), value_set=lookup)
+        equal = pc.equal(block, pc.take(value_set, positions))  # null where no row has the key
+        hit = pc.and_kleene(equal, pc.is_valid(equal))  # as fill_null(False), which builds a scalar: pandas
         unsure = pc.invert(hit)  # no row of that key, or another id under it: the strings decide
         if pc.any(unsure).as_py():
             hit = pc.replace_with_mask(hit, unsure, pc.is_in(block.filter(unsure), value_set=value_set))
@@ -95,7 +109,7 @@ def same_rows(left: pa.Table, right: pa.Table, columns: list[str], *, keyed_by: 
         if ours.null_count or theirs.null_count or ours.type != theirs.type:
             return False
         for start in range(0, right.num_rows, _BLOCK):
-            paired = pc.take(ours, pa.array(partner[start : start + _BLOCK]))
+            paired = pc.take(ours, arrow_of(partner[start : start + _BLOCK]))
             if not pc.all(pc.equal(paired, theirs.slice(start, _BLOCK))).as_py():
                 return False
     return True

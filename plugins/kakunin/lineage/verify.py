@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -75,6 +76,7 @@ from kakunin.lineage.formats import (
 )
 from kakunin.lineage.problems import Problem, Problems, unsafe_keys
 from kakunin.lineage.record_digests import ContractFor, recheck_record_digests
+from kakunin.lineage.rowkeys import arrow_of
 from kakunin.lineage.subject_index_check import check_subject_index
 from kakunin.storage import ObjectStore, load, object_sha256
 
@@ -413,16 +415,25 @@ def _ids_by_file(ids: pa.Array, files: pa.ChunkedArray) -> dict[str, pa.Array] |
     """A manifest's record ids per curated file its rows name, in row order; None if it cannot tell (a null)."""
     if not pa.types.is_dictionary(files.type) or files.null_count or len(ids) != len(files) or ids.null_count:
         return None
-    names = {name for chunk in files.chunks for name in chunk.dictionary.to_pylist()}
+    codes = [(_codes(chunk.indices), chunk.dictionary.to_pylist()) for chunk in files.chunks]
     out: dict[str, pa.Array] = {}
-    for name in names:
-        chosen = pa.chunked_array(
-            [pc.equal(chunk.indices, chunk.dictionary.index(name).as_py()) for chunk in files.chunks], pa.bool_()
-        ).combine_chunks()
-        part = ids.filter(chosen)
+    for name in {name for _, names in codes for name in names}:
+        chosen = np.concatenate(
+            [
+                indices == names.index(name) if name in names else np.zeros(len(indices), np.bool_)
+                for indices, names in codes
+            ]
+        )
+        part = ids.filter(arrow_of(chosen))
         if len(part):
             out[str(name)] = part
     return out
+
+
+def _codes(indices: pa.Array) -> np.ndarray:
+    """A dictionary array's codes (signed integers, no nulls) read in place (`to_numpy` imports pandas)."""
+    dtype = np.dtype(f"<i{indices.type.bit_width // 8}")
+    return np.frombuffer(indices.buffers()[1], dtype, len(indices), indices.offset * dtype.itemsize)
 
 
 def _verify_certificates(store: ObjectStore, state: _State) -> int:
