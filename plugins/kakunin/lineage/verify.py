@@ -353,8 +353,8 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     in_curated = pa.chunked_array(list(curated_ids.values()) or [pa.nulls(0, pa.string())], pa.string())
     in_curated = in_curated.combine_chunks()
     purged = pa.chunked_array(state.purged_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
-    same = _same_rows(state, curated_ids)
-    if same:  # every manifest row is in its curated file and every curated row is a manifest row
+    same = _same_rows(state, curated_ids, purged)
+    if same:  # every manifest row is purged or in its curated file, and every curated row is a manifest row
         missing = orphans = pa.nulls(0, pa.string())
     else:
         accounted = pc.or_(pc.is_in(in_manifests, value_set=in_curated), pc.is_in(in_manifests, value_set=purged))
@@ -385,17 +385,19 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     return len(in_manifests), files
 
 
-def _same_rows(state: _State, curated: dict[str, pa.Array]) -> bool:
-    """Whether each curated file holds exactly the record ids its manifest rows name, in their order.
+def _same_rows(state: _State, curated: dict[str, pa.Array], purged: pa.Array) -> bool:
+    """Whether each curated file holds exactly the record ids its manifest rows name, in their order, but
+    for the purged ones.
 
-    That is how intake writes them and how they stay until a purge or correction: then the
-    manifests and the curated store account for each other row by row, with element-wise
-    comparisons instead of hash lookups of every id (most of a keyless verify's time). When
-    anything differs, the caller's set comparison finds and reports what.
+    That is how intake writes them and how purges leave them: then the manifests and the curated
+    store account for each other row by row, with element-wise comparisons instead of hash lookups
+    of every id (most of a keyless verify's time). When anything differs, the caller's set
+    comparison finds and reports what.
     """
     expected: dict[str, list[pa.Array]] = {}
     for ids, files in zip(state.manifest_ids, state.manifest_files, strict=True):
-        by_file = None if files is None else _ids_by_file(ids, files)
+        live = _bits(pc.invert(pc.is_in(ids, value_set=purged))) if len(purged) else None
+        by_file = None if files is None else _ids_by_file(ids, files, live)
         if by_file is None:
             return False
         for name, part in by_file.items():
@@ -411,8 +413,9 @@ def _same_rows(state: _State, curated: dict[str, pa.Array]) -> bool:
     return True
 
 
-def _ids_by_file(ids: pa.Array, files: pa.ChunkedArray) -> dict[str, pa.Array] | None:
-    """A manifest's record ids per curated file its rows name, in row order; None if it cannot tell (a null)."""
+def _ids_by_file(ids: pa.Array, files: pa.ChunkedArray, live: np.ndarray | None) -> dict[str, pa.Array] | None:
+    """A manifest's record ids per curated file its rows name, in row order (only the `live` rows when given);
+    None if it cannot tell (a null)."""
     if not pa.types.is_dictionary(files.type) or files.null_count or len(ids) != len(files) or ids.null_count:
         return None
     codes = [(_codes(chunk.indices), chunk.dictionary.to_pylist()) for chunk in files.chunks]
@@ -424,10 +427,18 @@ def _ids_by_file(ids: pa.Array, files: pa.ChunkedArray) -> dict[str, pa.Array] |
                 for indices, names in codes
             ]
         )
+        if live is not None:
+            chosen &= live
         part = ids.filter(arrow_of(chosen))
         if len(part):
             out[str(name)] = part
     return out
+
+
+def _bits(mask: pa.Array) -> np.ndarray:
+    """A boolean Arrow array without nulls as numpy booleans (`to_numpy` imports pandas)."""
+    bits = np.unpackbits(np.frombuffer(mask.buffers()[1], np.uint8), bitorder="little")
+    return bits[mask.offset : mask.offset + len(mask)].astype(np.bool_)
 
 
 def _codes(indices: pa.Array) -> np.ndarray:
