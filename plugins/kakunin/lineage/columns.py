@@ -14,14 +14,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def read_columns(source: Any, columns: list[str]) -> pa.Table:
-    """The named columns of a Parquet file (path or open file); `ArrowInvalid` if one is missing, as `read_table`."""
-    parquet = pq.ParquetFile(source)
+def read_columns(source: Any, columns: list[str], *, optional: tuple[str, ...] = (), encoded: bool = False) -> pa.Table:
+    """The named columns of a Parquet file (path or open file); `ArrowInvalid` if one is missing, as `read_table`.
+
+    `optional` columns are read too when the file has them. `encoded`: they stay dictionary-encoded
+    as stored (a column of a few distinct values, such as a manifest's `curated_file`, costs its
+    codes, not a copy of the text per row).
+    """
+    parquet = pq.ParquetFile(source, read_dictionary=list(optional) if encoded else None)
     names = parquet.schema_arrow.names
     for name in columns:
         if name not in names:
             raise pa.ArrowInvalid(f"No match for FieldRef.Name({name}) in {parquet.schema_arrow}")
-    return parquet.read(columns=columns)
+    return parquet.read(columns=[*columns, *(name for name in optional if name in names and name not in columns)])
 
 
 def read_as(source: Any, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:

@@ -9,7 +9,7 @@ row and compared both ways. Problems name index files and record ids, never what
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from kakunin.lineage.chain import Chain, linked_manifests
 from kakunin.lineage.columns import read_as, read_columns
 from kakunin.lineage.formats import AuditAction, AuditEntry, Certificate, CertificateLink, ManifestHeader
 from kakunin.lineage.problems import Problems, unsafe_keys
+from kakunin.lineage.rowkeys import is_in, same_rows
 from kakunin.storage import ObjectStore
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 CHECK = "subjects"
 REINDEX_HINT = "kakunin subject reindex"
 _ROW_SEPARATOR = "\x1f"
+_ROW_COLUMNS = ("record_id", "kind", "digest")
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,19 @@ def live_index_rows(
 
 
 def check_subject_index(
-    store: ObjectStore, problems: Problems, *, purged: pa.Array, key: bytes | None, contract_for: ContractFor | None
+    store: ObjectStore,
+    problems: Problems,
+    *,
+    purged: pa.Array,
+    key: bytes | None,
+    contract_for: ContractFor | None,
+    manifest_ids: Mapping[str, pa.Array] | None = None,
 ) -> int:
     """Report every index file or row that does not match the lineage; returns how many index files were read.
 
     Each index file is read once: keyless, only its record ids; keyed, whole, and its content is compared
-    then, its problems kept to be reported in their place after the file checks."""
+    then, its problems kept to be reported in their place after the file checks. `manifest_ids`: the record
+    ids of manifests the caller has read already (by manifest.parquet key), so they are not read again."""
     accounts = _accounts(store)
     batches = {b.ref: b for b in linked_batches(store)}
     keyed = key is not None and contract_for is not None
@@ -135,7 +144,7 @@ def check_subject_index(
             index: pa.Table | None = _index_table(store, index_key, whole=whole)
         except (pa.ArrowException, KeyError, KakuninError, OSError):
             index = None
-        _check_file(store, problems, batch, index_key, index, purged)
+        _check_file(store, problems, batch, index_key, index, purged, (manifest_ids or {}).get(batch.manifest_key))
         if whole and key is not None and contract_for is not None:
             compared[ref] = Problems()
             _check_content(store, compared[ref], batch, key, contract_for, purged, index=index)
@@ -158,19 +167,27 @@ def check_subject_index(
 
 
 def _check_file(
-    store: ObjectStore, problems: Problems, batch: LinkedBatch, index_key: str, index: pa.Table | None, purged: pa.Array
+    store: ObjectStore,
+    problems: Problems,
+    batch: LinkedBatch,
+    index_key: str,
+    index: pa.Table | None,
+    purged: pa.Array,
+    of_batch: pa.Array | None = None,
 ) -> None:
-    """The file's record ids (`index`; None: it could not be read) are the batch's, and none was purged."""
+    """The file's record ids (`index`; None: it could not be read) are the batch's (`of_batch`, read here
+    when not given), and none was purged."""
     if index is None:
         problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
         return
     ids = index.column("record_id").combine_chunks()
-    try:
-        with store.open_input(batch.manifest_key) as handle:
-            of_batch = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
-    except (pa.ArrowException, KakuninError, OSError):
-        return  # verify's manifest check reports an unreadable manifest
-    strangers = pc.unique(ids.filter(pc.invert(pc.is_in(ids, value_set=of_batch))))
+    if of_batch is None:
+        try:
+            with store.open_input(batch.manifest_key) as handle:
+                of_batch = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
+        except (pa.ArrowException, KakuninError, OSError):
+            return  # verify's manifest check reports an unreadable manifest
+    strangers = pc.unique(ids.filter(pc.invert(is_in(ids, of_batch))))
     if len(strangers):
         problems.fail(
             CHECK,
@@ -231,6 +248,8 @@ def _check_content(
     if index is None:
         return  # reported by _check_file
     actual = index.filter(pc.invert(pc.is_in(index.column("record_id"), value_set=purged)))
+    if same_rows(expected, actual, list(_ROW_COLUMNS), keyed_by=["record_id", "digest"]):
+        return  # row for row the same: nothing missing, nothing extra
     expected_keys, actual_keys = _row_keys(expected), _row_keys(actual)
     missing = expected.filter(pc.invert(pc.is_in(expected_keys, value_set=actual_keys)))
     if missing.num_rows:
@@ -256,7 +275,7 @@ def _check_content(
 
 def _row_keys(rows: pa.Table) -> pa.Array:
     """One text per row (record, kind, digest), to compare rows as a set."""
-    columns = [rows.column(c).combine_chunks() for c in ("record_id", "kind", "digest")]
+    columns = [rows.column(c).combine_chunks() for c in _ROW_COLUMNS]
     return pc.binary_join_element_wise(*columns, _ROW_SEPARATOR)
 
 

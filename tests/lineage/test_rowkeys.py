@@ -1,0 +1,73 @@
+"""Verify's fast set comparisons give exactly the plain comparisons' answers, even when row keys collide."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from kakunin.lineage import rowkeys
+
+
+def _ids(count: int, seed: int) -> list[str]:
+    return [str(uuid.UUID(int=(seed << 64) + i)) for i in range(count)]
+
+
+@pytest.fixture(params=["real keys", "every key the same"])
+def keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "every key the same":  # a forger's collision: the strings must still decide
+
+        def constant(columns: list[pa.Array]) -> np.ndarray | None:
+            return np.zeros(len(columns[0]), np.uint64)
+
+        monkeypatch.setattr(rowkeys, "row_keys", constant)
+    return str(request.param)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        _ids(50, 1) + _ids(3, 2),  # three strangers
+        _ids(50, 1)[::-1],
+        [*_ids(5, 1), "x" * 36, "short", *_ids(2, 1)],  # other widths: the plain lookup
+        [*_ids(5, 1), None],
+        [],
+    ],
+)
+def test_is_in_answers_as_arrow_does(keys: str, values: list[str | None]) -> None:
+    value_set = pa.array(_ids(50, 1) + _ids(10, 3), pa.string())
+    array = pa.array(values, pa.string())
+    assert rowkeys.is_in(array, value_set).to_pylist() == pc.is_in(array, value_set=value_set).to_pylist()
+    assert rowkeys.is_in(array.slice(1), value_set.slice(2)).equals(
+        pc.is_in(array.slice(1), value_set=value_set.slice(2))
+    )
+
+
+def _rows(ids: list[str], digests: list[str]) -> pa.Table:
+    return pa.table({"record_id": ids, "kind": ["email"] * len(ids), "digest": digests})
+
+
+def test_same_rows_holds_for_the_same_rows_in_any_order(keys: str) -> None:
+    ids, digests = _ids(40, 1), [f"{i:064x}" for i in range(40)]
+    left = _rows(ids, digests)
+    right = left.take(pa.array(np.random.default_rng(7).permutation(40)))
+    same = rowkeys.same_rows(left, right, ["record_id", "kind", "digest"], keyed_by=["record_id", "digest"])
+    assert same is (keys == "real keys")  # colliding keys cannot pair the rows: the caller compares as sets
+
+
+@pytest.mark.parametrize("change", ["digest", "kind", "row gone", "duplicate"])
+def test_same_rows_never_holds_for_different_rows(keys: str, change: str) -> None:
+    ids, digests = _ids(40, 1), [f"{i:064x}" for i in range(40)]
+    left = _rows(ids, digests)
+    if change == "digest":
+        right = _rows(ids, [*digests[:-1], "f" * 64])
+    elif change == "kind":
+        right = left.set_column(1, "kind", pa.array(["email"] * 39 + ["phone"]))
+    elif change == "row gone":
+        right = _rows(ids[:-1], digests[:-1])
+    else:
+        right = _rows([*ids[:-1], ids[0]], [*digests[:-1], digests[0]])
+    assert not rowkeys.same_rows(left, right, ["record_id", "kind", "digest"], keyed_by=["record_id", "digest"])
