@@ -76,7 +76,7 @@ from kakunin.lineage.formats import (
 )
 from kakunin.lineage.problems import Problem, Problems, unsafe_keys
 from kakunin.lineage.record_digests import ContractFor, recheck_record_digests
-from kakunin.lineage.rowkeys import arrow_of
+from kakunin.lineage.rowkeys import arrow_of, dictionary_codes, numpy_bools
 from kakunin.lineage.subject_index_check import check_subject_index
 from kakunin.storage import ObjectStore, load, object_sha256
 
@@ -396,7 +396,7 @@ def _same_rows(state: _State, curated: dict[str, pa.Array], purged: pa.Array) ->
     """
     expected: dict[str, list[pa.Array]] = {}
     for ids, files in zip(state.manifest_ids, state.manifest_files, strict=True):
-        live = _bits(pc.invert(pc.is_in(ids, value_set=purged))) if len(purged) else None
+        live = numpy_bools(pc.invert(pc.is_in(ids, value_set=purged))) if len(purged) else None
         by_file = None if files is None else _ids_by_file(ids, files, live)
         if by_file is None:
             return False
@@ -418,7 +418,7 @@ def _ids_by_file(ids: pa.Array, files: pa.ChunkedArray, live: np.ndarray | None)
     None if it cannot tell (a null)."""
     if not pa.types.is_dictionary(files.type) or files.null_count or len(ids) != len(files) or ids.null_count:
         return None
-    codes = [(_codes(chunk.indices), chunk.dictionary.to_pylist()) for chunk in files.chunks]
+    codes = [(dictionary_codes(chunk.indices), chunk.dictionary.to_pylist()) for chunk in files.chunks]
     out: dict[str, pa.Array] = {}
     for name in {name for _, names in codes for name in names}:
         chosen = np.concatenate(
@@ -433,18 +433,6 @@ def _ids_by_file(ids: pa.Array, files: pa.ChunkedArray, live: np.ndarray | None)
         if len(part):
             out[str(name)] = part
     return out
-
-
-def _bits(mask: pa.Array) -> np.ndarray:
-    """A boolean Arrow array without nulls as numpy booleans (`to_numpy` imports pandas)."""
-    bits = np.unpackbits(np.frombuffer(mask.buffers()[1], np.uint8), bitorder="little")
-    return bits[mask.offset : mask.offset + len(mask)].astype(np.bool_)
-
-
-def _codes(indices: pa.Array) -> np.ndarray:
-    """A dictionary array's codes (signed integers, no nulls) read in place (`to_numpy` imports pandas)."""
-    dtype = np.dtype(f"<i{indices.type.bit_width // 8}")
-    return np.frombuffer(indices.buffers()[1], dtype, len(indices), indices.offset * dtype.itemsize)
 
 
 def _verify_certificates(store: ObjectStore, state: _State) -> int:
