@@ -57,13 +57,16 @@ def test_good_batches_are_published_with_lineage(
     assert (report.manifests, report.records) == (2, 60)
 
 
+@pytest.mark.parametrize("workers", [1, 3])
 def test_a_batch_published_in_chunks_has_ids_in_source_row_order(
-    store: ObjectStore, registry: Registry, submit: Submit
+    store: ObjectStore, registry: Registry, submit: Submit, workers: int
 ) -> None:
     """What lets `lineage trace` read one row group: manifest and curated rows sorted by record id; digested
-    a few rows at a time, every record keeps its own digests and subject index rows (keyed verify)."""
+    a few rows at a time, on one thread or several at once, every record keeps its own digests and subject
+    index rows (keyed verify)."""
     ref = submit(**few_bad_rows())
-    result = run_batch(ref, make_context(store, registry, chunk_rows=100, digest_rows=7))  # slices straddle chunks
+    context = make_context(store, registry, chunk_rows=100, digest_rows=7, workers=workers)  # slices straddle chunks
+    result = run_batch(ref, context)
     assert (result.published, result.quarantined) == (595, 5)
     report = verify(store, today=TODAY, key=KEY, contract_for=registry.contract)
     assert report.intact, report.problems  # each record's digest and subject index rows are its own

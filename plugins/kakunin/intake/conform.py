@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from kakunin.codes import ReasonCode
 from kakunin.contracts import Column, ColumnType, DatasetContract
-from kakunin.intake.work import WORK_COMPRESSION
+from kakunin.intake.work import WORK_COMPRESSION, in_order
 from kakunin.lineage.formats import SOURCE_ROW
 from kakunin.uniqueness import repeated
 
@@ -134,15 +134,27 @@ def conform_file(
     *,
     chunk_rows: int,
     block_bytes: int,
+    workers: int = 1,
     before_chunk: Callable[[], None] = lambda: None,
 ) -> tuple[int, int]:
     """Parse `source` chunk by chunk into the conformed Parquet file `out`; (rows, rows with a value
-    that failed to parse). `ParseError` when the file cannot be read as the contract says."""
+    that failed to parse). `ParseError` when the file cannot be read as the contract says. `workers`
+    chunks are typed at once (`in_order`)."""
     rows = parse_failed = 0
-    with pq.ParquetWriter(out, conformed_schema(contract), compression=WORK_COMPRESSION) as writer:
+
+    def numbered() -> Iterator[tuple[pa.Table, int]]:
+        """Each chunk with the 1-based data row of its first row (counted here, in file order)."""
+        first_row = 1
         for chunk in read_row_groups(source, contract, encoding, rows=chunk_rows, block_bytes=block_bytes):
             before_chunk()
-            conformed = conform_chunk(chunk, contract, first_row=rows + 1)
+            yield chunk, first_row
+            first_row += chunk.num_rows
+
+    def typed(item: tuple[pa.Table, int]) -> pa.RecordBatch:
+        return conform_chunk(item[0], contract, first_row=item[1])
+
+    with pq.ParquetWriter(out, conformed_schema(contract), compression=WORK_COMPRESSION) as writer:
+        for conformed in in_order(typed, numbered(), workers=workers):  # chunks typed side by side, written in order
             failed = pc.list_value_length(conformed.column(PARSE_FAILURES))
             parse_failed += conformed.num_rows - pc.sum(pc.equal(failed, 0)).as_py()
             rows += conformed.num_rows

@@ -7,6 +7,7 @@ Intake's own writer of the formats in `kakunin.lineage.formats`; the auditor's r
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -33,6 +34,7 @@ from kakunin.intake.work import (
     GateRecord,
     ParseRecord,
     gate_record,
+    in_order,
     read_in_chunks,
     subject_rows_buckets,
 )
@@ -108,8 +110,12 @@ def write_lineage(ref: BatchRef, ctx: IntakeContext) -> ManifestHeader:
         assigned=load(store, ref.work(ASSIGN), AssignRecord),
         commit=load(store, ref.commit, Commit),
     )
-    manifest_sha = _write_manifest_parquet(ref, ctx, inputs)
-    subject_index = _publish_subject_index(ref, ctx)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-subject-index") as beside:
+        # two independent files from two work files: with a second core, the index is sorted and written
+        # while the manifest is (both are Arrow and Parquet work, which release the GIL)
+        index_job = beside.submit(_publish_subject_index, ref, ctx) if ctx.workers > 1 else None
+        manifest_sha = _write_manifest_parquet(ref, ctx, inputs)
+        subject_index = index_job.result() if index_job is not None else _publish_subject_index(ref, ctx)
     now = ctx.now()
     receipt = _receipt(ref, ctx, inputs, now)
     receipt_bytes = dump_json(receipt)
@@ -167,10 +173,13 @@ def _publish_subject_index(ref: BatchRef, ctx: IntakeContext) -> StoredObject | 
     rows = 0
     with store.writing(key) as out:
         with pq.ParquetWriter(out, INDEX_SCHEMA, compression="zstd", use_dictionary=["kind"]) as writer:
-            for bucket in staged:
+
+            def sorted_bucket(bucket: str) -> pa.Table:
                 with store.reading(bucket) as path:
                     table = pq.read_table(path, schema=INDEX_SCHEMA)
-                table = table.sort_by([("digest", "ascending"), ("record_id", "ascending")])
+                return table.sort_by([("digest", "ascending"), ("record_id", "ascending")])
+
+            for table in in_order(sorted_bucket, staged, workers=ctx.workers):  # the next sorts as this is written
                 writer.write_table(table)
                 rows += table.num_rows
             if not staged:

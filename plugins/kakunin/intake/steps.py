@@ -17,7 +17,7 @@ Around the steps: `context` (what they are given), `work` (what they leave each 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
@@ -37,7 +37,7 @@ from kakunin.intake.apart import refuse_misplaced
 from kakunin.intake.conform import PARSE_FAILURES, ParseError, conform_file
 from kakunin.intake.context import IntakeContext, StepOutcome, StepStatus, holding_lease
 from kakunin.intake.encoding import detect_encoding
-from kakunin.intake.kernels import RowsBySource, Stamping, failed_rows, stamp
+from kakunin.intake.kernels import RowsBySource, Stamped, Stamping, failed_rows, stamp
 from kakunin.intake.manifest import write_lineage
 from kakunin.intake.outcomes import audit_accept, clear_published, finish_rejection, reject, remove_staged, skip
 from kakunin.intake.staging import Stager
@@ -55,6 +55,7 @@ from kakunin.intake.work import (
     GateRecord,
     ParseRecord,
     gate_record,
+    in_order,
     is_linked,
     is_rejected,
     read_in_chunks,
@@ -222,6 +223,7 @@ def parse(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
                         encoding,
                         chunk_rows=ctx.chunk_rows,
                         block_bytes=ctx.block_bytes,
+                        workers=ctx.workers,
                         before_chunk=ctx.renew_lease,  # a long file must not outlive the lease
                     )
             except ParseError as exc:
@@ -334,21 +336,29 @@ def assign(ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
         screened = None  # screening's identifier digests, reused for the index rows
         if screening is not None and store.exists(ref.work(IDENTIFIERS)):
             screened = RowsBySource(files.enter_context(store.reading(ref.work(IDENTIFIERS))))
-        for chunk in read_in_chunks(conformed, chunk_rows=ctx.chunk_rows):
-            ctx.renew_lease()
-            for part in slices(chunk.drop_columns([PARSE_FAILURES]), ctx.digest_rows):
-                if not part.num_rows:
-                    continue
-                identifiers = screened.upto(part.column(SOURCE_ROW)[-1].as_py()) if screened is not None else None
-                table = part
-                if len(erased):  # a filter copies the slice even when it keeps every row
-                    table = table.filter(pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased)))
-                failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)
-                passing = table.filter(pc.invert(failing)) if len(failing_rows) else table
-                if passing.num_rows:
-                    stager.add_passing(stamp(passing, stamping, identifiers))
-                stager.add_failing(table.filter(failing), failures)
-                pa.default_memory_pool().release_unused()  # give the slice's memory back: the next needs as much
+
+        def parts() -> Iterator[tuple[pa.Table, pa.Table | None]]:
+            """Each slice with screening's digests of its rows (read in source order, on this thread)."""
+            for chunk in read_in_chunks(conformed, chunk_rows=ctx.chunk_rows):
+                ctx.renew_lease()
+                for part in slices(chunk.drop_columns([PARSE_FAILURES]), ctx.digest_rows):
+                    if part.num_rows:
+                        last = part.column(SOURCE_ROW)[-1].as_py()
+                        yield part, screened.upto(last) if screened is not None else None
+
+        def stamped(item: tuple[pa.Table, pa.Table | None]) -> tuple[Stamped | None, pa.Table]:
+            table, identifiers = item
+            if len(erased):  # a filter copies the slice even when it keeps every row
+                table = table.filter(pc.invert(pc.is_in(table.column(SOURCE_ROW), value_set=erased)))
+            failing = pc.is_in(table.column(SOURCE_ROW), value_set=failing_rows)
+            passing = table.filter(pc.invert(failing)) if len(failing_rows) else table
+            return (stamp(passing, stamping, identifiers) if passing.num_rows else None), table.filter(failing)
+
+        for passed, failed in in_order(stamped, parts(), workers=ctx.workers):  # slices stamped side by side
+            if passed is not None:
+                stager.add_passing(passed)  # written in source order, on this thread
+            stager.add_failing(failed, failures)
+            pa.default_memory_pool().release_unused()  # give the slice's memory back: the next needs as much
         ctx.renew_lease()  # the staged files replace their names as this block closes: still ours?
     record = stager.record().model_copy(
         update={"erased": len(erased), "overlap": screening.verdict.overlap if screening is not None else None}

@@ -18,7 +18,7 @@ them instead of digesting every identifier a second time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from kakunin.intake.work import (
     IDENTIFIER_COLUMNS,
     IDENTIFIERS,
     gate_record,
+    in_order,
     read_in_chunks,
     slices,
 )
@@ -113,26 +114,36 @@ def screen(
     chunk_rows: int,
     identifiers: pq.ParquetWriter,
     digest_rows: int = 65_536,
+    workers: int = 1,
     before_chunk: Callable[[], None] = lambda: None,
 ) -> Screened:
     """Digest each row's identifiers (source rows for ids), `digest_rows` rows at a time, into
-    `identifiers` (`IDENTIFIER_COLUMNS`, a row group per slice); keep only the erased rows in memory."""
+    `identifiers` (`IDENTIFIER_COLUMNS`, a row group per slice); keep only the erased rows in memory.
+    `workers` slices are digested at once (`in_order`)."""
     wanted = pa.array(sorted(suppressed), pa.string())
     rows = 0
     erased: list[pa.Array] = []
-    for chunk in read_in_chunks(conformed, chunk_rows=chunk_rows):
-        before_chunk()
-        rows += chunk.num_rows
-        for part in slices(chunk, digest_rows):
-            found = index_rows(part.column(SOURCE_ROW), part, contract, key)
-            by_row = pa.table(
-                [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
-                schema=IDENTIFIER_COLUMNS,
-            )
-            identifiers.write_table(by_row, row_group_size=max(1, by_row.num_rows))  # a row group per slice
-            dropped = pc.unique(by_row.filter(pc.is_in(by_row.column("digest"), value_set=wanted)).column(SOURCE_ROW))
-            erased.append(dropped)
-            pa.default_memory_pool().release_unused()  # give the slice's memory back: the next needs as much
+
+    def parts() -> Iterator[pa.Table]:
+        nonlocal rows
+        for chunk in read_in_chunks(conformed, chunk_rows=chunk_rows):
+            before_chunk()
+            rows += chunk.num_rows
+            yield from slices(chunk, digest_rows)
+
+    def digested(part: pa.Table) -> tuple[pa.Table, pa.Array]:
+        found = index_rows(part.column(SOURCE_ROW), part, contract, key)
+        by_row = pa.table(
+            [pc.cast(found.column("record_id"), pa.int64()), found.column("kind"), found.column("digest")],
+            schema=IDENTIFIER_COLUMNS,
+        )
+        dropped = pc.unique(by_row.filter(pc.is_in(by_row.column("digest"), value_set=wanted)).column(SOURCE_ROW))
+        return by_row, dropped
+
+    for by_row, dropped in in_order(digested, parts(), workers=workers):  # slices digested side by side
+        identifiers.write_table(by_row, row_group_size=max(1, by_row.num_rows))  # a row group per slice, in order
+        erased.append(dropped)
+        pa.default_memory_pool().release_unused()  # give the slice's memory back: the next needs as much
     return Screened(rows=rows, erased=pa.concat_arrays(erased) if erased else pa.array([], pa.int64()))
 
 
@@ -226,6 +237,7 @@ def screen_batch(
     chunk_rows: int,
     identifiers: Path,
     digest_rows: int = 65_536,
+    workers: int = 1,
     before_chunk: Callable[[], None] = lambda: None,
 ) -> Screening:
     """Both checks over one batch: which rows are erased, and whether the rest look like a leaked copy.
@@ -242,6 +254,7 @@ def screen_batch(
             suppressed=suppressed_digests(store),
             chunk_rows=chunk_rows,
             digest_rows=digest_rows,
+            workers=workers,
             before_chunk=before_chunk,
             identifiers=writer,
         )
@@ -271,6 +284,7 @@ def screen_subjects(ref: BatchRef, ctx: IntakeContext, document: ProvenanceDocum
             key=subject_key(ctx.hmac_key),
             chunk_rows=ctx.chunk_rows,
             digest_rows=ctx.digest_rows,
+            workers=ctx.workers,
             before_chunk=ctx.renew_lease,
             identifiers=identifiers,
         )

@@ -6,9 +6,11 @@ The records hold counts, hashes and the accepted document, never personal data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -124,6 +126,35 @@ def slices(table: pa.Table, rows: int) -> Iterator[pa.Table]:
     """`table` in zero-copy slices of at most `rows` rows (one slice when it is no longer)."""
     for start in range(0, max(table.num_rows, 1), rows):
         yield table.slice(start, rows)
+
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def in_order(function: Callable[[_Item], _Result], items: Iterable[_Item], *, workers: int) -> Iterator[_Result]:
+    """`map(function, items)` on up to `workers` threads at once, results handed out in the items' order.
+
+    For the per-slice kernels (Arrow compute, DuckDB, Parquet decoding), which release the GIL: two
+    slices are digested on two cores while the caller writes the one before. At most `workers + 1`
+    items are in flight, so memory follows the slice, not the batch; `items` is pulled on the caller's
+    thread (a reader that must go in order stays in order). An error in any item is raised here, in
+    order; the items after it are not started. `workers <= 1`: plain `map`, no thread."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kakunin-kernel") as pool:
+        pending: deque[Future[_Result]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # the caller stopped early or an item failed: start nothing more
+                future.cancel()
 
 
 class GateRecord(BaseModel):
