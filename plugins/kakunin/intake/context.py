@@ -70,7 +70,7 @@ class IntakeContext:
     # rows) follow this, not the chunk (measured at 1M rows: the assign step's peak RSS was chunk-sized)
     digest_rows: int = 65_536
     block_bytes: int = 2 << 20
-    workers: int = 1  # processes that validate chunks at once (`default_workers`)
+    workers: int = 1  # processes that validate chunks at once, threads that digest slices (`default_workers`)
     code_version: str = "dev"
     owner: str = field(default_factory=leases.new_owner)
     lease_ttl: timedelta = leases.DEFAULT_TTL
