@@ -3,7 +3,7 @@
 GX validates one pandas chunk at a time, so memory follows the chunk size. Row-level
 rules are answered per chunk; whole-table rules (uniqueness) are answered by merging
 the key column across all chunks, since a duplicate can sit in two chunks (partitioned by
-hash on disk, `kakunin.intake.uniqueness`, so that too follows the chunk). Any other
+hash on disk, `kakunin.intake.duplicates`, so that too follows the chunk). Any other
 expectation (row count, column mean, ...) answers per chunk in a way no merge can fix, so
 the suite is refused up front (`classify`) rather than half-checked. The result is, per
 failing row, the rules it failed, and one merged validation result from which GX Data Docs
@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from kakunin.errors import ConfigError
 from kakunin.intake.conform import PARSE_FAILURES
-from kakunin.intake.uniqueness import partitions_for, unique_keys
+from kakunin.intake.duplicates import partitions_for, unique_keys
 from kakunin.lineage.formats import SOURCE_ROW, GxSummary, RuleResult
 
 # Whole-table rules Kakunin merges itself: it gathers the key column of every chunk.
@@ -376,7 +376,7 @@ def evaluate(
     With `workers` > 1, GX validates the conformed file's row groups (one per parse chunk) in that many
     processes at once; the answer is the same, since every row-level rule is answered per chunk anyway.
     Uniqueness keys are spilled to partitions of about `unique_partition_rows` keys (a chunk's worth by
-    default), so memory follows the chunk, not the batch (`kakunin.intake.uniqueness`)."""
+    default), so memory follows the chunk, not the batch (`kakunin.intake.duplicates`)."""
     runner = SuiteRunner(suite_path, parameters={"received_on": received_on})
     tally = _Tally(unexpected={r.name: 0 for r in runner.rules}, missing={r.name: 0 for r in runner.rules})
     key_columns = sorted({r.column for r in runner.rules if r.whole_table and r.column})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from kakunin.intake.uniqueness import partitions_for, unique_keys
+from kakunin.intake.duplicates import partitions_for, unique_keys
 
 # Sixty keys, three of them repeated far apart (in other chunks): K000 three times, K013 and K050 twice.
 REPEATS = {30: "K000", 45: "K000", 59: "K013", 2: "K050"}
