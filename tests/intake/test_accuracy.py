@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def _run(tmp_path: Path, columns: dict[str, list[str | None]], *, chunk_rows: in
         run_name="test",
         chunk_rows=chunk_rows,
         workers=int(kw.pop("workers", 1)),  # type: ignore[call-overload]
+        unique_partition_rows=kw.pop("unique_partition_rows", None),  # type: ignore[arg-type]
     )
     return {row["_source_row"]: row["failed"] for row in failures.to_pylist()}, summary
 
@@ -52,6 +54,27 @@ def test_uniqueness_and_row_numbers_are_right_across_chunks(tmp_path: Path, chun
     assert failed == {102: [UNIQUE], 105: [POSTAL], 108: [UNIQUE], 110: [POSTAL]}
     assert [(r.rule, r.unexpected, r.success) for r in summary.rules] == [(UNIQUE, 2, False), (POSTAL, 2, False)]
     assert (summary.rows, summary.failed_rows) == (10, 4)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("partition_rows", [1, 2, 1000])
+def test_uniqueness_spilled_to_many_partitions_normalises_keys_and_skips_blanks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partition_rows: int, workers: int
+) -> None:
+    """Keys spread over up to twelve partition files, chunks of three: the same duplicates, and no file left."""
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    columns: dict[str, list[str | None]] = {
+        "customer_no": ["C0000001", None, "", "C0000004", "c0000001\n", "  ", None, "C0000008", "", "Ｃ0000008 "],
+        "postal_code": [GOOD_POSTAL] * 10,
+    }
+    columns["customer_no"] += ["C0000011", "C0000004"]
+    columns["postal_code"] += [GOOD_POSTAL, GOOD_POSTAL]
+    failed, summary = _run(tmp_path, columns, chunk_rows=3, workers=workers, unique_partition_rows=partition_rows)
+    assert failed == {1: [UNIQUE], 4: [UNIQUE], 5: [UNIQUE], 8: [UNIQUE], 10: [UNIQUE], 12: [UNIQUE]}
+    assert (summary.rules[0].unexpected, summary.rules[0].missing) == (6, 2)
+    assert list(spill.iterdir()) == []
 
 
 @pytest.mark.parametrize(

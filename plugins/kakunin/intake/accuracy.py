@@ -2,7 +2,8 @@
 
 GX validates one pandas chunk at a time, so memory follows the chunk size. Row-level
 rules are answered per chunk; whole-table rules (uniqueness) are answered by merging
-the key column across all chunks, since a duplicate can sit in two chunks. Any other
+the key column across all chunks, since a duplicate can sit in two chunks (partitioned by
+hash on disk, `kakunin.intake.duplicates`, so that too follows the chunk). Any other
 expectation (row count, column mean, ...) answers per chunk in a way no merge can fix, so
 the suite is refused up front (`classify`) rather than half-checked. The result is, per
 failing row, the rules it failed, and one merged validation result from which GX Data Docs
@@ -35,7 +36,7 @@ from pydantic import BaseModel
 
 from kakunin.errors import ConfigError
 from kakunin.intake.conform import PARSE_FAILURES
-from kakunin.lineage.digests import normalise_keys
+from kakunin.intake.duplicates import partitions_for, unique_keys
 from kakunin.lineage.formats import SOURCE_ROW, GxSummary, RuleResult
 
 # Whole-table rules Kakunin merges itself: it gathers the key column of every chunk.
@@ -368,47 +369,51 @@ def evaluate(
     run_name: str,
     chunk_rows: int = 250_000,
     workers: int = 1,
+    unique_partition_rows: int | None = None,
 ) -> tuple[pa.Table, AccuracySummary, SuiteRunner]:
     """Failing rows (source row, rules failed) and the summary; the batch is rejected above the ratio.
 
     With `workers` > 1, GX validates the conformed file's row groups (one per parse chunk) in that many
-    processes at once; the answer is the same, since every row-level rule is answered per chunk anyway."""
+    processes at once; the answer is the same, since every row-level rule is answered per chunk anyway.
+    Uniqueness keys are spilled to partitions of about `unique_partition_rows` keys (a chunk's worth by
+    default), so memory follows the chunk, not the batch (`kakunin.intake.duplicates`)."""
     runner = SuiteRunner(suite_path, parameters={"received_on": received_on})
     tally = _Tally(unexpected={r.name: 0 for r in runner.rules}, missing={r.name: 0 for r in runner.rules})
-    keys: dict[str, list[pa.Array]] = {r.column: [] for r in runner.rules if r.whole_table and r.column}
-    key_rows: list[pa.Array] = []
-    with _row_group_validators(runner, conformed, workers=workers, chunk_rows=chunk_rows) as elsewhere:
-        if elsewhere is None:
-            chunks: Iterator[pa.RecordBatch | pa.Table] = iter_chunks(
-                conformed, columns=runner.columns, chunk_rows=chunk_rows
-            )
-        else:
-            parquet = pq.ParquetFile(conformed)
-            wanted = [*runner.columns, SOURCE_ROW, PARSE_FAILURES]
-            chunks = (parquet.read_row_group(i, columns=wanted) for i in range(parquet.num_row_groups))
-        for index, chunk in enumerate(chunks):
-            rows = _combined(chunk.column(SOURCE_ROW))
-            tally.evaluated += chunk.num_rows
-            parse_failures = _combined(chunk.column(PARSE_FAILURES))
-            flat = pc.list_flatten(parse_failures)
-            if len(flat):
-                tally.add(
-                    pc.take(rows, pc.list_parent_indices(parse_failures)),
-                    pc.binary_join_element_wise("parse.value", flat, ":"),
+    key_columns = sorted({r.column for r in runner.rules if r.whole_table and r.column})
+    batch_rows = pq.ParquetFile(conformed).metadata.num_rows
+    partitions = partitions_for(batch_rows, unique_partition_rows or chunk_rows)
+    with unique_keys(key_columns, partitions=partitions) as keys:
+        with _row_group_validators(runner, conformed, workers=workers, chunk_rows=chunk_rows) as elsewhere:
+            if elsewhere is None:
+                chunks: Iterator[pa.RecordBatch | pa.Table] = iter_chunks(
+                    conformed, columns=runner.columns, chunk_rows=chunk_rows
                 )
-            if elsewhere is not None and index in elsewhere:
-                answers = elsewhere[index].result()
             else:
-                answers = runner.validate(chunk.select(runner.columns).to_pandas())
-            for name, counts in answers.items():
-                tally.missing[name] += counts.missing_count
-                tally.add_rule(name, pc.take(rows, pa.array(counts.positions, pa.int64())))
-            for column, arrays in keys.items():
-                arrays.append(_combined(chunk.column(column)))
-            key_rows.append(rows)
-    for rule in runner.rules:  # whole-table rules see every chunk's keys at once
-        if rule.whole_table and rule.column:
-            tally.add_rule(rule.name, _duplicated_rows(keys[rule.column], key_rows))
+                parquet = pq.ParquetFile(conformed)
+                wanted = [*runner.columns, SOURCE_ROW, PARSE_FAILURES]
+                chunks = (parquet.read_row_group(i, columns=wanted) for i in range(parquet.num_row_groups))
+            for index, chunk in enumerate(chunks):
+                rows = _combined(chunk.column(SOURCE_ROW))
+                tally.evaluated += chunk.num_rows
+                parse_failures = _combined(chunk.column(PARSE_FAILURES))
+                flat = pc.list_flatten(parse_failures)
+                if len(flat):
+                    tally.add(
+                        pc.take(rows, pc.list_parent_indices(parse_failures)),
+                        pc.binary_join_element_wise("parse.value", flat, ":"),
+                    )
+                if elsewhere is not None and index in elsewhere:
+                    answers = elsewhere[index].result()
+                else:
+                    answers = runner.validate(chunk.select(runner.columns).to_pandas())
+                for name, counts in answers.items():
+                    tally.missing[name] += counts.missing_count
+                    tally.add_rule(name, pc.take(rows, pa.array(counts.positions, pa.int64())))
+                for column, gathered in keys.items():
+                    gathered.add(_combined(chunk.column(column)), rows)
+        for rule in runner.rules:  # whole-table rules see every chunk's keys at once, after the workers are gone
+            if rule.whole_table and rule.column:
+                tally.add_rule(rule.name, keys[rule.column].duplicated_rows())
     failures = _group_failures(tally.rows, tally.rules)
     return failures, _summary(runner, tally, failures, run_name, max_failed_row_ratio), runner
 
@@ -475,24 +480,6 @@ def _outcome(rule: Rule, tally: _Tally) -> RuleOutcome:
         missing=missing,
         success=passed,
     )
-
-
-def _duplicated_rows(keys: list[pa.Array], rows: list[pa.Array]) -> pa.Array:
-    """Source rows of every occurrence of a key that occurs more than once (nulls and blanks are not keys).
-
-    Keys are compared after `normalise_keys`, the normalisation the subject digest uses,
-    so records that would share a subject digest are duplicates here.
-    """
-    if not keys:
-        return pa.array([], pa.int64())
-    all_keys = normalise_keys(pa.chunked_array(keys).combine_chunks())
-    all_keys = pc.if_else(pc.equal(all_keys, ""), pa.scalar(None, pa.string()), all_keys)
-    counts = pc.value_counts(pc.drop_null(all_keys))
-    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    if len(repeated) == 0:
-        return pa.array([], pa.int64())
-    mask = pc.is_in(all_keys, value_set=repeated).fill_null(False)
-    return pc.filter(pa.chunked_array(rows).combine_chunks(), mask)
 
 
 def _group_failures(rows: list[pa.Array], rules: list[pa.Array]) -> pa.Table:
