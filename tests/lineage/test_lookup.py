@@ -115,7 +115,7 @@ def test_an_id_is_found_at_the_positions_arrow_finds_it(ids: pa.ChunkedArray) ->
         assert lookup.positions_of(ids, text) == _equal_positions(ids, text)
 
 
-def test_a_trace_process_loads_neither_pandas_duckdb_gx_airflow_nor_arrow_compute(home: Path) -> None:
+def test_a_trace_process_loads_neither_pandas_duckdb_gx_airflow_arrow_compute_nor_yaml(home: Path) -> None:
     """A keyless trace needs none of them (each costs a noticeable part of the command's start-up)."""
     record_id = _all_ids(_manifests(home)[1])[10]
     probe = (
@@ -128,5 +128,5 @@ def test_a_trace_process_loads_neither_pandas_duckdb_gx_airflow_nor_arrow_comput
     answer, loaded = done.stdout, set(done.stdout.splitlines()[-1].split())
     assert f'"record_id": "{record_id}"' in answer
     assert '"status": "live"' in answer
-    heavy = {"pandas", "duckdb", "great_expectations", "airflow", "pyarrow.compute", "pyarrow.dataset"}
+    heavy = {"pandas", "duckdb", "great_expectations", "airflow", "pyarrow.compute", "pyarrow.dataset", "yaml"}
     assert not loaded & heavy
