@@ -33,6 +33,10 @@ def _arrow_capped(table: pa.Table, column: str) -> pa.Table:
         pytest.param(pa.chunked_array([_days([20000, 20001])]), id="none-past-the-end"),
         pytest.param(pa.chunked_array([_days([20000, None, _PAST_THE_END])]), id="with-nulls"),
         pytest.param(pa.chunked_array([], pa.date32()), id="no-chunks"),
+        pytest.param(
+            pa.chunked_array([pa.Array.from_buffers(pa.date32(), 0, [None, None]), _days([_PAST_THE_END])]),
+            id="an-empty-chunk-without-data",
+        ),
     ],
 )
 def test_dates_read_as_arrow_caps_them_at_the_last_day(column: pa.ChunkedArray) -> None:

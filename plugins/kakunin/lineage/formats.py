@@ -471,9 +471,11 @@ def readable_dates(table: pa.Table, column: str) -> pa.Table:
 
 def _capped_days(chunk: pa.Array) -> pa.Array:
     """A date32 chunk without nulls with every day after LAST_DAY made LAST_DAY (the chunk itself if none is)."""
+    if not len(chunk):
+        return chunk  # (its data buffer may be absent)
     last = (LAST_DAY - date(1970, 1, 1)).days
     days = np.frombuffer(chunk.buffers()[1], np.int32, len(chunk), chunk.offset * 4)
-    if not len(days) or int(days.max()) <= last:
+    if int(days.max()) <= last:
         return chunk
     capped = np.minimum(days, np.int32(last))
     return pa.Array.from_buffers(pa.date32(), len(capped), [None, pa.py_buffer(capped)])
