@@ -15,14 +15,16 @@ pydantic's compact `model_dump_json`, which these functions do not replace.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel
-from yaml.nodes import MappingNode, Node, ScalarNode
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_NESTING = 64
 _TOO_DEEP = f"the document is nested too deeply (more than {MAX_NESTING} levels of mappings and lists)"
@@ -32,39 +34,47 @@ class DocumentSyntaxError(ValueError):
     """The text is not a well-formed YAML or JSON mapping; the message says where."""
 
 
-class _Refused(yaml.MarkedYAMLError):
-    """Valid YAML that Kakunin refuses on purpose (aliases, duplicate keys)."""
+# PyYAML is imported, and the loader and dumper made, on first use: most commands (`lineage trace`)
+# only write JSON, and importing yaml costs them ~15 ms.
+@functools.cache
+def _strict_loader() -> tuple[type[yaml.SafeLoader], type[yaml.MarkedYAMLError]]:
+    """(the strict loader, the error it raises for what it refuses)."""
+    import yaml
+    from yaml.nodes import MappingNode, Node, ScalarNode
 
+    class _Refused(yaml.MarkedYAMLError):
+        """Valid YAML that Kakunin refuses on purpose (aliases, duplicate keys)."""
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans, no aliases and no duplicate keys."""
+    class _StrictLoader(yaml.SafeLoader):
+        """SafeLoader with YAML 1.2 booleans, no aliases and no duplicate keys."""
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise _Refused(
-                None, None, "YAML aliases (*name) are not allowed; write the value out in full", event.start_mark
-            )
-        return super().compose_node(parent, index)
+        def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _Refused(
+                    None, None, "YAML aliases (*name) are not allowed; write the value out in full", event.start_mark
+                )
+            return super().compose_node(parent, index)
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise _Refused(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise _Refused(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
 
-    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
-        """A date-shaped scalar that is no real day (`2026-13-01`) stays text, so the schema reports it."""
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError:
-            return self.construct_scalar(node)
+        def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
+            """A date-shaped scalar that is no real day (`2026-13-01`) stays text, so the schema reports it."""
+            try:
+                return super().construct_yaml_timestamp(node)
+            except ValueError:
+                return self.construct_scalar(node)
 
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+    _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+    _use_yaml12_booleans(_StrictLoader)
+    return _StrictLoader, _Refused
 
 
 def _use_yaml12_booleans(loader: type[yaml.SafeLoader]) -> None:
@@ -78,16 +88,16 @@ def _use_yaml12_booleans(loader: type[yaml.SafeLoader]) -> None:
     )
 
 
-_use_yaml12_booleans(_StrictLoader)
-
-
 def parse_mapping(text: str, *, json_only: bool = False) -> dict[str, Any]:
     """Parse a YAML (or JSON) document that must be a mapping at the top level."""
+    import yaml
+
+    strict_loader, refused_error = _strict_loader()
     try:
         if json_only:
             data = json.loads(text, object_pairs_hook=_reject_duplicate_json_keys)
         else:
-            data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+            data = yaml.load(text, Loader=strict_loader)  # noqa: S506 - the strict loader is a SafeLoader
     except json.JSONDecodeError as exc:
         raise DocumentSyntaxError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
     except RecursionError as exc:
@@ -95,7 +105,7 @@ def parse_mapping(text: str, *, json_only: bool = False) -> dict[str, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        refused = isinstance(exc, _Refused)
+        refused = isinstance(exc, refused_error)
         prefix = "refused" if refused else "not valid YAML"
         raise DocumentSyntaxError(f"{prefix}: {exc.problem or exc.context}{where}") from exc
     except yaml.YAMLError as exc:
@@ -135,16 +145,24 @@ def _reject_duplicate_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-class _PlainDumper(yaml.SafeDumper):
-    """SafeDumper that never writes anchors/aliases, which the strict loader refuses."""
+@functools.cache
+def _plain_dumper() -> type[yaml.SafeDumper]:
+    import yaml
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+    class _PlainDumper(yaml.SafeDumper):
+        """SafeDumper that never writes anchors/aliases, which the strict loader refuses."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return _PlainDumper
 
 
 def dump_yaml(data: Any) -> str:
     """YAML that `parse_mapping` reads back: UTF-8 text kept as is, keys in their order."""
-    return yaml.dump(data, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=120)
+    import yaml
+
+    return yaml.dump(data, Dumper=_plain_dumper(), allow_unicode=True, sort_keys=False, width=120)
 
 
 def json_text(data: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None) -> str:

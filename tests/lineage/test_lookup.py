@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -82,3 +87,46 @@ def test_a_trace_decodes_one_row_group_of_the_manifest_and_one_of_the_curated_fi
     answer = trace_json(trace(LocalStore(tmp_path), record_id))
     assert (answer["record_id"], answer["status"], answer["source_row"]) == (record_id, "live", 352)
     assert read == [3, 3], "the fourth row group of the manifest, then of the curated file"
+
+
+def _equal_positions(ids: pa.ChunkedArray, text: str) -> list[int]:
+    """Arrow's own answer: what `lookup.positions_of` must give."""
+    return [int(i) for i in pc.indices_nonzero(pc.equal(ids, pa.array([text], ids.type)[0])).to_pylist()]
+
+
+UUID_A = "019abef0-4df8-7000-8002-fe5193c7bcac"
+UUID_B = "019abef0-4df8-7000-8002-fe5193c7bcad"
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pytest.param(pa.chunked_array([[UUID_A, UUID_B, UUID_A], [UUID_B, UUID_A]]), id="fixed-width-two-chunks"),
+        pytest.param(pa.chunked_array([pa.array([UUID_B, UUID_A, UUID_B, UUID_A]).slice(1, 3)]), id="sliced-chunk"),
+        pytest.param(pa.chunked_array([[UUID_A, None, UUID_B, UUID_A]]), id="with-nulls"),
+        pytest.param(pa.chunked_array([[UUID_A, UUID_A + "x", UUID_A[:-1], "", UUID_A]]), id="other-widths"),
+        pytest.param(pa.chunked_array([[UUID_B, UUID_A]], pa.large_string()), id="large-string"),
+        pytest.param(pa.chunked_array([pa.array([UUID_A, UUID_B, UUID_A]).dictionary_encode()]), id="dictionary"),
+        pytest.param(pa.chunked_array([], pa.string()), id="no-chunks"),
+    ],
+)
+def test_an_id_is_found_at_the_positions_arrow_finds_it(ids: pa.ChunkedArray) -> None:
+    for text in (UUID_A, UUID_B, UUID_A[:-1], ""):
+        assert lookup.positions_of(ids, text) == _equal_positions(ids, text)
+
+
+def test_a_trace_process_loads_neither_pandas_duckdb_gx_airflow_arrow_compute_nor_yaml(home: Path) -> None:
+    """A keyless trace needs none of them (each costs a noticeable part of the command's start-up)."""
+    record_id = _all_ids(_manifests(home)[1])[10]
+    probe = (
+        "import sys; from kakunin.cli import main\n"
+        f"try:\n    main(['lineage', 'trace', {record_id!r}, '--json'])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KAKUNIN_HMAC_KEY"} | {"KAKUNIN_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
+    answer, loaded = done.stdout, set(done.stdout.splitlines()[-1].split())
+    assert f'"record_id": "{record_id}"' in answer
+    assert '"status": "live"' in answer
+    heavy = {"pandas", "duckdb", "great_expectations", "airflow", "pyarrow.compute", "pyarrow.dataset", "yaml"}
+    assert not loaded & heavy

@@ -37,8 +37,10 @@ def lineage_trace(record_id: str, as_json: bool) -> None:
     key = parse_hmac_key(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
     from kakunin.subjects.find import stop_id_for
 
+    # The contract only serves the keyed digest check: without a key no contract is read (as in verify).
+    contract_for = registry().contract if key is not None else None
     found = trace(
-        store, record_id.strip().lower(), hmac_key=key, contract_for=registry().contract, stop_for=stop_id_for(store)
+        store, record_id.strip().lower(), hmac_key=key, contract_for=contract_for, stop_for=stop_id_for(store)
     )
     audit.record(store, AuditAction.TRACE, at=clock.now_utc(), dataset=found.dataset, record_ids=[found.record_id])
     if as_json:

@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kakunin.hashing import sha256_bytes
@@ -221,6 +220,8 @@ def with_corrected_digests(rows: pa.Table, corrected: dict[str, str]) -> pa.Tabl
     """Manifest rows with each corrected record's `record_digest` replaced by its latest corrected digest."""
     if not corrected or not rows.num_rows:
         return rows
+    import pyarrow.compute as pc  # here: a trace, which imports this module for `corrections_of`, needs none of it
+
     ids = rows.column("record_id")
     hit = pc.is_in(ids, value_set=pa.array(list(corrected), pa.string()))
     if not pc.any(hit).as_py():

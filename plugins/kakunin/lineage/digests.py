@@ -7,6 +7,9 @@ The canonical form is built by Arrow string kernels and the HMACs by DuckDB's ve
 `sha256`, on every core (RFC 2104 spelled out in SQL: the same digests as Python's `hmac`;
 measured here about 1.1 s per million messages, against 1.6-2.5 s for a Python loop over
 precomputed states and 3.6 s for `hmac.digest`).
+
+`pyarrow.compute` is imported by the functions that use it: `Hmac` alone (the seals of chain
+entries, which every command writing the audit log imports) does without its import (~50 ms).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import hashlib
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kakunin import duck
 from kakunin.contracts import ColumnType, DatasetContract
@@ -33,6 +35,8 @@ def canonical_records(table: pa.Table | pa.RecordBatch, contract: DatasetContrac
     `\\x00`, so no two records share a canonical text. Dates are ISO 8601, timestamps
     microseconds since the Unix epoch (UTC), other values Arrow's text form.
     """
+    import pyarrow.compute as pc
+
     texts = []
     for column in contract.columns:
         values = table.column(column.name)
@@ -54,11 +58,15 @@ def normalise_keys(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     values that are one subject to erasure (`C1450003` and `"C1450003\\n"`) are also one
     key to uniqueness. Nulls stay null.
     """
+    import pyarrow.compute as pc
+
     return pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(pc.cast(values, pa.string()), "NFKC")))
 
 
 def normalised_subject_keys(table: pa.Table | pa.RecordBatch, columns: list[str]) -> pa.Array:
     """Subject keys as a person would type them (`normalise_keys`); parts joined by US."""
+    import pyarrow.compute as pc
+
     parts = [pc.fill_null(normalise_keys(table.column(c)), "") for c in columns]
     return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, NAME_SEPARATOR)
 

@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
@@ -236,6 +235,8 @@ def _correction_line(correction: Correction) -> str:
 
 def first_record_id(store: ObjectStore) -> str | None:
     """A record still live in the curated store (the demo traces one), else any published one."""
+    import pyarrow.compute as pc  # here, not at the top: a trace does without its import (~50 ms)
+
     fallback = None
     for _, manifest_key in linked_manifests(store):
         with store.open_input(manifest_key) as handle:
@@ -253,6 +254,8 @@ def first_record_id(store: ObjectStore) -> str | None:
 
 def first_purged_id(store: ObjectStore, certificate: Certificate) -> str | None:
     """A record a certificate purged for its retention period (the demo traces one)."""
+    import pyarrow.compute as pc
+
     with store.open_input(certificate.records.key) as handle:
         ids = pq.read_table(handle, columns=["record_id"]).column("record_id")
     return str(pc.min(ids).as_py()) if len(ids) else None

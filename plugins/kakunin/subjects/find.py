@@ -18,7 +18,6 @@ from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
@@ -28,7 +27,7 @@ from kakunin.lineage.formats import ManifestHeader, read_receipt, readable_dates
 from kakunin.lineage.receipts import Receipt, ReceiptV1
 from kakunin.lineage.trace import find_manifest_row
 from kakunin.storage import ObjectStore, load
-from kakunin.subjects.identifiers import INDEX_SCHEMA
+from kakunin.subjects.formats import INDEX_SCHEMA
 from kakunin.subjects.register import Stops, digests_of_records, is_eu_origin, read_index, stops_in_force, suppressions
 
 MATCHED_BY_ERASURE = "erasure request"  # `matched_by` of a record known only from an erasure request
@@ -200,6 +199,8 @@ def purged_records(store: ObjectStore, ids: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     if not ids:
         return found
+    import pyarrow.compute as pc  # here: `lineage trace` imports this module for `stop_id_for`, which needs none of it
+
     wanted = pa.array(sorted(ids), pa.string())
     for certificate in closed_certificates(store):
         if not store.exists(certificate.records.key):
@@ -246,6 +247,8 @@ def suppressed_records(store: ObjectStore, digests: set[str]) -> list[tuple[str,
     requests = {s.request_id for s in suppressions(store) if digests & {d.digest for d in s.digests}}
     if not requests:
         return []
+    import pyarrow.compute as pc
+
     reasons = pa.array(sorted(f"erasure request {r}" for r in requests), pa.string())
     out: list[tuple[str, str, str]] = []
     for certificate in closed_certificates(store):

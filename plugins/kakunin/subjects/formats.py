@@ -1,4 +1,4 @@
-"""What the `subjects/` zone holds, besides the index: requests, the suppression list and the stop list.
+"""What the `subjects/` zone holds: the index's schema, requests, the suppression list and the stop list.
 
 Every document holds keyed identifier digests, record ids, dates and actors, never an
 identifier itself. Documents are written once; a later step (a request closed, a stop
@@ -11,9 +11,21 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from kakunin.contracts import IdentifierKind
+
+# The subject index: one row per (record, identifier). No personal data: ids and keyed digests.
+# Here, not beside the code that builds the rows (`subjects.identifiers`, which needs `pyarrow.compute`),
+# so a reader of the index (`lineage trace` looking for a stop) imports neither.
+INDEX_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("digest", pa.string(), nullable=False),
+    ]
+)
 
 
 class _Doc(BaseModel):

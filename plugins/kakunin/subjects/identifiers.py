@@ -25,18 +25,11 @@ import pyarrow.compute as pc
 from kakunin.contracts import DatasetContract, IdentifierKind
 from kakunin.errors import InputError
 from kakunin.lineage.digests import NAME_SEPARATOR, Hmac
+from kakunin.subjects.formats import INDEX_SCHEMA as INDEX_SCHEMA
 
 SCHEME = "kakunin.subject/v1"
 MIN_PHONE_DIGITS = 6  # fewer digits is not a phone number anyone can be found by
 
-# The subject index: one row per (record, identifier). No personal data: ids and keyed digests.
-INDEX_SCHEMA = pa.schema(
-    [
-        pa.field("record_id", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("digest", pa.string(), nullable=False),
-    ]
-)
 
 _UTF8_LEAD_E3 = 0xE3  # every kana's UTF-8 form starts with this byte, and no continuation byte is ever this
 

@@ -13,7 +13,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
@@ -33,6 +32,7 @@ from kakunin.layout import (
 )
 from kakunin.storage import ObjectStore, load
 from kakunin.subjects.formats import (
+    INDEX_SCHEMA,
     Regime,
     RequestClosing,
     StopResumed,
@@ -40,7 +40,6 @@ from kakunin.subjects.formats import (
     SubjectRequest,
     Suppression,
 )
-from kakunin.subjects.identifiers import INDEX_SCHEMA
 from kakunin.yaml_io import dump_json
 
 POLICY_FILE = "subject-requests.yaml"
@@ -79,6 +78,8 @@ def read_index(
     """Index rows (dataset, batch_id, record_id, kind, digest), only those with one of `digests` / `kinds` if given.
 
     `digests` may be an Arrow array (intake passes millions: no Python set of them is ever built)."""
+    import pyarrow.compute as pc  # here: `lineage trace` reads the stops without it
+
     parts = []
     if isinstance(digests, set):
         digests = pa.array(sorted(digests), pa.string())
@@ -110,6 +111,8 @@ def read_index(
 
 def digests_of_records(store: ObjectStore, record_ids: set[str]) -> pa.Table:
     """Every index row of these records (to widen a request from the identifier given to all the person's)."""
+    import pyarrow.compute as pc
+
     if not record_ids:
         return FOUND_SCHEMA.empty_table()
     found = read_index(store)
@@ -162,6 +165,8 @@ class Stops:
 
     def stopped_ids(self, index_rows: pa.Table) -> set[str]:
         """Of the records in `index_rows` (record_id, digest, …) and of the listed ids, those stopped."""
+        import pyarrow.compute as pc
+
         by_digest = index_rows.filter(
             pc.is_in(index_rows.column("digest"), value_set=pa.array(sorted(self.digests), pa.string()))
         )
