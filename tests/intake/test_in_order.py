@@ -64,9 +64,9 @@ def test_an_error_surfaces_in_order_and_later_items_are_not_started() -> None:
             raise ValueError("item 5")
         return n
 
-    seen = []
+    seen: list[int] = []
+    results = in_order(fail_at_five, range(1000), workers=2)
     with pytest.raises(ValueError, match="item 5"):
-        for result in in_order(fail_at_five, range(1000), workers=2):
-            seen.append(result)
+        seen.extend(results)
     assert seen == [0, 1, 2, 3, 4]  # everything before the failing item, nothing after it
     assert max(started) < 10  # not the other 990
