@@ -36,7 +36,7 @@ def test_one_worker_runs_on_the_callers_thread() -> None:
 
 
 def test_the_items_are_pulled_on_the_callers_thread_a_few_ahead_of_the_results() -> None:
-    """A reader that must go in order (the identifiers file) is read on one thread; at most `workers + 1`
+    """A reader that must go in order (the identifiers file) is read on one thread; at most `workers`
     items are in flight, so a batch of millions of slices never sits in memory at once."""
     caller = threading.get_ident()
     pulled: list[int] = []
@@ -50,7 +50,7 @@ def test_the_items_are_pulled_on_the_callers_thread_a_few_ahead_of_the_results()
     results = in_order(lambda n: n, items(), workers=2)
     for n, result in enumerate(results):
         assert result == n
-        assert len(pulled) <= n + 3  # this result, and at most `workers + 1` beyond it
+        assert len(pulled) <= n + 2  # this result and the one computing beside it: `workers` in flight
 
 
 def test_an_error_surfaces_in_order_and_later_items_are_not_started() -> None:

@@ -136,9 +136,9 @@ def in_order(function: Callable[[_Item], _Result], items: Iterable[_Item], *, wo
     """`map(function, items)` on up to `workers` threads at once, results handed out in the items' order.
 
     For the per-slice kernels (Arrow compute, DuckDB, Parquet decoding), which release the GIL: two
-    slices are digested on two cores while the caller writes the one before. At most `workers + 1`
-    items are in flight, so memory follows the slice, not the batch; `items` is pulled on the caller's
-    thread (a reader that must go in order stays in order). An error in any item is raised here, in
+    slices are digested on two cores while the caller writes the one before. At most `workers` items
+    are in flight (one more held ~50 MiB more at 1M rows), so memory follows the slice, not the batch;
+    `items` is pulled on the caller's thread (a reader that must go in order stays in order). An error in any item is raised here, in
     order; the items after it are not started. `workers <= 1`: plain `map`, no thread."""
     if workers <= 1:
         yield from map(function, items)
@@ -148,7 +148,7 @@ def in_order(function: Callable[[_Item], _Result], items: Iterable[_Item], *, wo
         try:
             for item in items:
                 pending.append(pool.submit(function, item))
-                if len(pending) > workers:
+                if len(pending) >= workers:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
