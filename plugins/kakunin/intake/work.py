@@ -138,8 +138,8 @@ def in_order(function: Callable[[_Item], _Result], items: Iterable[_Item], *, wo
     For the per-slice kernels (Arrow compute, DuckDB, Parquet decoding), which release the GIL: two
     slices are digested on two cores while the caller writes the one before. At most `workers` items
     are in flight (one more held ~50 MiB more at 1M rows), so memory follows the slice, not the batch;
-    `items` is pulled on the caller's thread (a reader that must go in order stays in order). An error in any item is raised here, in
-    order; the items after it are not started. `workers <= 1`: plain `map`, no thread."""
+    `items` is pulled on the caller's thread (a reader that must go in order stays in order). An error
+    in any item is raised here, in order; the items after it are not started. `workers <= 1`: plain `map`, no thread."""
     if workers <= 1:
         yield from map(function, items)
         return
