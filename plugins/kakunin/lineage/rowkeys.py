@@ -14,6 +14,9 @@ import pandas (`pa.array` of a numpy array, `to_numpy`: about half a second of a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -104,29 +107,28 @@ def is_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array) -> pa.Array |
         return pc.is_in(values, value_set=value_set)
     set_text, width = wanted
     texts = [each[0] for each in found if each is not None]
-    keys = np.zeros(sum(len(chunk) for chunk in chunks), np.uint64)
-    start = 0
-    for chunk, text in zip(chunks, texts, strict=True):
-        _fold(keys[start : start + len(chunk)], text, width)
-        start += len(chunk)
-    position = _positions(keys, _fold(np.zeros(len(value_set), np.uint64), set_text, width))
-    del keys
+    starts = np.cumsum([0, *(len(chunk) for chunk in chunks)])
+    position = _positions(
+        _chunk_keys(texts, starts, width), _fold(np.zeros(len(value_set), np.uint64), set_text, width)
+    )
     # the set's rows copied into numpy's memory (huge pages: the lookups below miss the TLB far less)
     rows = np.frombuffer(set_text, np.dtype(f"V{width}"), len(value_set)).copy()
     word = np.dtype("<u8")
-    answers, unsure = [], []
-    start = 0
-    for chunk, ours in zip(chunks, texts, strict=True):
-        n = len(chunk)
-        at = position[start : start + n]
-        start += n
+    answers: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
+    unsure: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
+
+    def confirm(index: int) -> None:
+        n, ours = len(chunks[index]), texts[index]
+        at = position[starts[index] : starts[index + 1]]
         hit = at >= 0
         theirs = rows[np.where(hit, at, 0)].view(np.uint8)  # the set's row under each value's key, side by side
         equal = np.ones(n, np.bool_)
         for offset in _words(width):
             equal &= np.ndarray((n,), word, ours, offset, (width,)) == np.ndarray((n,), word, theirs, offset, (width,))
-        unsure.append(hit & ~equal)  # another string under the same key: the strings decide
-        answers.append(hit & equal)
+        unsure[index] = hit & ~equal  # another string under the same key: the strings decide
+        answers[index] = hit & equal
+
+    _on_two_cores(confirm, len(chunks))
     if any(doubt.any() for doubt in unsure):
         doubtful = [chunk.filter(arrow_of(doubt)) for chunk, doubt in zip(chunks, unsure, strict=True)]
         decided = numpy_bools(pc.is_in(pa.concat_arrays(doubtful), value_set=value_set))
@@ -137,6 +139,36 @@ def is_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array) -> pa.Array |
             taken += count
     out = [arrow_of(answer) for answer in answers]
     return pa.chunked_array(out, pa.bool_()) if isinstance(values, pa.ChunkedArray) else out[0]
+
+
+def _chunk_keys(texts: list[np.ndarray], starts: np.ndarray, width: int) -> np.ndarray:
+    """The keys of every chunk's rows (`texts`, starting at `starts`), in one array."""
+    keys = np.zeros(int(starts[-1]), np.uint64)
+
+    def fold(index: int) -> None:
+        _fold(keys[starts[index] : starts[index + 1]], texts[index], width)
+
+    _on_two_cores(fold, len(texts))
+    return keys
+
+
+def _on_two_cores(work: Callable[[int], None], count: int) -> None:
+    """`work(i)` for each i < count, the second half on another thread: numpy releases the GIL as it works."""
+    half = count // 2
+    if half == 0:
+        for index in range(count):
+            work(index)
+        return
+
+    def second_half() -> None:
+        for index in range(half, count):
+            work(index)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-rowkeys") as pool:
+        other = pool.submit(second_half)
+        for index in range(half):
+            work(index)
+        other.result()
 
 
 _PART_BITS = 8  # keys are split by their top bits: each part's lookup table stays in the CPU's cache
