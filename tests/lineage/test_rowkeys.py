@@ -20,10 +20,11 @@ def _ids(count: int, seed: int) -> list[str]:
 def keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "every key the same":  # a forger's collision: the strings must still decide
 
-        def constant(columns: list[pa.Array]) -> np.ndarray | None:
-            return np.zeros(len(columns[0]), np.uint64)
+        def constant(key: np.ndarray, text: np.ndarray, width: int) -> np.ndarray:
+            key[:] = 0
+            return key
 
-        monkeypatch.setattr(rowkeys, "row_keys", constant)
+        monkeypatch.setattr(rowkeys, "_fold", constant)  # every key of every comparison is made by it
     return str(request.param)
 
 
@@ -44,6 +45,23 @@ def test_is_in_answers_as_arrow_does(keys: str, values: list[str | None]) -> Non
     assert rowkeys.is_in(array.slice(1), value_set.slice(2)).equals(
         pc.is_in(array.slice(1), value_set=value_set.slice(2))
     )
+
+
+def test_is_in_answers_a_chunked_column_chunk_by_chunk(keys: str) -> None:
+    """An index file's ids as read, a chunk per row group (some empty): the answers are Arrow's, in place."""
+    value_set = pa.array(_ids(50, 1), pa.string())
+    values = pa.chunked_array(
+        [
+            pa.array(_ids(20, 1)),
+            pa.array([], pa.string()),
+            pa.array(_ids(3, 2) + _ids(50, 1)[30:]),
+            pa.array(_ids(1, 4)),
+        ]
+    )
+    found = rowkeys.is_in(values, value_set)
+    assert isinstance(found, pa.ChunkedArray)
+    assert found.to_pylist() == pc.is_in(values, value_set=value_set).to_pylist()
+    assert values.filter(pc.invert(found)).to_pylist() == _ids(3, 2) + _ids(1, 4)
 
 
 def _rows(ids: list[str], digests: list[str]) -> pa.Table:

@@ -14,6 +14,9 @@ import pandas (`pa.array` of a numpy array, `to_numpy`: about half a second of a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -62,6 +65,21 @@ def _fixed_width(column: pa.Array) -> tuple[np.ndarray, int] | None:
     return np.frombuffer(data, np.uint8, width * n, int(offsets[0])), width
 
 
+def _words(width: int) -> list[int]:
+    """Offsets of 8-byte words that cover every byte of a `width`-byte value (≥ 8), the last one overlapping."""
+    return sorted({*range(0, width - 7, 8), width - 8})
+
+
+def _fold(key: np.ndarray, text: np.ndarray, width: int) -> np.ndarray:
+    """`key` folded with every byte of each `width`-byte row of `text`, in place."""
+    n = len(key)
+    for start in _words(width):  # each word carried up by an odd multiplier: two passes a word
+        np.add(key, np.ndarray((n,), np.dtype("<u8"), text, start, (width,)), out=key)
+        np.multiply(key, _MULTIPLIER, out=key)
+    np.bitwise_xor(key, key >> np.uint64(29), out=key)  # the high bits, which hold every byte, mixed down
+    return key
+
+
 def row_keys(columns: list[pa.Array]) -> np.ndarray | None:
     """A 64-bit key per row over the columns' bytes (equal rows, equal keys); None if a column is not fixed-width."""
     key: np.ndarray | None = None
@@ -70,32 +88,121 @@ def row_keys(columns: list[pa.Array]) -> np.ndarray | None:
         if found is None or (key is not None and len(key) != len(column)):
             return None
         text, width = found
-        n = len(column)
-        key = np.zeros(n, np.uint64) if key is None else key
-        for start in sorted({*range(0, width - 7, 8), width - 8}):  # every byte, the last word overlapping
-            word = np.ndarray((n,), np.dtype("<u8"), text, start, (width,))
-            key = (key ^ word) * _MULTIPLIER
-            key ^= key >> np.uint64(29)
+        key = _fold(np.zeros(len(column), np.uint64) if key is None else key, text, width)
     return key
 
 
-def is_in(values: pa.Array, value_set: pa.Array) -> pa.Array:
-    """`pc.is_in(values, value_set=value_set)`, found through row keys where the values allow it."""
-    found, wanted = row_keys([values]), row_keys([value_set])
-    if found is None or wanted is None:
+def is_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array) -> pa.Array | pa.ChunkedArray:
+    """`pc.is_in(values, value_set=value_set)`, found through row keys where the values allow it.
+
+    Each value's key finds a row of the set with that key (`_positions`); the value is in the set
+    when their bytes are equal. A value whose key no row has is not in the set (equal strings have
+    equal keys); one whose key's row holds other bytes (a collision) is decided by `pc.is_in`.
+    A chunked column is answered chunk by chunk, not copied whole.
+    """
+    chunks = [c for c in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]) if len(c)]
+    wanted = _fixed_width(value_set)
+    found = [_fixed_width(chunk) for chunk in chunks]
+    if not chunks or wanted is None or any(each is None or each[1] != wanted[1] for each in found):
         return pc.is_in(values, value_set=value_set)
-    lookup = arrow_of(wanted)
-    parts = []
-    for start in range(0, len(values), _BLOCK):
-        block = values.slice(start, _BLOCK)
-        positions = pc.index_in(arrow_of(found[start : start + _BLOCK]), value_set=lookup)
-        equal = pc.equal(block, pc.take(value_set, positions))  # null where no row has the key
-        hit = pc.and_kleene(equal, pc.is_valid(equal))  # as fill_null(False), which builds a scalar: pandas
-        unsure = pc.invert(hit)  # no row of that key, or another id under it: the strings decide
-        if pc.any(unsure).as_py():
-            hit = pc.replace_with_mask(hit, unsure, pc.is_in(block.filter(unsure), value_set=value_set))
-        parts.append(hit)
-    return pa.concat_arrays(parts) if parts else pc.is_in(values, value_set=value_set)
+    set_text, width = wanted
+    texts = [each[0] for each in found if each is not None]
+    starts = np.cumsum([0, *(len(chunk) for chunk in chunks)])
+    position = _positions(
+        _chunk_keys(texts, starts, width), _fold(np.zeros(len(value_set), np.uint64), set_text, width)
+    )
+    # the set's rows copied into numpy's memory (huge pages: the lookups below miss the TLB far less)
+    rows = np.frombuffer(set_text, np.dtype(f"V{width}"), len(value_set)).copy()
+    word = np.dtype("<u8")
+    answers: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
+    unsure: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
+
+    def confirm(index: int) -> None:
+        n, ours = len(chunks[index]), texts[index]
+        at = position[starts[index] : starts[index + 1]]
+        hit = at >= 0
+        theirs = rows[np.where(hit, at, 0)].view(np.uint8)  # the set's row under each value's key, side by side
+        equal = np.ones(n, np.bool_)
+        for offset in _words(width):
+            equal &= np.ndarray((n,), word, ours, offset, (width,)) == np.ndarray((n,), word, theirs, offset, (width,))
+        unsure[index] = hit & ~equal  # another string under the same key: the strings decide
+        answers[index] = hit & equal
+
+    _on_two_cores(confirm, len(chunks))
+    if any(doubt.any() for doubt in unsure):
+        doubtful = [chunk.filter(arrow_of(doubt)) for chunk, doubt in zip(chunks, unsure, strict=True)]
+        decided = numpy_bools(pc.is_in(pa.concat_arrays(doubtful), value_set=value_set))
+        taken = 0
+        for answer, doubt in zip(answers, unsure, strict=True):
+            count = int(doubt.sum())
+            answer[doubt] = decided[taken : taken + count]
+            taken += count
+    out = [arrow_of(answer) for answer in answers]
+    return pa.chunked_array(out, pa.bool_()) if isinstance(values, pa.ChunkedArray) else out[0]
+
+
+def _chunk_keys(texts: list[np.ndarray], starts: np.ndarray, width: int) -> np.ndarray:
+    """The keys of every chunk's rows (`texts`, starting at `starts`), in one array."""
+    keys = np.zeros(int(starts[-1]), np.uint64)
+
+    def fold(index: int) -> None:
+        _fold(keys[starts[index] : starts[index + 1]], texts[index], width)
+
+    _on_two_cores(fold, len(texts))
+    return keys
+
+
+def _on_two_cores(work: Callable[[int], None], count: int) -> None:
+    """`work(i)` for each i < count, the second half on another thread: numpy releases the GIL as it works."""
+    half = count // 2
+    if half == 0:
+        for index in range(count):
+            work(index)
+        return
+
+    def second_half() -> None:
+        for index in range(half, count):
+            work(index)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-rowkeys") as pool:
+        other = pool.submit(second_half)
+        for index in range(half):
+            work(index)
+        other.result()
+
+
+_PART_BITS = 8  # keys are split by their top bits: each part's lookup table stays in the CPU's cache
+
+
+def _positions(keys: np.ndarray, set_keys: np.ndarray) -> np.ndarray:
+    """For each key, the position of a row of `set_keys` with that key (the first, as `pc.index_in`), or -1.
+
+    Both sides are first grouped by their keys' top bits (a stable counting sort), so each
+    group's hash lookup works within a small table instead of missing the cache on every key.
+    """
+    shift = np.uint64(64 - _PART_BITS)
+    parts = 1 << _PART_BITS
+    ours, theirs = (keys >> shift).astype(np.uint8), (set_keys >> shift).astype(np.uint8)
+    order, set_order = np.argsort(ours, kind="stable"), np.argsort(theirs, kind="stable")
+    ends = np.cumsum(np.bincount(ours, minlength=parts))
+    set_ends = np.cumsum(np.bincount(theirs, minlength=parts))
+    del ours, theirs
+    grouped, set_grouped = keys[order], set_keys[set_order]
+    del keys, set_keys
+    found = np.full(len(grouped), -1, np.int32 if len(set_grouped) < 1 << 31 else np.int64)
+    start = set_start = 0
+    for part in range(parts):
+        end, set_end = int(ends[part]), int(set_ends[part])
+        if end > start and set_end > set_start:
+            local = pc.index_in(arrow_of(grouped[start:end]), value_set=arrow_of(set_grouped[set_start:set_end]))
+            codes = np.frombuffer(local.buffers()[1], np.int32, len(local), local.offset * 4)
+            valid = numpy_bools(pc.is_valid(local))
+            found[start:end] = np.where(valid, set_order[set_start + np.where(valid, codes, 0)], -1)
+        start, set_start = end, set_end
+    del grouped, set_grouped
+    position = np.empty_like(found)
+    position[order] = found
+    return position
 
 
 def same_rows(left: pa.Table, right: pa.Table, columns: list[str], *, keyed_by: list[str]) -> bool:

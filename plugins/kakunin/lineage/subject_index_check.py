@@ -180,7 +180,7 @@ def _check_file(
     if index is None:
         problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
         return
-    ids = index.column("record_id").combine_chunks()
+    ids = index.column("record_id")  # as read, a chunk per row group: millions of ids are not copied whole
     if of_batch is None:
         try:
             with store.open_input(batch.manifest_key) as handle:

@@ -31,9 +31,12 @@ It checks, and reports every failure with where it is:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -561,6 +564,26 @@ def _verify_locks(store: ObjectStore, state: _State) -> None:
             )
 
 
+class _Awaited(Mapping[str, pa.Array]):
+    """The manifests' record ids as `_verify_manifests` reads them, for the index check on its own thread:
+    asked before they are all read, it waits until they are."""
+
+    def __init__(self, ids: dict[str, pa.Array], ready: threading.Event) -> None:
+        self._ids, self._ready = ids, ready
+
+    def __getitem__(self, key: str) -> pa.Array:
+        self._ready.wait()
+        return self._ids[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self._ready.wait()
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        self._ready.wait()
+        return len(self._ids)
+
+
 def _quiet(done: int, total: int, label: str) -> None:
     """No progress wanted."""
 
@@ -594,21 +617,42 @@ def verify(
     anchor_problems, anchored_by = check_anchors(store, anchors)
     tell(1, total, "purge certificates")
     certificates = _verify_certificates(store, state)
-    tell(2, total, "manifests")
-    manifests = _verify_manifests(store, state)
-    corrections = _verify_corrections(store, state)
-    tell(3, total, "curated files")
-    records, files = _verify_curated(store, state)
-    tell(4, total, "audit log")
-    audit_entries = _verify_audit(store, state)
-    verify_decisions(store, state.problems)
-    tell(5, total, "leftovers")
-    _verify_no_leftovers(store, state)
-    _verify_locks(store, state)
     purged = pa.chunked_array(state.purged_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
-    check_subject_index(
-        store, state.problems, purged=purged, key=key, contract_for=contract_for, manifest_ids=state.ids_by_manifest
+    manifests_read = threading.Event()
+    index_problems = Problems()
+    index_check = partial(
+        check_subject_index,
+        store,
+        index_problems,
+        purged=purged,
+        key=key,
+        contract_for=contract_for,
+        manifest_ids=_Awaited(state.ids_by_manifest, manifests_read),
     )
+    # Keyless, the index check (reading millions of index ids and finding each in its manifest, in
+    # Arrow and numpy, which release the GIL) runs on a second core beside the checks below; its
+    # problems are reported in their place after them all the same. Keyed, it runs there in turn.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-verify-index") as pool:
+        indexed = pool.submit(index_check) if not rehashing else None
+        try:
+            tell(2, total, "manifests")
+            manifests = _verify_manifests(store, state)
+        finally:
+            manifests_read.set()
+        corrections = _verify_corrections(store, state)
+        tell(3, total, "curated files")
+        records, files = _verify_curated(store, state)
+        tell(4, total, "audit log")
+        audit_entries = _verify_audit(store, state)
+        verify_decisions(store, state.problems)
+        tell(5, total, "leftovers")
+        _verify_no_leftovers(store, state)
+        _verify_locks(store, state)
+        if indexed is None:
+            index_check()
+        else:
+            indexed.result()
+    state.problems += index_problems
     exports = check_exports(store, state.problems)
     rehashed = None
     if key is not None and contract_for is not None:
