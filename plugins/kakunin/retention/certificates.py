@@ -7,7 +7,6 @@ the certificate and its audit entry is completed by the next (`finish_journals`)
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
 from typing import Any
 
 import pyarrow as pa
@@ -48,11 +47,17 @@ from kakunin.yaml_io import dump_json
 
 
 def batches_of(store: ObjectStore, records: pa.Table) -> list[BatchPurge]:
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for dataset, batch_id in zip(
-        records.column("dataset").to_pylist(), records.column("batch_id").to_pylist(), strict=True
-    ):
-        counts[(dataset, batch_id)] += 1
+    """Purged records per batch, counted by Arrow (a Python loop took ~1 s per million records)."""
+    grouped = records.select(["dataset", "batch_id"]).group_by(["dataset", "batch_id"]).aggregate([([], "count_all")])
+    counts = {
+        (dataset, batch_id): count
+        for dataset, batch_id, count in zip(
+            grouped.column("dataset").to_pylist(),
+            grouped.column("batch_id").to_pylist(),
+            grouped.column("count_all").to_pylist(),
+            strict=True,
+        )
+    }
     out = []
     for (dataset, batch_id), count in sorted(counts.items()):
         header_key = BatchRef(dataset, batch_id).manifest_header
