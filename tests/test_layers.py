@@ -112,6 +112,7 @@ AUDITOR_MAY_IMPORT = {
     "kakunin.lineage.export_check",  # held exports against their receipts, certificates and corrections
     "kakunin.lineage.columns",  # a few columns of a stored Parquet file, without pyarrow.dataset (reads only)
     "kakunin.lineage.rowkeys",  # exact id/digest set comparisons, sped up by integer row keys (no I/O)
+    "kakunin.lineage.fixed_width",  # fixed-width text columns (ids, digests) read in place as bytes (no I/O)
     "kakunin.lineage.lookup",  # a record found by the record_id statistics in Parquet footers (reads only)
     "kakunin.duck",  # DuckDB as an in-memory kernel (the HMAC over a column): handed tables, never files
     "kakunin.exports",

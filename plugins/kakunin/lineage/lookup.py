@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kakunin.lineage.fixed_width import fixed_width_text
+
 RECORD_ID = "record_id"
 _BATCH = 8192
 
@@ -88,27 +90,15 @@ def positions_of(ids: pa.ChunkedArray, text: str) -> list[int]:
     positions: list[int] = []
     start = 0
     for chunk in ids.chunks:
-        width_bytes = _fixed_width_bytes(chunk, len(wanted))
-        if width_bytes is not None:
-            hits = np.flatnonzero((width_bytes == np.frombuffer(wanted, np.uint8)).all(axis=1))
+        found = fixed_width_text(chunk)
+        if found is not None and found[1] == len(wanted):
+            rows = found[0].reshape(len(chunk), len(wanted))
+            hits = np.flatnonzero((rows == np.frombuffer(wanted, np.uint8)).all(axis=1))
             positions += (hits + start).tolist()
         else:
             positions += [start + i for i, value in enumerate(chunk.to_pylist()) if value == text]
         start += len(chunk)
     return positions
-
-
-def _fixed_width_bytes(chunk: pa.Array, width: int) -> np.ndarray | None:
-    """A string chunk's values as a (rows, width) byte matrix, read in place, when each value is `width`
-    bytes long and none is null; else None."""
-    rows = len(chunk)
-    if chunk.type != pa.string() or chunk.null_count or rows == 0 or width == 0:
-        return None
-    offsets = np.frombuffer(chunk.buffers()[1], np.int32, rows + 1, chunk.offset * 4)
-    if not (np.diff(offsets) == width).all():
-        return None
-    data = np.frombuffer(chunk.buffers()[2], np.uint8, rows * width, int(offsets[0]))
-    return data.reshape(rows, width)
 
 
 def _leaf_index(metadata: pq.FileMetaData, path: str) -> int | None:

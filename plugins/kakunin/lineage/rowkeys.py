@@ -21,8 +21,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kakunin.lineage.fixed_width import fixed_width_text
+
 _BLOCK = 1 << 21  # rows compared at once: the confirming copies stay small at any size
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _fixed_width(column: pa.Array) -> tuple[np.ndarray, int] | None:
+    """`fixed_width_text`, for values of at least 8 bytes (a row key folds whole 8-byte words)."""
+    found = fixed_width_text(column)
+    return found if found is not None and found[1] >= 8 else None
 
 
 def arrow_of(values: np.ndarray) -> pa.Array:
@@ -48,21 +56,6 @@ def dictionary_codes(indices: pa.Array) -> np.ndarray:
     """A dictionary array's codes (signed integers, no nulls) read in place (`to_numpy` imports pandas)."""
     dtype = np.dtype(f"<i{indices.type.bit_width // 8}")
     return np.frombuffer(indices.buffers()[1], dtype, len(indices), indices.offset * dtype.itemsize)
-
-
-def _fixed_width(column: pa.Array) -> tuple[np.ndarray, int] | None:
-    """(the column's text bytes, the width of each value), when every value has one width ≥ 8 and none is null."""
-    n = len(column)
-    if column.type != pa.string() or column.null_count or n == 0:
-        return None
-    offsets = np.frombuffer(column.buffers()[1], np.int32, n + 1, column.offset * 4)
-    width = int(offsets[1] - offsets[0])
-    data = column.buffers()[2]
-    if data is None or width < 8 or int(offsets[-1] - offsets[0]) != width * n:
-        return None
-    if not (np.diff(offsets) == width).all():
-        return None
-    return np.frombuffer(data, np.uint8, width * n, int(offsets[0])), width
 
 
 def _words(width: int) -> list[int]:
