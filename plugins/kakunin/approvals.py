@@ -18,7 +18,6 @@ Either way the gate refuses a batch whose submitting user is the document's appr
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -35,6 +34,7 @@ from kakunin.lineage.formats import AuditAction
 from kakunin.provenance.document import DOCUMENT_NAMES, read_document
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
+from kakunin.scratch import scratch_dir
 from kakunin.storage import ObjectStore, load
 from kakunin.yaml_io import dump_json
 
@@ -152,7 +152,7 @@ def _landed_document(store: ObjectStore, ref: BatchRef, submission: Submission) 
     name = submission.document_file
     if name not in DOCUMENT_NAMES or not store.exists(ref.landing(name)):
         return None
-    with tempfile.TemporaryDirectory(prefix="kakunin-approve-") as tmp:
+    with scratch_dir("approve") as tmp:
         path = Path(tmp) / name
         path.write_bytes(store.get_bytes(ref.landing(name)))
         return read_document(path).document

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
@@ -48,6 +47,7 @@ from kakunin.provenance.document import DOCUMENT_NAMES, judge, locate_document, 
 from kakunin.provenance.evidence import normalise_evidence_path, resolve_inside
 from kakunin.provenance.findings import Finding, Verdict, decide
 from kakunin.provenance.model import ProvenanceDocument
+from kakunin.scratch import scratch_dir
 from kakunin.storage import ObjectStore, check_key, delete_prefix, load
 from kakunin.yaml_io import dump_json
 
@@ -309,7 +309,7 @@ def materialised(store: ObjectStore, prefix: str, submission: Submission) -> Ite
     the employee's folder. The data file is never copied out. A name that is not a safe
     relative path, or an object that is missing, is left out (the gate reports it).
     """
-    with tempfile.TemporaryDirectory(prefix="kakunin-judge-") as tmp:
+    with scratch_dir("judge") as tmp:
         root = Path(tmp)
         for stored in submission.files:
             if stored.path == submission.data_file:

@@ -9,7 +9,6 @@ fits in one partition is kept in memory: it holds no more than one chunk then ei
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow.compute as pc
 from kakunin import duck
 from kakunin.lineage.digests import normalise_keys
 from kakunin.lineage.formats import SOURCE_ROW
+from kakunin.scratch import scratch_dir
 
 _KEYS_SCHEMA = pa.schema([pa.field("key", pa.string()), pa.field(SOURCE_ROW, pa.int64())])
 # Only the partition a key goes to, so any hash stable within this process will do; DuckDB's is vectorised.
@@ -107,7 +107,7 @@ def unique_keys(columns: list[str], *, partitions: int) -> Iterator[dict[str, Un
     if partitions == 1 or not columns:
         yield {column: UniqueKeys(1, None) for column in columns}
         return
-    with tempfile.TemporaryDirectory(prefix="kakunin-unique-") as spill:
+    with scratch_dir("unique") as spill:
         directories = {column: Path(spill) / str(i) for i, column in enumerate(columns)}
         for directory in directories.values():
             directory.mkdir()

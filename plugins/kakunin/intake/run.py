@@ -18,6 +18,7 @@ from kakunin.layout import BatchRef
 from kakunin.leftovers import find_leftovers, remove_leftovers
 from kakunin.lineage.formats import ManifestHeader
 from kakunin.progress import Progress, report
+from kakunin.scratch import sweep_scratch
 from kakunin.storage import load
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ def run_intake(
     One batch's failure does not stop the others: it is reported as `failed` with its
     message, and the batch stays pending for the next run. A batch another worker holds is
     reported as `busy` and left to that worker. `progress` counts steps (six per batch).
+    Scratch folders that killed runs left on this host go first (`kakunin.scratch`).
     """
+    sweep_scratch()
     pending = find_pending(ctx.store)
     if batch_id is not None:
         pending = [ref for ref in pending if ref.batch_id == batch_id]

@@ -75,6 +75,7 @@ from kakunin.provenance.document import DOCUMENT_NAMES, judge, read_document
 from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
 from kakunin.provenance.model import ProvenanceDocument
+from kakunin.scratch import sweep_scratch
 from kakunin.storage import ObjectStore, check_key, load, object_sha256
 from kakunin.subjects.identifiers import subject_key
 from kakunin.yaml_io import dump_json, json_bytes
@@ -82,7 +83,9 @@ from kakunin.yaml_io import dump_json, json_bytes
 
 def run_step(name: str, ref: BatchRef, ctx: IntakeContext) -> StepOutcome:
     """One step under the batch's lease (what a DAG task calls). A finished batch's released lease
-    is removed by the next run's leftover sweep, never here: another worker may be taking it."""
+    is removed by the next run's leftover sweep, never here: another worker may be taking it.
+    Scratch folders of killed processes on this worker go first (`kakunin.scratch`)."""
+    sweep_scratch()
     step = dict(STEPS)[name]
     with holding_lease(ref, ctx) as lease:
         return step(ref, replace(ctx, lease=lease))

@@ -34,6 +34,7 @@ from kakunin.retention.certificates import (
 )
 from kakunin.retention.context import InjectedFailure, RetentionContext, check_as_of
 from kakunin.retention.plan import DryRun, FilePlan, Plan, dry_run, make_plan
+from kakunin.scratch import sweep_scratch
 
 __all__ = [
     "RETENTION_LEASE",
@@ -86,6 +87,7 @@ def run_retention(ctx: RetentionContext, *, progress: Progress | None = None) ->
         removed = remove_leftovers(ctx.store, find_leftovers(ctx.store, now=ctx.now()))
         if removed:
             log.info("removed %d leftover object(s) of runs that did not finish", removed)
+        sweep_scratch()  # local copies a killed process left: they can hold personal data
         closed = []
         for certificate in open_certificates(ctx.store):
             audit_opened(ctx, certificate)

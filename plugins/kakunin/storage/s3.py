@@ -17,7 +17,6 @@ Object Lock (the lineage and audit zones are write-once) is `kakunin.storage.s3_
 from __future__ import annotations
 
 import base64
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from typing import Any, BinaryIO
 
 from kakunin.errors import StorageError, StorageNotFound
 from kakunin.hashing import sha256_bytes, sha256_file
+from kakunin.scratch import scratch_dir
 from kakunin.storage.arrow_s3 import ArrowS3Access, access_of, arrow_filesystem
 from kakunin.storage.base import PartialWrite, check_key
 from kakunin.storage.config import S3Location
@@ -230,7 +230,7 @@ class S3Store(ObjectLocks):
     @contextmanager
     def reading(self, key: str) -> Iterator[Path]:
         bucket, s3_key = self.locate(key)
-        with tempfile.TemporaryDirectory(prefix="kakunin-s3-") as tmp:
+        with scratch_dir("s3") as tmp:
             path = Path(tmp, "object")
             with self._read_errors(key):
                 self.client.download_file(bucket, s3_key, str(path))
@@ -254,7 +254,7 @@ class S3Store(ObjectLocks):
     @contextmanager
     def writing(self, key: str) -> Iterator[Path]:
         self.locate(key)
-        with tempfile.TemporaryDirectory(prefix="kakunin-s3-") as tmp:
+        with scratch_dir("s3") as tmp:
             path = Path(tmp, "object")
             path.touch()
             yield path

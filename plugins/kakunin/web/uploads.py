@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from kakunin.hashing import sha256_file
 from kakunin.provenance.document import DOCUMENT_NAMES, MAX_DOCUMENT_BYTES
 from kakunin.provenance.evidence import normalise_evidence_path
 from kakunin.provenance.findings import Finding
+from kakunin.scratch import scratch_dir
 from kakunin.storage import ObjectStore
 
 RESERVED = frozenset({*DOCUMENT_NAMES, *DATA_FILES})  # an evidence path may not take a batch's own names
@@ -170,7 +170,7 @@ def staged_batch(
         raise InputError(f"{display_name(data.filename)}: the data file is empty")
     if not _head(document):
         raise InputError(f"{display_name(document.filename)}: the provenance document is empty")
-    with tempfile.TemporaryDirectory(prefix="kakunin-upload-") as tmp:
+    with scratch_dir("upload") as tmp:
         folder, spool = Path(tmp) / "batch", Path(tmp) / "spool"
         folder.mkdir()
         spool.mkdir()
