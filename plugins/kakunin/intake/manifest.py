@@ -42,6 +42,7 @@ from kakunin.layout import MANIFEST_CHAIN, BatchRef, chain_entry_key, subject_in
 from kakunin.lineage import formats as col
 from kakunin.lineage import seal
 from kakunin.lineage.chain import Chain
+from kakunin.lineage.digest_order import sorted_by_digest
 from kakunin.lineage.formats import (
     MANIFEST_SCHEMA,
     ChainLink,
@@ -177,7 +178,7 @@ def _publish_subject_index(ref: BatchRef, ctx: IntakeContext) -> StoredObject | 
             def sorted_bucket(bucket: str) -> pa.Table:
                 with store.reading(bucket) as path:
                     table = pq.read_table(path, schema=INDEX_SCHEMA)
-                return table.sort_by([("digest", "ascending"), ("record_id", "ascending")])
+                return sorted_by_digest(table)
 
             for table in in_order(sorted_bucket, staged, workers=ctx.workers):  # the next sorts as this is written
                 writer.write_table(table)

@@ -31,6 +31,7 @@ from kakunin.leases import acquire, new_owner
 from kakunin.lineage import seal
 from kakunin.lineage.chain import Chain
 from kakunin.lineage.corrections import Correction, CorrectionLink, FileChange
+from kakunin.lineage.digest_order import sorted_by_digest
 from kakunin.lineage.digests import Hmac, canonical_records
 from kakunin.lineage.formats import RECORD_ID, RETENTION_UNTIL, AuditAction
 from kakunin.lineage.trace import find_manifest_row, purged_record
@@ -321,7 +322,7 @@ def _rewrite_index(store: ObjectStore, target: Target, new_row: pa.Table, hmac_k
         rows = pq.read_table(path, schema=INDEX_SCHEMA)
     kept = rows.filter(pc.not_equal(rows.column(RECORD_ID), target.record_id))
     fresh = index_rows(pa.array([target.record_id], pa.string()), new_row, target.contract, subject_key(hmac_key))
-    merged = pa.concat_tables([kept, fresh]).sort_by([("digest", "ascending"), ("record_id", "ascending")])
+    merged = sorted_by_digest(pa.concat_tables([kept, fresh]))
     with store.writing(key) as out:
         pq.write_table(merged, out, compression="zstd")
         after = sha256_file(out)
