@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from kakunin.lineage.fixed_width import fixed_width_text
 
 _BLOCK = 1 << 21  # rows compared at once: the confirming copies stay small at any size
+_PIECE = 1 << 20  # rows `IdSet.is_in` looks up on one core at a time
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -127,7 +128,9 @@ class IdSet:
 
     def is_in(self, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
         """`pc.is_in(values, value_set=...)`; a chunked column is answered chunk by chunk, not copied whole."""
-        chunks = [c for c in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]) if len(c)]
+        given = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        # pieces of at most _PIECE rows (slices, not copies): both cores share even a single chunk
+        chunks = [c.slice(at, _PIECE) for c in given for at in range(0, len(c), _PIECE)]
         wanted = self._wanted
         found = [_fixed_width(chunk) for chunk in chunks]
         if not chunks or wanted is None or any(each is None or each[1] != wanted[1] for each in found):
@@ -163,7 +166,9 @@ class IdSet:
                 answer[doubt] = decided[taken : taken + count]
                 taken += count
         out = [arrow_of(answer) for answer in answers]
-        return pa.chunked_array(out, pa.bool_()) if isinstance(values, pa.ChunkedArray) else out[0]
+        if isinstance(values, pa.ChunkedArray):
+            return pa.chunked_array(out, pa.bool_())
+        return out[0] if len(out) == 1 else arrow_of(np.concatenate(answers))
 
 
 def _chunk_keys(texts: list[np.ndarray], starts: np.ndarray, width: int) -> np.ndarray:

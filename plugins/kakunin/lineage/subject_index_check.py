@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -221,12 +222,28 @@ def _check_file(
                     pass
                 return
         batch_ids = IdSet(of_batch)  # the batch's side of the lookups is made once for every block
+
+        def look_up(ids: pa.ChunkedArray) -> tuple[list[pa.Array], list[pa.Array]]:
+            """The block's ids of no record of the batch, and of purged records."""
+            return (
+                ids.filter(pc.invert(batch_ids.is_in(ids))).chunks,
+                ids.filter(pc.is_in(ids, value_set=purged)).chunks,
+            )
+
         strangers: list[pa.Array] = []
         resurrected: list[pa.Array] = []
-        for ids in itertools.chain([] if first is None else [first], blocks):  # as read, a chunk per row group
-            strangers += ids.filter(pc.invert(batch_ids.is_in(ids))).chunks
-            resurrected += ids.filter(pc.is_in(ids, value_set=purged)).chunks
-            del ids
+        # each block is looked up on a second thread while the next is read (both release the GIL)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-index-lookup") as pool:
+            pending: Future[tuple[list[pa.Array], list[pa.Array]]] | None = None
+            for ids in itertools.chain([] if first is None else [first], blocks):  # as read, a chunk per row group
+                if pending is not None:
+                    found, purged_found = pending.result()
+                    strangers, resurrected = strangers + found, resurrected + purged_found
+                pending = pool.submit(look_up, ids)
+                del ids
+            if pending is not None:
+                found, purged_found = pending.result()
+                strangers, resurrected = strangers + found, resurrected + purged_found
     except _Unreadable:
         problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
         return
