@@ -89,3 +89,14 @@ def test_same_rows_never_holds_for_different_rows(keys: str, change: str) -> Non
     else:
         right = _rows([*ids[:-1], ids[0]], [*digests[:-1], digests[0]])
     assert not rowkeys.same_rows(left, right, ["record_id", "kind", "digest"], keyed_by=["record_id", "digest"])
+
+
+def test_is_in_answers_a_long_chunk_in_pieces_as_arrow_does(keys: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block of an index file comes as one long chunk: it is looked up in pieces (one per core), answered whole."""
+    monkeypatch.setattr(rowkeys, "_PIECE", 7)
+    value_set = pa.array(_ids(50, 1), pa.string())
+    array = pa.array(_ids(20, 1) + _ids(3, 2) + _ids(50, 1)[30:] + _ids(1, 4), pa.string())
+    lookup = rowkeys.IdSet(value_set)
+    assert lookup.is_in(array).equals(pc.is_in(array, value_set=value_set))
+    chunked = pa.chunked_array([array, array.slice(5, 9)])
+    assert lookup.is_in(chunked).to_pylist() == pc.is_in(chunked, value_set=value_set).to_pylist()

@@ -295,3 +295,38 @@ def test_on_both_stores_no_version_of_a_purged_index_row_survives(
         assert action.versions_removed == [], "a folder keeps no versions"
     report = verify(any_store, today=TODAY)
     assert report.intact, report.problems
+
+
+def test_keyless_verify_finds_strangers_and_unreadable_blocks_in_any_block_of_a_large_index(
+    two_providers: TwoProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyless check reads an index file a block of row groups at a time: what is wrong in a later
+    block is reported as when the file was read whole, and a block that cannot be read makes the file
+    unreadable, whatever the blocks before it held."""
+    from kakunin.lineage import subject_index_check
+
+    store, key = two_providers.store, subject_index_key(two_providers.first)
+    table = _index(store, key)
+    strangers = ["00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"]
+    planted = pa.table({"record_id": strangers, "kind": ["email"] * 2, "digest": [secrets.token_hex(32)] * 2})
+    rows = pa.concat_tables([planted.slice(0, 1).cast(table.schema), table, planted.slice(1).cast(table.schema)])
+    with store.writing(key) as path:
+        pq.write_table(rows, path, row_group_size=2)
+    monkeypatch.setattr(subject_index_check, "_BLOCK_ROWS", 3)  # a row group per block, and many blocks
+
+    problems = [p for p in verify(store, today=TODAY).problems if p.where == key]
+
+    assert [p.message for p in problems] == [
+        f"2 record(s) in the index are not records of batch {two_providers.first.batch_id} (first: {strangers[0]})"
+    ]
+
+    read_row_groups = pq.ParquetFile.read_row_groups
+
+    def broken(self: pq.ParquetFile, row_groups: list[int], **kwargs: object) -> pa.Table:
+        if row_groups[0] > 2:
+            raise OSError("a damaged row group")
+        return read_row_groups(self, row_groups, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", broken)
+    problems = [p for p in verify(store, today=TODAY).problems if p.where == key]
+    assert [p.message for p in problems] == ["not a readable subject index (record_id, kind, digest)"]

@@ -8,6 +8,7 @@ schema casts each column to it and fills a column the file lacks with nulls.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -48,3 +49,33 @@ def read_as(source: Any, schema: pa.Schema, columns: list[str] | None = None) ->
         for f in wanted
     ]
     return pa.Table.from_arrays(arrays, schema=pa.schema(wanted))
+
+
+def column_blocks_as(source: Any, schema: pa.Schema, name: str, rows: int) -> Iterator[pa.ChunkedArray] | None:
+    """`read_as(source, schema, [name])`'s one column, a block of row groups (about `rows` rows) at a time.
+
+    A file of millions of rows is then never held whole, and the blocks' memory is reused as they are
+    asked for. Fails as `read_as` does for a field that cannot be cast; None when the file lacks the
+    column (`read_as` gives it as nulls: ask it).
+    """
+    parquet = pq.ParquetFile(source)
+    found = parquet.schema_arrow
+    for target in schema:
+        if target.name in found.names:
+            pa.nulls(0, found.field(target.name).type).cast(target.type)
+    if name not in found.names:
+        return None
+    return _blocks(parquet, name, schema.field(name).type, rows)
+
+
+def _blocks(parquet: pq.ParquetFile, name: str, to: pa.DataType, rows: int) -> Iterator[pa.ChunkedArray]:
+    groups = [parquet.metadata.row_group(i).num_rows for i in range(parquet.metadata.num_row_groups)]
+    start = 0
+    while start < len(groups):
+        end, size = start, 0
+        while end < len(groups) and (size == 0 or size + groups[end] <= rows):
+            size, end = size + groups[end], end + 1
+        yield parquet.read_row_groups(list(range(start, end)), columns=[name]).column(name).cast(to)
+        start = end
+    if not groups:
+        yield pa.chunked_array([], to)

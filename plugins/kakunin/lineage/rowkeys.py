@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 from kakunin.lineage.fixed_width import fixed_width_text
 
 _BLOCK = 1 << 21  # rows compared at once: the confirming copies stay small at any size
+_PIECE = 1 << 20  # rows `IdSet.is_in` looks up on one core at a time
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -86,52 +88,87 @@ def row_keys(columns: list[pa.Array]) -> np.ndarray | None:
 
 
 def is_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array) -> pa.Array | pa.ChunkedArray:
-    """`pc.is_in(values, value_set=value_set)`, found through row keys where the values allow it.
+    """`pc.is_in(values, value_set=value_set)`, found through row keys where the values allow it (`IdSet`)."""
+    return IdSet(value_set).is_in(values)
 
-    Each value's key finds a row of the set with that key (`_positions`); the value is in the set
-    when their bytes are equal. A value whose key no row has is not in the set (equal strings have
-    equal keys); one whose key's row holds other bytes (a collision) is decided by `pc.is_in`.
-    A chunked column is answered chunk by chunk, not copied whole.
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A set's side of the lookups, made once: its keys grouped by their top bits, and its rows' bytes."""
+
+    width: int
+    grouped: _Grouped
+    rows: np.ndarray
+
+
+class IdSet:
+    """A value set asked about many arrays in turn (an index file's ids, a block of row groups at a time).
+
+    Each array's answers are exactly `pc.is_in(array, value_set=value_set)`: each value's key finds
+    a row of the set with that key (`_positions`); the value is in the set when their bytes are
+    equal. A value whose key no row has is not in the set (equal strings have equal keys); one
+    whose key's row holds other bytes (a collision) is decided by `pc.is_in`. The set's side (its
+    keys, grouped, and a copy of its rows) is made once, at the first array it can answer for.
     """
-    chunks = [c for c in (values.chunks if isinstance(values, pa.ChunkedArray) else [values]) if len(c)]
-    wanted = _fixed_width(value_set)
-    found = [_fixed_width(chunk) for chunk in chunks]
-    if not chunks or wanted is None or any(each is None or each[1] != wanted[1] for each in found):
-        return pc.is_in(values, value_set=value_set)
-    set_text, width = wanted
-    texts = [each[0] for each in found if each is not None]
-    starts = np.cumsum([0, *(len(chunk) for chunk in chunks)])
-    position = _positions(
-        _chunk_keys(texts, starts, width), _fold(np.zeros(len(value_set), np.uint64), set_text, width)
-    )
-    # the set's rows copied into numpy's memory (huge pages: the lookups below miss the TLB far less)
-    rows = np.frombuffer(set_text, np.dtype(f"V{width}"), len(value_set)).copy()
-    word = np.dtype("<u8")
-    answers: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
-    unsure: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
 
-    def confirm(index: int) -> None:
-        n, ours = len(chunks[index]), texts[index]
-        at = position[starts[index] : starts[index + 1]]
-        hit = at >= 0
-        theirs = rows[np.where(hit, at, 0)].view(np.uint8)  # the set's row under each value's key, side by side
-        equal = np.ones(n, np.bool_)
-        for offset in _words(width):
-            equal &= np.ndarray((n,), word, ours, offset, (width,)) == np.ndarray((n,), word, theirs, offset, (width,))
-        unsure[index] = hit & ~equal  # another string under the same key: the strings decide
-        answers[index] = hit & equal
+    def __init__(self, value_set: pa.Array) -> None:
+        self.value_set = value_set
+        self._wanted = _fixed_width(value_set)
+        self._prepared: _Prepared | None = None
 
-    _on_two_cores(confirm, len(chunks))
-    if any(doubt.any() for doubt in unsure):
-        doubtful = [chunk.filter(arrow_of(doubt)) for chunk, doubt in zip(chunks, unsure, strict=True)]
-        decided = numpy_bools(pc.is_in(pa.concat_arrays(doubtful), value_set=value_set))
-        taken = 0
-        for answer, doubt in zip(answers, unsure, strict=True):
-            count = int(doubt.sum())
-            answer[doubt] = decided[taken : taken + count]
-            taken += count
-    out = [arrow_of(answer) for answer in answers]
-    return pa.chunked_array(out, pa.bool_()) if isinstance(values, pa.ChunkedArray) else out[0]
+    def _prepare(self, wanted: tuple[np.ndarray, int]) -> _Prepared:
+        if self._prepared is None:
+            set_text, width = wanted
+            n = len(self.value_set)
+            grouped = _group(_fold(np.zeros(n, np.uint64), set_text, width))
+            # the set's rows copied into numpy's memory (huge pages: the lookups below miss the TLB far less)
+            rows = np.frombuffer(set_text, np.dtype(f"V{width}"), n).copy()
+            self._prepared = _Prepared(width, grouped, rows)
+        return self._prepared
+
+    def is_in(self, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """`pc.is_in(values, value_set=...)`; a chunked column is answered chunk by chunk, not copied whole."""
+        given = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+        # pieces of at most _PIECE rows (slices, not copies): both cores share even a single chunk
+        chunks = [c.slice(at, _PIECE) for c in given for at in range(0, len(c), _PIECE)]
+        wanted = self._wanted
+        found = [_fixed_width(chunk) for chunk in chunks]
+        if not chunks or wanted is None or any(each is None or each[1] != wanted[1] for each in found):
+            return pc.is_in(values, value_set=self.value_set)
+        prepared = self._prepare(wanted)
+        width, rows = prepared.width, prepared.rows
+        texts = [each[0] for each in found if each is not None]
+        starts = np.cumsum([0, *(len(chunk) for chunk in chunks)])
+        position = _positions(_chunk_keys(texts, starts, width), prepared.grouped)
+        word = np.dtype("<u8")
+        answers: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
+        unsure: list[np.ndarray] = [np.zeros(0, np.bool_)] * len(chunks)
+
+        def confirm(index: int) -> None:
+            n, ours = len(chunks[index]), texts[index]
+            at = position[starts[index] : starts[index + 1]]
+            hit = at >= 0
+            theirs = rows[np.where(hit, at, 0)].view(np.uint8)  # the set's row under each value's key, side by side
+            equal = np.ones(n, np.bool_)
+            for offset in _words(width):
+                ours_word = np.ndarray((n,), word, ours, offset, (width,))
+                equal &= ours_word == np.ndarray((n,), word, theirs, offset, (width,))
+            unsure[index] = hit & ~equal  # another string under the same key: the strings decide
+            answers[index] = hit & equal
+
+        _on_two_cores(confirm, len(chunks))
+        if any(doubt.any() for doubt in unsure):
+            doubtful = [chunk.filter(arrow_of(doubt)) for chunk, doubt in zip(chunks, unsure, strict=True)]
+            decided = numpy_bools(pc.is_in(pa.concat_arrays(doubtful), value_set=self.value_set))
+            taken = 0
+            for answer, doubt in zip(answers, unsure, strict=True):
+                count = int(doubt.sum())
+                answer[doubt] = decided[taken : taken + count]
+                taken += count
+        out = [arrow_of(answer) for answer in answers]
+        if isinstance(values, pa.ChunkedArray):
+            return pa.chunked_array(out, pa.bool_())
+        return out[0] if len(out) == 1 else arrow_of(np.concatenate(answers))
 
 
 def _chunk_keys(texts: list[np.ndarray], starts: np.ndarray, width: int) -> np.ndarray:
@@ -165,26 +202,40 @@ def _on_two_cores(work: Callable[[int], None], count: int) -> None:
 
 
 _PART_BITS = 8  # keys are split by their top bits: each part's lookup table stays in the CPU's cache
+_PARTS = 1 << _PART_BITS
+_SHIFT = np.uint64(64 - _PART_BITS)
 
 
-def _positions(keys: np.ndarray, set_keys: np.ndarray) -> np.ndarray:
-    """For each key, the position of a row of `set_keys` with that key (the first, as `pc.index_in`), or -1.
+@dataclass(frozen=True)
+class _Grouped:
+    """Keys grouped by their top bits (a stable counting sort): `keys[order]`, and where each group ends."""
 
-    Both sides are first grouped by their keys' top bits (a stable counting sort), so each
-    group's hash lookup works within a small table instead of missing the cache on every key.
+    order: np.ndarray
+    ends: np.ndarray
+    keys: np.ndarray
+
+
+def _group(keys: np.ndarray) -> _Grouped:
+    top = (keys >> _SHIFT).astype(np.uint8)
+    order = np.argsort(top, kind="stable")
+    ends = np.cumsum(np.bincount(top, minlength=_PARTS))
+    del top
+    return _Grouped(order, ends, keys[order])
+
+
+def _positions(keys: np.ndarray, grouped_set: _Grouped) -> np.ndarray:
+    """For each key, the position of a row of the set with that key (the first, as `pc.index_in`), or -1.
+
+    Both sides are first grouped by their keys' top bits (`_group`; the set's once, by the caller),
+    so each group's hash lookup works within a small table instead of missing the cache on every key.
     """
-    shift = np.uint64(64 - _PART_BITS)
-    parts = 1 << _PART_BITS
-    ours, theirs = (keys >> shift).astype(np.uint8), (set_keys >> shift).astype(np.uint8)
-    order, set_order = np.argsort(ours, kind="stable"), np.argsort(theirs, kind="stable")
-    ends = np.cumsum(np.bincount(ours, minlength=parts))
-    set_ends = np.cumsum(np.bincount(theirs, minlength=parts))
-    del ours, theirs
-    grouped, set_grouped = keys[order], set_keys[set_order]
-    del keys, set_keys
+    ours = _group(keys)
+    del keys
+    set_order, set_ends, set_grouped = grouped_set.order, grouped_set.ends, grouped_set.keys
+    grouped, ends = ours.keys, ours.ends
     found = np.full(len(grouped), -1, np.int32 if len(set_grouped) < 1 << 31 else np.int64)
     start = set_start = 0
-    for part in range(parts):
+    for part in range(_PARTS):
         end, set_end = int(ends[part]), int(set_ends[part])
         if end > start and set_end > set_start:
             local = pc.index_in(arrow_of(grouped[start:end]), value_set=arrow_of(set_grouped[set_start:set_end]))
@@ -192,9 +243,9 @@ def _positions(keys: np.ndarray, set_keys: np.ndarray) -> np.ndarray:
             valid = numpy_bools(pc.is_valid(local))
             found[start:end] = np.where(valid, set_order[set_start + np.where(valid, codes, 0)], -1)
         start, set_start = end, set_end
-    del grouped, set_grouped
+    del grouped
     position = np.empty_like(found)
-    position[order] = found
+    position[ours.order] = found
     return position
 
 

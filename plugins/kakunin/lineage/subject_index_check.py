@@ -9,7 +9,9 @@ row and compared both ways. Problems name index files and record ids, never what
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,10 +30,10 @@ from kakunin.layout import (
     subject_index_key,
 )
 from kakunin.lineage.chain import Chain, linked_manifests
-from kakunin.lineage.columns import read_as, read_columns
+from kakunin.lineage.columns import column_blocks_as, read_as, read_columns
 from kakunin.lineage.formats import AuditAction, AuditEntry, Certificate, CertificateLink, ManifestHeader
 from kakunin.lineage.problems import Problems, unsafe_keys
-from kakunin.lineage.rowkeys import is_in, same_rows
+from kakunin.lineage.rowkeys import IdSet, same_rows
 from kakunin.storage import ObjectStore
 
 if TYPE_CHECKING:
@@ -140,12 +142,17 @@ def check_subject_index(
                 "the batch's manifest header pins no subject index and no reindex audit entry wrote it",
             )
         whole = keyed and subject_index_key(ref) == index_key
+        of_batch = (manifest_ids or {}).get(batch.manifest_key)
+        if not whole:  # keyless: only its record ids, a block of row groups at a time
+            _check_file(store, problems, batch, index_key, _id_blocks(store, index_key), purged, of_batch)
+            continue
         try:
-            index: pa.Table | None = _index_table(store, index_key, whole=whole)
+            index: pa.Table | None = _index_table(store, index_key, whole=True)
         except (pa.ArrowException, KeyError, KakuninError, OSError):
             index = None
-        _check_file(store, problems, batch, index_key, index, purged, (manifest_ids or {}).get(batch.manifest_key))
-        if whole and key is not None and contract_for is not None:
+        read = None if index is None else iter([index.column("record_id")])
+        _check_file(store, problems, batch, index_key, read, purged, of_batch)
+        if key is not None and contract_for is not None:
             compared[ref] = Problems()
             _check_content(store, compared[ref], batch, key, contract_for, purged, index=index)
         del index  # an index of millions of rows: not held while the next is read
@@ -166,42 +173,102 @@ def check_subject_index(
     return files
 
 
+class _Unreadable(Exception):
+    """The index file could not be read (at its start or at a later block)."""
+
+
+_READ_ERRORS = (pa.ArrowException, KeyError, KakuninError, OSError)
+_BLOCK_ROWS = 1 << 22  # the keyless check's index ids are read and looked up ~4M at a time, not all at once
+
+
+def _id_blocks(store: ObjectStore, index_key: str) -> Iterator[pa.ChunkedArray]:
+    """The index file's record ids as `_index_table` reads them, a block of row groups at a time; a read
+    that fails, at any block, raises `_Unreadable`."""
+    from kakunin.subjects.identifiers import INDEX_SCHEMA
+
+    try:
+        with store.open_input(index_key) as handle:
+            blocks = column_blocks_as(handle, INDEX_SCHEMA, "record_id", _BLOCK_ROWS)
+            if blocks is None:  # no record_id column: read whole (as nulls), as before
+                yield _index_table(store, index_key, whole=False).column("record_id")
+                return
+            yield from blocks
+    except _READ_ERRORS as exc:
+        raise _Unreadable(index_key) from exc
+
+
 def _check_file(
     store: ObjectStore,
     problems: Problems,
     batch: LinkedBatch,
     index_key: str,
-    index: pa.Table | None,
+    blocks: Iterator[pa.ChunkedArray] | None,
     purged: pa.Array,
     of_batch: pa.Array | None = None,
 ) -> None:
-    """The file's record ids (`index`; None: it could not be read) are the batch's (`of_batch`, read here
-    when not given), and none was purged."""
-    if index is None:
+    """The file's record ids (`blocks` of them as read; None: it could not be read) are the batch's
+    (`of_batch`, read here when not given), and none was purged."""
+    if blocks is None:
         problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
         return
-    ids = index.column("record_id")  # as read, a chunk per row group: millions of ids are not copied whole
-    if of_batch is None:
-        try:
-            with store.open_input(batch.manifest_key) as handle:
-                of_batch = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
-        except (pa.ArrowException, KakuninError, OSError):
-            return  # verify's manifest check reports an unreadable manifest
-    strangers = pc.unique(ids.filter(pc.invert(is_in(ids, of_batch))))
-    if len(strangers):
+    try:
+        first = next(blocks, None)  # the file opens and reads before its manifest is read, as the whole read did
+        if of_batch is None:
+            try:
+                with store.open_input(batch.manifest_key) as handle:
+                    of_batch = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
+            except (pa.ArrowException, KakuninError, OSError):
+                for _ in blocks:  # verify's manifest check reports an unreadable manifest; an unreadable index, this
+                    pass
+                return
+        batch_ids = IdSet(of_batch)  # the batch's side of the lookups is made once for every block
+
+        def look_up(ids: pa.ChunkedArray) -> tuple[list[pa.Array], list[pa.Array]]:
+            """The block's ids of no record of the batch, and of purged records."""
+            return (
+                ids.filter(pc.invert(batch_ids.is_in(ids))).chunks,
+                ids.filter(pc.is_in(ids, value_set=purged)).chunks,
+            )
+
+        strangers: list[pa.Array] = []
+        resurrected: list[pa.Array] = []
+        # each block is looked up on a second thread while the next is read (both release the GIL)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-index-lookup") as pool:
+            pending: Future[tuple[list[pa.Array], list[pa.Array]]] | None = None
+            for ids in itertools.chain([] if first is None else [first], blocks):  # as read, a chunk per row group
+                if pending is not None:
+                    found, purged_found = pending.result()
+                    strangers, resurrected = strangers + found, resurrected + purged_found
+                pending = pool.submit(look_up, ids)
+                del ids
+            if pending is not None:
+                found, purged_found = pending.result()
+                strangers, resurrected = strangers + found, resurrected + purged_found
+    except _Unreadable:
+        problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
+        return
+    _report_ids(problems, batch, index_key, strangers, resurrected)
+
+
+def _report_ids(
+    problems: Problems, batch: LinkedBatch, index_key: str, strangers: list[pa.Array], resurrected: list[pa.Array]
+) -> None:
+    """The index's record ids of other batches, and of purged records, each once, in the order they are stored."""
+    found = pc.unique(pa.chunked_array(strangers, pa.string()))
+    if len(found):
         problems.fail(
             CHECK,
             index_key,
-            f"{len(strangers)} record(s) in the index are not records of batch {batch.ref.batch_id} "
-            f"(first: {strangers[0].as_py()})",
+            f"{len(found)} record(s) in the index are not records of batch {batch.ref.batch_id} "
+            f"(first: {found[0].as_py()})",
         )
-    resurrected = pc.unique(ids.filter(pc.is_in(ids, value_set=purged)))
-    if len(resurrected):
+    found = pc.unique(pa.chunked_array(resurrected, pa.string()))
+    if len(found):
         problems.fail(
             CHECK,
             index_key,
-            f"the index still finds purged records: {len(resurrected)} record(s) a closed certificate purged "
-            f"(first: {resurrected[0].as_py()}); rebuild it with `{REINDEX_HINT} --batch {batch.ref.batch_id}`",
+            f"the index still finds purged records: {len(found)} record(s) a closed certificate purged "
+            f"(first: {found[0].as_py()}); rebuild it with `{REINDEX_HINT} --batch {batch.ref.batch_id}`",
         )
 
 

@@ -332,7 +332,7 @@ _EVIDENCE_INDEX = TypeAdapter(list[EvidenceIndexEntry])
 
 def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     """Curated files match their headers; records and manifest rows match both ways."""
-    curated_ids: dict[str, pa.Array] = {}
+    curated_ids: dict[str, pa.ChunkedArray] = {}  # as read, a chunk per row group: millions of ids not copied whole
     files = 0
     for key in store.list_keys(folder_prefix(CURATED)):
         name = key.rsplit("/", 1)[1]
@@ -346,17 +346,22 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
             state.fail("curated", key, "changed since it was published (SHA-256 differs from its manifest header)")
         try:
             with store.open_input(key) as handle:
-                curated_ids[key] = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
+                curated_ids[key] = read_columns(handle, ["record_id"]).column("record_id")
         except (pa.ArrowException, OSError):
             state.fail("curated", key, "not a readable Parquet file")
     for key in state.expected_files:
         if not store.exists(key):
             state.fail("curated", key, "a published file is missing and no closed purge certificate names it")
-    in_manifests = pa.chunked_array(state.manifest_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
-    in_curated = pa.chunked_array(list(curated_ids.values()) or [pa.nulls(0, pa.string())], pa.string())
-    in_curated = in_curated.combine_chunks()
+    # every id in one array (`combine_chunks`) only where a set comparison needs it: a copy of millions of ids
+    in_manifests = pa.chunked_array(state.manifest_ids or [pa.nulls(0, pa.string())], pa.string())
+    chunks = [chunk for ids in curated_ids.values() for chunk in ids.chunks]
+    in_curated = pa.chunked_array(chunks or [pa.nulls(0, pa.string())], pa.string())
     purged = pa.chunked_array(state.purged_ids or [pa.nulls(0, pa.string())], pa.string()).combine_chunks()
     same = _same_rows(state, curated_ids, purged)
+    if not same:
+        in_manifests = in_manifests.combine_chunks()
+    if not same or len(purged):
+        in_curated = in_curated.combine_chunks()
     if same:  # every manifest row is purged or in its curated file, and every curated row is a manifest row
         missing = orphans = pa.nulls(0, pa.string())
     else:
@@ -388,7 +393,7 @@ def _verify_curated(store: ObjectStore, state: _State) -> tuple[int, int]:
     return len(in_manifests), files
 
 
-def _same_rows(state: _State, curated: dict[str, pa.Array], purged: pa.Array) -> bool:
+def _same_rows(state: _State, curated: dict[str, pa.ChunkedArray], purged: pa.Array) -> bool:
     """Whether each curated file holds exactly the record ids its manifest rows name, in their order, but
     for the purged ones.
 
@@ -408,7 +413,7 @@ def _same_rows(state: _State, curated: dict[str, pa.Array], purged: pa.Array) ->
     if expected.keys() != curated.keys():
         return False
     for name, parts in expected.items():
-        want, got = pa.concat_arrays(parts), curated[name]
+        want, got = parts[0] if len(parts) == 1 else pa.concat_arrays(parts), curated[name]
         if want.type != pa.string() or got.type != pa.string() or want.null_count or got.null_count:
             return False
         if len(want) != len(got) or not pc.all(pc.equal(want, got)).as_py():
@@ -432,7 +437,7 @@ def _ids_by_file(ids: pa.Array, files: pa.ChunkedArray, live: np.ndarray | None)
         )
         if live is not None:
             chosen &= live
-        part = ids.filter(arrow_of(chosen))
+        part = ids if chosen.all() else ids.filter(arrow_of(chosen))  # all of them: not copied
         if len(part):
             out[str(name)] = part
     return out
