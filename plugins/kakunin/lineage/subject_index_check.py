@@ -9,10 +9,11 @@ row and compared both ways. Problems name index files and record ids, never what
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Mapping
+import collections
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -142,7 +143,8 @@ def check_subject_index(
                 "the batch's manifest header pins no subject index and no reindex audit entry wrote it",
             )
         whole = keyed and subject_index_key(ref) == index_key
-        of_batch = (manifest_ids or {}).get(batch.manifest_key)
+        # asked for only when the first block of ids is looked up: the caller may still be reading them
+        of_batch = partial(_ids_of, manifest_ids, batch.manifest_key)
         if not whole:  # keyless: only its record ids, a block of row groups at a time
             _check_file(store, problems, batch, index_key, _id_blocks(store, index_key), purged, of_batch)
             continue
@@ -173,12 +175,18 @@ def check_subject_index(
     return files
 
 
+def _ids_of(manifest_ids: Mapping[str, pa.Array] | None, manifest_key: str) -> pa.Array | None:
+    """The manifest's record ids if the caller has read them (None: `_check_file` reads them)."""
+    return None if manifest_ids is None else manifest_ids.get(manifest_key)
+
+
 class _Unreadable(Exception):
     """The index file could not be read (at its start or at a later block)."""
 
 
 _READ_ERRORS = (pa.ArrowException, KeyError, KakuninError, OSError)
-_BLOCK_ROWS = 1 << 22  # the keyless check's index ids are read and looked up ~4M at a time, not all at once
+_BLOCK_ROWS = 1 << 19  # the keyless check's index ids are read and looked up ~500K at a time, not all at once
+_AHEAD = 8  # blocks read ahead of their lookup (~4M ids): reading goes on while the manifests are read
 
 
 def _id_blocks(store: ObjectStore, index_key: str) -> Iterator[pa.ChunkedArray]:
@@ -204,48 +212,65 @@ def _check_file(
     index_key: str,
     blocks: Iterator[pa.ChunkedArray] | None,
     purged: pa.Array,
-    of_batch: pa.Array | None = None,
+    of_batch: Callable[[], pa.Array | None],
 ) -> None:
     """The file's record ids (`blocks` of them as read; None: it could not be read) are the batch's
-    (`of_batch`, read here when not given), and none was purged."""
+    (`of_batch()`, read here when it gives None), and none was purged.
+
+    The blocks are read on this thread and looked up on another; the batch's ids are asked for at the
+    first lookup, after the file's first block was read (an unreadable file is reported before its
+    manifest is read, as the whole read did), so reading is not held up while the caller reads them."""
     if blocks is None:
         problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
         return
-    try:
-        first = next(blocks, None)  # the file opens and reads before its manifest is read, as the whole read did
-        if of_batch is None:
-            try:
-                with store.open_input(batch.manifest_key) as handle:
-                    of_batch = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
-            except (pa.ArrowException, KakuninError, OSError):
-                for _ in blocks:  # verify's manifest check reports an unreadable manifest; an unreadable index, this
-                    pass
-                return
-        batch_ids = IdSet(of_batch)  # the batch's side of the lookups is made once for every block
+    batch_ids: list[IdSet | None] = []  # made once, by the first lookup: None when the manifest cannot be read
 
-        def look_up(ids: pa.ChunkedArray) -> tuple[list[pa.Array], list[pa.Array]]:
-            """The block's ids of no record of the batch, and of purged records."""
-            return (
-                ids.filter(pc.invert(batch_ids.is_in(ids))).chunks,
-                ids.filter(pc.is_in(ids, value_set=purged)).chunks,
-            )
+    def the_batch_ids() -> IdSet | None:
+        if not batch_ids:
+            ids = of_batch()
+            if ids is None:
+                try:
+                    with store.open_input(batch.manifest_key) as handle:
+                        ids = read_columns(handle, ["record_id"]).column("record_id").combine_chunks()
+                except (pa.ArrowException, KakuninError, OSError):
+                    ids = None  # verify's manifest check reports an unreadable manifest; an unreadable index, this
+            batch_ids.append(None if ids is None else IdSet(ids))  # the batch's side of the lookups, made once
+        return batch_ids[0]
 
-        strangers: list[pa.Array] = []
-        resurrected: list[pa.Array] = []
-        # each block is looked up on a second thread while the next is read (both release the GIL)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-index-lookup") as pool:
-            pending: Future[tuple[list[pa.Array], list[pa.Array]]] | None = None
-            for ids in itertools.chain([] if first is None else [first], blocks):  # as read, a chunk per row group
-                if pending is not None:
-                    found, purged_found = pending.result()
-                    strangers, resurrected = strangers + found, resurrected + purged_found
-                pending = pool.submit(look_up, ids)
+    def look_up(ids: pa.ChunkedArray) -> tuple[list[pa.Array], list[pa.Array]]:
+        """The block's ids of no record of the batch, and of purged records."""
+        of = the_batch_ids()
+        if of is None:
+            return [], []
+        resurrected = ids.filter(pc.is_in(ids, value_set=purged)).chunks if len(purged) else []
+        return ids.filter(pc.invert(of.is_in(ids))).chunks, resurrected
+
+    strangers: list[pa.Array] = []
+    resurrected: list[pa.Array] = []
+
+    def take(done: Future[tuple[list[pa.Array], list[pa.Array]]]) -> None:
+        found, purged_found = done.result()
+        strangers.extend(found)
+        resurrected.extend(purged_found)
+
+    # each block is looked up on a second thread while the next ones are read (both release the GIL);
+    # at most _AHEAD blocks wait for their lookup, so a slow lookup does not hold the whole file
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kakunin-index-lookup") as pool:
+        pending: collections.deque[Future[tuple[list[pa.Array], list[pa.Array]]]] = collections.deque()
+        try:
+            for ids in blocks:  # as read, a chunk per row group
+                pending.append(pool.submit(look_up, ids))
                 del ids
-            if pending is not None:
-                found, purged_found = pending.result()
-                strangers, resurrected = strangers + found, resurrected + purged_found
-    except _Unreadable:
-        problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
+                while len(pending) > _AHEAD:
+                    take(pending.popleft())
+        except _Unreadable:
+            for waiting in pending:  # the lookups of a file that cannot be read answer nothing
+                waiting.cancel()
+            problems.fail(CHECK, index_key, "not a readable subject index (record_id, kind, digest)")
+            return
+        while pending:
+            take(pending.popleft())
+    if batch_ids and batch_ids[0] is None:
         return
     _report_ids(problems, batch, index_key, strangers, resurrected)
 
