@@ -41,9 +41,11 @@ def keys(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 def test_is_in_answers_as_arrow_does(keys: str, values: list[str | None]) -> None:
     value_set = pa.array(_ids(50, 1) + _ids(10, 3), pa.string())
     array = pa.array(values, pa.string())
-    assert rowkeys.is_in(array, value_set).to_pylist() == pc.is_in(array, value_set=value_set).to_pylist()
-    assert rowkeys.is_in(array.slice(1), value_set.slice(2)).equals(
-        pc.is_in(array.slice(1), value_set=value_set.slice(2))
+    assert rowkeys.IdSet(value_set).is_in(array).to_pylist() == pc.is_in(array, value_set=value_set).to_pylist()
+    assert (
+        rowkeys.IdSet(value_set.slice(2))
+        .is_in(array.slice(1))
+        .equals(pc.is_in(array.slice(1), value_set=value_set.slice(2)))
     )
 
 
@@ -58,7 +60,7 @@ def test_is_in_answers_a_chunked_column_chunk_by_chunk(keys: str) -> None:
             pa.array(_ids(1, 4)),
         ]
     )
-    found = rowkeys.is_in(values, value_set)
+    found = rowkeys.IdSet(value_set).is_in(values)
     assert isinstance(found, pa.ChunkedArray)
     assert found.to_pylist() == pc.is_in(values, value_set=value_set).to_pylist()
     assert values.filter(pc.invert(found)).to_pylist() == _ids(3, 2) + _ids(1, 4)

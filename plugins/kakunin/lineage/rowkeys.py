@@ -87,11 +87,6 @@ def row_keys(columns: list[pa.Array]) -> np.ndarray | None:
     return key
 
 
-def is_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array) -> pa.Array | pa.ChunkedArray:
-    """`pc.is_in(values, value_set=value_set)`, found through row keys where the values allow it (`IdSet`)."""
-    return IdSet(value_set).is_in(values)
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """A set's side of the lookups, made once: its keys and rows grouped by bucket (the keys' top bits)."""
@@ -110,7 +105,7 @@ class IdSet:
     """A value set asked about many arrays in turn (an index file's ids, a block of row groups at a time).
 
     Each array's answers are exactly `pc.is_in(array, value_set=value_set)`: each value's key finds
-    a row of the set with that key (`_positions`); the value is in the set when their bytes are
+    a row of the set with that key (`_look_up`, in its bucket); the value is in the set when their bytes are
     equal. A value whose key no row has is not in the set (equal strings have equal keys); one
     whose key's row holds other bytes (a collision), or that a crowded bucket did not settle, is
     decided by `pc.is_in`. The set's side (its keys and rows grouped into about as many buckets as
