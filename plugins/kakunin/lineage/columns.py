@@ -37,9 +37,7 @@ def read_as(source: Any, schema: pa.Schema, columns: list[str] | None = None) ->
     """
     parquet = pq.ParquetFile(source)
     found = parquet.schema_arrow
-    for target in schema:
-        if target.name in found.names:  # the dataset read checks every field of the schema, read or not
-            pa.nulls(0, found.field(target.name).type).cast(target.type)
+    _check_castable(found, schema)
     wanted = [schema.field(name) for name in (columns if columns is not None else schema.names)]
     present = [f.name for f in wanted if f.name in found.names]
     table = parquet.read(columns=present) if present else None
@@ -60,12 +58,17 @@ def column_blocks_as(source: Any, schema: pa.Schema, name: str, rows: int) -> It
     """
     parquet = pq.ParquetFile(source)
     found = parquet.schema_arrow
-    for target in schema:
-        if target.name in found.names:
-            pa.nulls(0, found.field(target.name).type).cast(target.type)
+    _check_castable(found, schema)
     if name not in found.names:
         return None
     return _blocks(parquet, name, schema.field(name).type, rows)
+
+
+def _check_castable(found: pa.Schema, schema: pa.Schema) -> None:
+    """Fail as the dataset read would: it checks every field of the schema the file has, read or not."""
+    for target in schema:
+        if target.name in found.names:
+            pa.nulls(0, found.field(target.name).type).cast(target.type)
 
 
 def _blocks(parquet: pq.ParquetFile, name: str, to: pa.DataType, rows: int) -> Iterator[pa.ChunkedArray]:
